@@ -1,0 +1,67 @@
+"""Numbers behind the EDA and error analysis: class means, distances, PCA, confusion matrix, per-class accuracy."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+
+def class_counts(labels: torch.Tensor, class_names: tuple[str, ...]) -> pd.DataFrame:
+    counts = torch.bincount(labels, minlength=len(class_names))
+    return pd.DataFrame({"class": class_names, "count": counts.tolist()})
+
+
+def class_means(images: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> torch.Tensor:
+    """The mean image of each class (classes×28×28, pixels in [0, 1])."""
+    scaled = images.float() / 255.0
+    return torch.stack([scaled[labels == c].mean(0) for c in range(classes)])
+
+
+def class_mean_distances(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...]) -> pd.DataFrame:
+    """Euclidean distance between class-mean images: small = classes that look alike on average."""
+    means = class_means(images, labels, len(class_names)).flatten(1)
+    return pd.DataFrame(torch.cdist(means, means).numpy(), index=class_names, columns=class_names)
+
+
+def closest_class_pairs(distances: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    rows = [{"class_a": a, "class_b": b, "distance": distances.loc[a, b]}
+            for i, a in enumerate(distances.index) for b in distances.columns[i + 1:]]
+    return pd.DataFrame(rows).nsmallest(top, "distance").reset_index(drop=True)
+
+
+def intensity_summary(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...]) -> pd.DataFrame:
+    """Per class: mean pixel value, share of background (zero) pixels, and mean ink (pixels > 0)."""
+    scaled = images.float() / 255.0
+    rows = []
+    for c, name in enumerate(class_names):
+        members = scaled[labels == c]
+        rows.append({"class": name, "mean_pixel": float(members.mean()),
+                     "background_share": float((members == 0).float().mean()),
+                     "ink_pixels": float((members > 0).float().sum((1, 2)).mean())})
+    return pd.DataFrame(rows)
+
+
+def pca_projection(images: torch.Tensor, components: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project images onto their first principal components; returns (coordinates, explained variance ratio)."""
+    x = images.flatten(1).float() / 255.0
+    x = x - x.mean(0)
+    _, singular, vectors = torch.linalg.svd(x, full_matrices=False)
+    variance = singular**2
+    return x @ vectors[:components].T, variance[:components] / variance.sum()
+
+
+def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> torch.Tensor:
+    """counts[true, predicted]."""
+    return torch.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
+
+
+def per_class_accuracy(matrix: torch.Tensor, class_names: tuple[str, ...]) -> pd.DataFrame:
+    recall = matrix.diag().float() / matrix.sum(1).clamp(min=1).float()
+    return pd.DataFrame({"class": class_names, "accuracy": recall.tolist()})
+
+
+def top_confusions(matrix: torch.Tensor, class_names: tuple[str, ...], top: int = 5) -> pd.DataFrame:
+    """The most frequent (true → predicted) mistakes."""
+    rows = [{"true": class_names[t], "predicted": class_names[p], "count": int(matrix[t, p])}
+            for t in range(len(class_names)) for p in range(len(class_names)) if t != p]
+    return pd.DataFrame(rows).nlargest(top, "count").reset_index(drop=True)

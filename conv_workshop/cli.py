@@ -1,0 +1,171 @@
+"""The command line: python -m conv_workshop train | evaluate | predict | export | serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .data import DatasetFileError
+from .export import ARTIFACT_DIR, CheckpointError
+from .preprocess import InputError
+
+USER_ERRORS = (DatasetFileError, CheckpointError, InputError, FileNotFoundError, ValueError)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m conv_workshop",
+                                     description="Train, evaluate, export and serve the Fashion-MNIST models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model and save a checkpoint")
+    train.add_argument("--model", choices=("cnn", "dense"), default="cnn")
+    train.add_argument("--kernel-size", type=_positive, default=3, help="CNN kernel size (odd: 3, 5, 7)")
+    train.add_argument("--epochs", type=_positive, default=10)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--output", type=Path, default=Path("runs/cli/best_model.pth"))
+    train.add_argument("--record", type=Path, default=None, help="folder whose results/runs.csv gets the run's row")
+    train.add_argument("--data-dir", default=None, help="folder with the four IDX files (default: search)")
+    train.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None)
+    train.add_argument("--dry-run", action="store_true", help="one epoch on 2,000 images: checks the pipeline")
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
+    evaluate.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth")
+    evaluate.add_argument("--data-dir", default=None)
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    predict = commands.add_parser("predict", help="classify image files (any size/format Pillow reads)")
+    predict.add_argument("images", nargs="+", type=_existing_file, metavar="IMAGE")
+    predict.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth",
+                         help="a .pth checkpoint or an .onnx file")
+    predict.add_argument("--top-k", type=_positive, default=3)
+    predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+                         help="invert a light background (auto: when the border is mostly light)")
+
+    export = commands.add_parser("export", help="write complete_model.pth and the ONNX file, check parity")
+    export.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth")
+    export.add_argument("--output-dir", type=Path, default=ARTIFACT_DIR)
+    export.add_argument("--data-dir", default=None)
+
+    serve = commands.add_parser("serve", help="start the prediction service (FastAPI + ONNX Runtime)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_positive, default=8000)
+    serve.add_argument("--model", type=_existing_file, default=None, help="ONNX file (default: the committed one)")
+    return parser
+
+
+def command_train(args) -> dict:
+    from .data import load_fashion_mnist, shrink, split_validation
+    from .experiments import Recorder, default_train_config, train_and_record
+    from .export import save_checkpoint
+    from .models import ConvConfig, DenseConfig
+    from .training import choose_runtime
+
+    config = DenseConfig() if args.model == "dense" else ConvConfig(kernel_size=args.kernel_size)
+    splits = split_validation(load_fashion_mnist(args.data_dir))
+    epochs = args.epochs
+    if args.dry_run:
+        splits, epochs = shrink(splits, 2_000, 500, 1_000), 1
+    recorder = Recorder(args.record, "cli") if args.record else None
+    train_config = default_train_config(config, epochs)
+    outcome = train_and_record("cli", config.label() if args.model == "cnn" else "dense baseline", config,
+                               splits, train_config, args.seed, choose_runtime(args.device), recorder)
+    metrics = {k: outcome.record[k] for k in ("test_accuracy", "test_loss", "best_val_accuracy", "parameters",
+                                               "train_seconds", "device", "precision")}
+    save_checkpoint(args.output, outcome.model, outcome.record["train_config"], metrics)
+    return {**metrics, "checkpoint": str(args.output)}
+
+
+def command_evaluate(args) -> dict:
+    from .data import load_fashion_mnist
+    from .export import load_model
+    from .training import choose_runtime, evaluate
+
+    model, checkpoint = load_model(args.weights)
+    data = load_fashion_mnist(args.data_dir)
+    runtime = choose_runtime("cpu", "fp32")
+    metrics = evaluate(model, data.test_images, data.test_labels, runtime)
+    return {"weights": str(args.weights), "test_images": len(data.test_labels), "test_accuracy": metrics["accuracy"],
+            "test_loss": metrics["loss"], "stated_test_accuracy": checkpoint["metrics"].get("test_accuracy")}
+
+
+def command_predict(args) -> list[dict]:
+    import numpy as np
+    import torch
+
+    from .data import CLASS_NAMES
+    from .export import load_model, onnx_session
+    from .preprocess import bytes_to_array
+    from .serve import softmax
+
+    invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    batch = np.stack([bytes_to_array(path.read_bytes(), invert) for path in args.images])[:, None]
+    if args.weights.suffix == ".onnx":
+        logits = onnx_session(args.weights).run(["logits"], {"images": batch})[0]
+    else:
+        model, _ = load_model(args.weights)
+        with torch.no_grad():
+            logits = model(torch.from_numpy(batch)).numpy()
+    probabilities = softmax(logits)
+    results = []
+    for path, row in zip(args.images, probabilities):
+        order = np.argsort(-row)[:args.top_k]
+        results.append({"image": str(path), "top": [{"name": CLASS_NAMES[i], "probability": round(float(row[i]), 4)}
+                                                    for i in order]})
+    return results
+
+
+def command_export(args) -> dict:
+    from .data import load_fashion_mnist
+    from .export import export_onnx, load_model, onnx_parity, save_complete_model
+
+    model, _ = load_model(args.weights)
+    complete = save_complete_model(args.output_dir / "complete_model.pth", model)
+    onnx_path = export_onnx(args.output_dir / "fashion_mnist_cnn.onnx", model)
+    data = load_fashion_mnist(args.data_dir)
+    parity = onnx_parity(onnx_path, model, data.test_images, data.test_labels)
+    return {"complete_model": str(complete), "onnx": str(onnx_path), **parity}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            from .serve import main as serve
+
+            serve(args.host, args.port, str(args.model) if args.model else None)
+            return 0
+        handler = {"train": command_train, "evaluate": command_evaluate, "predict": command_predict,
+                   "export": command_export}[args.command]
+        result = handler(args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.command == "evaluate" and not args.json:
+        print(f"test accuracy: {result['test_accuracy']:.2%} (loss {result['test_loss']:.4f}) on "
+              f"{result['test_images']:,} test images — {result['weights']}")
+    elif args.command == "predict":
+        for item in result:
+            print(item["image"] + ": " + ", ".join(f"{t['name']} {t['probability']:.1%}" for t in item["top"]))
+    else:
+        print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,145 @@
+"""Saving and reusing a trained model: safe checkpoint, class-free complete model, ONNX export and parity check."""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import CLASS_NAMES, IMAGE_SIZE
+from .models import Normalize, build_model, config_from_dict, config_to_dict
+from .results import write_atomic
+
+CHECKPOINT_FORMAT = "conv_workshop.checkpoint/1"
+ARTIFACT_DIR = Path("fashion_mnist_cnn_model_pytorch")
+INPUT_NOTE = "float32 N×1×28×28, pixels scaled to [0, 1] (white garment on black); normalisation is inside the model"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unreadable, or not one this package wrote."""
+
+
+def versions() -> dict:
+    return {"torch": str(torch.__version__), "python": platform.python_version(), "numpy": np.__version__}
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, train_config: dict | None = None,
+                    metrics: dict | None = None) -> Path:
+    """Write a checkpoint of plain data only (tensors, numbers, strings), so torch.load(weights_only=True) reads it."""
+    normalize = next(m for m in model.modules() if isinstance(m, Normalize))
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": config_to_dict(model.config),
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        "class_names": list(CLASS_NAMES),
+        "normalization": {"mean": float(normalize.mean), "std": float(normalize.std)},
+        "input": INPUT_NOTE,
+        "train_config": train_config or {},
+        "metrics": metrics or {},
+        "versions": versions(),
+    }
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    write_atomic(path, buffer.getvalue())
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The checkpoint dictionary, loaded with weights_only=True (no arbitrary code is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint. Train one (python -m conv_workshop train) or use "
+                              f"{ARTIFACT_DIR / 'best_model.pth'} from the repository.")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error}).") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a conv_workshop checkpoint (expected format {CHECKPOINT_FORMAT}).")
+    return checkpoint
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the model a checkpoint describes, with its weights, in eval mode; returns (model, checkpoint)."""
+    checkpoint = read_checkpoint(path)
+    model = build_model(config_from_dict(checkpoint["model_config"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device).eval(), checkpoint
+
+
+def _example_batch(size: int = 4) -> torch.Tensor:
+    return torch.rand(size, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
+
+
+def _batch_dim():
+    return torch.export.Dim("batch", min=1, max=65_536)
+
+
+def save_complete_model(path: str | os.PathLike, model: nn.Module) -> Path:
+    """A torch.export program of the eval-mode model: loads with torch.export.load, no project code, no pickle."""
+    model = model.cpu().eval()
+    program = torch.export.export(model, (_example_batch(),), dynamic_shapes=({0: _batch_dim()},))
+    program = program.run_decompositions()
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    write_atomic(path, buffer.getvalue())
+    return Path(path)
+
+
+def load_complete_model(path: str | os.PathLike) -> nn.Module:
+    """The callable module of a complete model written by save_complete_model."""
+    return torch.export.load(str(path)).module()
+
+
+def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:
+    """ONNX export with a dynamic batch dimension (traced with a batch of 4), checked by onnx.checker."""
+    import onnx
+
+    path = Path(path)
+    model = model.cpu().eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as folder:
+        temporary = Path(folder) / path.name
+        torch.onnx.export(model, (_example_batch(),), str(temporary), dynamo=True, input_names=["images"],
+                          output_names=["logits"], dynamic_shapes=({0: _batch_dim()},), external_data=False,
+                          verbose=False)
+        proto = onnx.load(str(temporary))
+        onnx.checker.check_model(proto, full_check=True)
+        os.replace(temporary, path)
+    return path
+
+
+def onnx_session(path: str | os.PathLike, threads: int | None = None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@torch.no_grad()
+def onnx_parity(onnx_path: str | os.PathLike, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                batch_size: int = 1000) -> dict:
+    """Compare ONNX Runtime with PyTorch (both fp32, CPU) over a labelled set: logit gap, agreement, accuracies."""
+    session = onnx_session(onnx_path)
+    model = model.cpu().eval()
+    max_diff, agree, torch_correct, onnx_correct = 0.0, 0, 0, 0
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].unsqueeze(1).float() / 255.0
+        y = labels[start:start + batch_size]
+        reference = model(x)
+        exported = torch.from_numpy(session.run(["logits"], {"images": x.numpy()})[0])
+        max_diff = max(max_diff, float((reference - exported).abs().max()))
+        agree += int((reference.argmax(1) == exported.argmax(1)).sum())
+        torch_correct += int((reference.argmax(1) == y).sum())
+        onnx_correct += int((exported.argmax(1) == y).sum())
+    n = len(images)
+    return {"images": n, "max_abs_logit_diff": max_diff, "prediction_agreement": agree / n,
+            "torch_accuracy": torch_correct / n, "onnx_accuracy": onnx_correct / n}

@@ -1,0 +1,231 @@
+"""The models: a dense baseline, a configurable CNN, and a per-layer summary (shape, params, MACs, receptive field)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+
+from .data import CLASS_NAMES, IMAGE_SIZE, TRAIN_MEAN, TRAIN_STD
+
+
+class Normalize(nn.Module):
+    """Maps raw pixels in [0, 1] to zero mean / unit variance, so saved and exported models take plain pixels."""
+
+    def __init__(self, mean: float = TRAIN_MEAN, std: float = TRAIN_STD):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+@dataclass
+class DenseConfig:
+    """The fully connected baseline: every pixel is an independent input feature."""
+
+    hidden: tuple[int, ...] = (128, 64)  # widths of the hidden layers
+    dropout: float = 0.2  # dropout after each hidden layer
+    num_classes: int = len(CLASS_NAMES)  # output logits
+
+    kind = "dense"
+
+
+@dataclass
+class ConvConfig:
+    """A CNN built from blocks of (conv → [BN] → ReLU) × convs_per_block, then a downsampling step, then a head."""
+
+    channels: tuple[int, ...] = (32, 64)  # output channels of each block; len(channels) = number of blocks
+    convs_per_block: int = 2  # convolutions before each downsampling step
+    kernel_size: int = 3  # square kernel of every convolution
+    padding: str = "same"  # "same" keeps the size through a conv, "valid" shrinks it by kernel_size - 1
+    downsample: str = "max"  # "max" / "avg" pooling 2×2, or "stride": the block's last conv has stride 2
+    batch_norm: bool = True  # BatchNorm after every convolution
+    head: str = "dense"  # "dense": flatten → hidden → classes; "gap": global average pool → classes
+    hidden: int = 128  # width of the dense head's hidden layer
+    dropout: float = 0.3  # dropout before the last linear layer
+    num_classes: int = len(CLASS_NAMES)  # output logits
+
+    kind = "conv"
+
+    def __post_init__(self):
+        self.channels = tuple(int(c) for c in self.channels)
+        checks = {
+            "padding": (self.padding, ("same", "valid")),
+            "downsample": (self.downsample, ("max", "avg", "stride")),
+            "head": (self.head, ("dense", "gap")),
+        }
+        for name, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ValueError(f"ConvConfig.{name}={value!r}; choose one of {allowed}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"ConvConfig.kernel_size={self.kernel_size}; use an odd size ≥ 1 (3, 5, 7)")
+        if not self.channels or self.convs_per_block < 1:
+            raise ValueError("ConvConfig needs at least one block and one conv per block")
+
+    def label(self) -> str:
+        """A short human-readable name, used in tables and plots."""
+        defaults = ConvConfig()
+        changed = [f"{f.name}={getattr(self, f.name)}" for f in fields(self)
+                   if getattr(self, f.name) != getattr(defaults, f.name)]
+        return "CNN" + (f" ({', '.join(changed)})" if changed else "")
+
+
+ModelConfig = DenseConfig | ConvConfig
+
+
+def config_to_dict(config: ModelConfig) -> dict:
+    """Plain-data form of a config (saved in checkpoints and results), tagged with its kind."""
+    values = asdict(config)
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    return {"kind": config.kind, **values}
+
+
+def config_from_dict(values: dict) -> ModelConfig:
+    values = dict(values)
+    kind = values.pop("kind")
+    cls = {"dense": DenseConfig, "conv": ConvConfig}[kind]
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+class DenseBaseline(nn.Module):
+    """784 → 128 → 64 → 10 with ReLU and dropout: the workshop's non-convolutional reference."""
+
+    def __init__(self, config: DenseConfig | None = None):
+        super().__init__()
+        self.config = config or DenseConfig()
+        layers: list[nn.Module] = [Normalize(), nn.Flatten()]
+        width = IMAGE_SIZE * IMAGE_SIZE
+        for hidden in self.config.hidden:
+            layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Dropout(self.config.dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, self.config.num_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _conv_block(config: ConvConfig, in_channels: int, out_channels: int) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    pad = config.kernel_size // 2 if config.padding == "same" else 0
+    for i in range(config.convs_per_block):
+        last = i == config.convs_per_block - 1
+        stride = 2 if (last and config.downsample == "stride") else 1
+        # A bias right before BatchNorm is cancelled by BN's mean subtraction, so it is left out.
+        layers.append(nn.Conv2d(in_channels, out_channels, config.kernel_size, stride=stride, padding=pad,
+                                bias=not config.batch_norm))
+        if config.batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(nn.ReLU(inplace=True))
+        in_channels = out_channels
+    if config.downsample == "max":
+        layers.append(nn.MaxPool2d(2))
+    elif config.downsample == "avg":
+        layers.append(nn.AvgPool2d(2))
+    return layers
+
+
+class ConvNet(nn.Module):
+    """The configurable CNN; ConvNet() is the workshop's CNN: two blocks of two 3×3 convs (32, 64), max pool, dense."""
+
+    def __init__(self, config: ConvConfig | None = None):
+        super().__init__()
+        self.config = config or ConvConfig()
+        layers: list[nn.Module] = [Normalize()]
+        in_channels = 1
+        for out_channels in self.config.channels:
+            layers += _conv_block(self.config, in_channels, out_channels)
+            in_channels = out_channels
+        self.features = nn.Sequential(*layers)
+        shrinks = ValueError(f"{self.config.label()} shrinks a 28×28 image to nothing; use padding='same' "
+                             "or fewer blocks")
+        try:
+            with torch.no_grad():  # the flatten size is measured with a dry forward pass, never typed
+                feature_shape = self.features.eval()(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)).shape
+        except RuntimeError as error:  # a kernel larger than what is left of the image
+            raise shrinks from error
+        finally:
+            self.features.train()
+        if min(feature_shape[2:]) < 1:
+            raise shrinks
+        if self.config.head == "dense":
+            self.head = nn.Sequential(
+                nn.Flatten(), nn.Linear(feature_shape[1:].numel(), self.config.hidden), nn.ReLU(inplace=True),
+                nn.Dropout(self.config.dropout), nn.Linear(self.config.hidden, self.config.num_classes))
+        else:
+            self.head = nn.Sequential(
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(self.config.dropout),
+                nn.Linear(feature_shape[1], self.config.num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """The model a config describes."""
+    return DenseBaseline(config) if isinstance(config, DenseConfig) else ConvNet(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@dataclass
+class _Field:
+    size: int = 1  # receptive field in input pixels
+    jump: int = 1  # distance in input pixels between neighbouring outputs
+    rows: list = field(default_factory=list)
+
+
+def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_SIZE, IMAGE_SIZE)) -> list[dict]:
+    """One row per leaf layer: name, type, output shape, parameters, multiply-accumulates, receptive field."""
+    state = _Field()
+
+    def hook(module, inputs, output, name):
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        macs = 0
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            macs = output.numel() // output.shape[0] * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, nn.Linear):
+            macs = module.in_features * module.out_features
+        kernel = stride = None
+        if isinstance(module, nn.Conv2d):
+            kernel, stride = module.kernel_size[0], module.stride[0]
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+            kernel, stride = module.kernel_size, module.stride
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            kernel, stride = inputs[0].shape[-1], 1
+        if kernel is not None:
+            state.size += (kernel - 1) * state.jump
+            state.jump *= stride
+        spatial = output.dim() == 4
+        state.rows.append({
+            "layer": name,
+            "type": type(module).__name__,
+            "output_shape": tuple(output.shape[1:]),
+            "parameters": params,
+            "macs": macs,
+            "receptive_field": state.size if spatial or kernel is not None else None,
+        })
+
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))
+               for n, m in model.named_modules() if not list(m.children())]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(input_size, device=next(model.parameters()).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return state.rows
+
+
+def count_macs(model: nn.Module) -> int:
+    """Multiply-accumulates of one forward pass on one 28×28 image (convolutions and linear layers)."""
+    return sum(row["macs"] for row in layer_summary(model))

@@ -1,0 +1,104 @@
+"""The models: output shapes across configs, exact parameter counts, computed flatten sizes, layer summary."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from conv_workshop.models import (
+    ConvConfig,
+    ConvNet,
+    DenseBaseline,
+    DenseConfig,
+    build_model,
+    config_from_dict,
+    config_to_dict,
+    count_macs,
+    count_parameters,
+    layer_summary,
+)
+
+
+def test_default_parameter_counts_are_exact():
+    # Dense: 784·128+128 + 128·64+64 + 64·10+10.
+    assert count_parameters(DenseBaseline()) == 109_386
+    # CNN: convs without bias (BN follows) 288 + 9,216 + 18,432 + 36,864; BN 2·(32+32+64+64);
+    # head 3,136·128+128 + 128·10+10.
+    assert count_parameters(ConvNet()) == 468_010
+
+
+def test_default_cnn_macs():
+    # 28²·32·9 + 28²·32·32·9 + 14²·64·32·9 + 14²·64·64·9 + 3,136·128 + 128·10
+    assert count_macs(ConvNet()) == 225_792 + 7_225_344 + 3_612_672 + 7_225_344 + 401_408 + 1_280
+
+
+GRID = list(itertools.product([3, 5, 7], ["same", "valid"], ["max", "avg", "stride"], ["dense", "gap"],
+                              [(32,), (16, 32), (16, 32, 64)], [1, 2]))
+
+
+@pytest.mark.parametrize("kernel,padding,downsample,head,channels,convs", GRID)
+def test_output_shape_across_configs(kernel, padding, downsample, head, channels, convs):
+    config = ConvConfig(kernel_size=kernel, padding=padding, downsample=downsample, head=head, channels=channels,
+                        convs_per_block=convs)
+    try:
+        model = ConvNet(config).eval()
+    except ValueError as error:  # only valid padding with big kernels and many blocks may run out of pixels
+        assert padding == "valid" and "shrinks" in str(error)
+        return
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_flatten_size_is_computed_not_typed():
+    valid = ConvNet(ConvConfig(padding="valid"))
+    # 28 →(two 3×3 valid) 24 → pool 12 →(two valid) 8 → pool 4: 64·4·4 inputs to the dense layer.
+    assert valid.head[1].in_features == 64 * 4 * 4
+    assert ConvNet().head[1].in_features == 64 * 7 * 7
+
+
+def test_impossible_config_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match="shrinks a 28×28 image"):
+        ConvNet(ConvConfig(kernel_size=7, padding="valid", channels=(8, 8, 8)))
+    with pytest.raises(ValueError, match="odd size"):
+        ConvConfig(kernel_size=4)
+    with pytest.raises(ValueError, match="padding"):
+        ConvConfig(padding="reflect")
+
+
+def test_batch_norm_switch_and_stride_downsampling():
+    without = ConvNet(ConvConfig(batch_norm=False))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in without.modules())
+    assert all(m.bias is not None for m in without.modules() if isinstance(m, nn.Conv2d))
+    strided = ConvNet(ConvConfig(downsample="stride"))
+    assert not any(isinstance(m, nn.MaxPool2d) for m in strided.modules())
+    assert [m.stride[0] for m in strided.modules() if isinstance(m, nn.Conv2d)] == [1, 2, 1, 2]
+
+
+def test_gap_head_has_far_fewer_parameters():
+    assert count_parameters(ConvNet(ConvConfig(head="gap", channels=(16, 32, 64)))) < count_parameters(DenseBaseline())
+
+
+def test_layer_summary_shapes_and_receptive_field():
+    rows = layer_summary(ConvNet())
+    assert sum(r["parameters"] for r in rows) == 468_010
+    convs = [r for r in rows if r["type"] == "Conv2d"]
+    assert [r["output_shape"] for r in convs] == [(32, 28, 28), (32, 28, 28), (64, 14, 14), (64, 14, 14)]
+    # 3, then +2 per 3×3 conv at stride 1, pooling doubles the step: 3, 5, (pool 6), 10, 14, (pool 16).
+    assert [r["receptive_field"] for r in convs] == [3, 5, 10, 14]
+    assert rows[[r["type"] for r in rows].index("MaxPool2d", 8)]["receptive_field"] == 16
+
+
+def test_config_round_trip():
+    config = ConvConfig(kernel_size=5, channels=(8, 16, 32), head="gap")
+    assert config_from_dict(config_to_dict(config)) == config
+    assert config_from_dict(config_to_dict(DenseConfig())) == DenseConfig()
+    assert isinstance(build_model(config_from_dict(config_to_dict(config))), ConvNet)
+
+
+def test_models_take_raw_pixels_and_normalise_inside():
+    model = ConvNet().eval()
+    normalise = model.features[0]
+    x = torch.full((1, 1, 28, 28), float(normalise.mean))
+    assert torch.allclose(normalise(x), torch.zeros_like(x), atol=1e-6)

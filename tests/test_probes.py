@@ -1,0 +1,61 @@
+"""Inductive-bias probes: shifting, pixel permutation, translation curves, per-block activations."""
+
+from __future__ import annotations
+
+import torch
+
+from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline
+from conv_workshop.probes import (
+    block_outputs,
+    feature_maps,
+    permute_pixels,
+    pixel_permutation,
+    shift_images,
+    top_activating,
+    translation_curve,
+)
+from conv_workshop.training import Runtime
+
+FP32 = Runtime("cpu", "cpu", "fp32", channels_last=False)
+
+
+def test_shift_moves_pixels_and_fills_with_black():
+    image = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    image[0, 10, 10] = 255
+    moved = shift_images(image, 3, -2)
+    assert moved[0, 8, 13] == 255 and moved.sum() == 255
+    assert torch.equal(shift_images(image, 0, 0), image)
+    assert shift_images(image, 28, 0).sum() == 0
+
+
+def test_permutation_keeps_every_pixel_and_is_invertible():
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    permutation = pixel_permutation(seed=1)
+    scrambled = permute_pixels(images, permutation)
+    assert torch.equal(scrambled.flatten(1).sort(1).values, images.flatten(1).sort(1).values)
+    assert not torch.equal(scrambled, images)
+    inverse = torch.argsort(permutation)
+    assert torch.equal(permute_pixels(scrambled, inverse), images)
+    assert torch.equal(permutation, pixel_permutation(seed=1))
+
+
+def test_translation_curve_has_a_row_per_model_direction_and_shift(tiny_splits):
+    models = {"MLP": DenseBaseline().eval(), "CNN": ConvNet(ConvConfig(channels=(4,), hidden=8)).eval()}
+    curve = translation_curve(models, tiny_splits.test_images, tiny_splits.test_labels, FP32, max_shift=2)
+    assert len(curve) == 2 * 3 * 3
+    assert set(curve.direction) == {"horizontal", "vertical", "diagonal"}
+    assert curve.accuracy.between(0, 1).all()
+
+
+def test_block_outputs_and_activations():
+    model = ConvNet(ConvConfig(channels=(4, 8, 8), hidden=8)).eval()
+    assert list(block_outputs(model)) == ["block 1", "block 2", "block 3"]
+    strided = ConvNet(ConvConfig(channels=(4, 8), downsample="stride", hidden=8)).eval()
+    assert len(block_outputs(strided)) == 2
+    image = torch.randint(0, 256, (28, 28), dtype=torch.uint8)
+    maps = feature_maps(model, image, FP32)
+    assert [m.shape for m in maps.values()] == [(4, 14, 14), (8, 7, 7), (8, 3, 3)]
+    tables = top_activating(model, torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8), FP32, channels=2, top=3)
+    assert all(len(t) == 2 * 3 for t in tables.values())
+    first = tables["block 1"]
+    assert first[first.channel == 0].activation.is_monotonic_decreasing

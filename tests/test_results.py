@@ -1,0 +1,76 @@
+"""Recorded results: the row schema, atomic appends, loading and mean ± std summaries."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from conv_workshop.experiments import Recorder, run_variants, train_and_record
+from conv_workshop.models import ConvConfig, DenseConfig
+from conv_workshop.results import RUN_FIELDS, append_rows, load_histories, load_runs, mean_std, summarise, write_atomic
+from conv_workshop.training import Runtime, TrainConfig
+
+FP32 = Runtime("cpu", "cpu", "fp32", channels_last=False)
+
+
+def test_a_run_records_one_complete_row(tiny_splits, tmp_path):
+    recorder = Recorder(tmp_path, "test")
+    outcome = train_and_record("exp", "dense", DenseConfig(), tiny_splits, TrainConfig(epochs=1, batch_size=32),
+                               seed=3, runtime=FP32, recorder=recorder, progress=False)
+    runs = load_runs(recorder.runs_path)
+    assert list(runs.columns) == list(RUN_FIELDS) and len(runs) == 1
+    row = runs.iloc[0]
+    assert row.seed == 3 and row.epochs == 1 and row.train_size == 256 and row.parameters == 109_386
+    assert row.device == "cpu" and row.precision == "fp32" and row.torch_version and row.git_commit
+    assert json.loads(row.config)["kind"] == "dense"
+    assert row.test_accuracy == pytest.approx(outcome.record["test_accuracy"])
+    histories = load_histories(recorder.histories_path)
+    assert list(histories.epoch) == [1] and histories.run_id.iloc[0] == row.run_id
+
+
+def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
+    recorder, cache = Recorder(tmp_path, "test"), {}
+    small = ConvConfig(channels=(4,), hidden=8)
+    run_variants("a", {"small": small}, tiny_splits, 1, (0,), FP32, recorder, progress=False, cache=cache)
+    second = run_variants("b", {"same small": small, "wider": ConvConfig(channels=(8,), hidden=8)}, tiny_splits, 1,
+                          (0,), FP32, recorder, progress=False, cache=cache)
+    assert len(load_runs(recorder.runs_path)) == 2  # the repeated config was not trained again
+    assert second["same small"][0].record["experiment"] == "a"
+
+
+def test_summary_is_mean_and_std_over_seeds():
+    runs = pd.DataFrame({"experiment": ["k"] * 3, "variant": ["3×3"] * 3, "seed": [0, 1, 2], "epochs": 10,
+                         "train_size": 55_000, "parameters": 5, "macs": 7, "test_accuracy": [0.90, 0.92, 0.94],
+                         "test_loss": 0.3, "best_val_accuracy": 0.9, "train_seconds": [1.0, 2.0, 3.0]})
+    table = summarise(runs)
+    assert table.seeds.iloc[0] == 3
+    assert table.test_accuracy_mean.iloc[0] == pytest.approx(0.92)
+    assert table.test_accuracy_std.iloc[0] == pytest.approx(0.02)
+    assert mean_std([0.90, 0.92, 0.94]) == "92.00 ± 2.00"
+
+
+def test_appends_keep_earlier_rows_and_leave_no_temporary_files(tmp_path):
+    path = tmp_path / "runs.csv"
+    row = {field: 1 for field in RUN_FIELDS}
+    append_rows(path, [row])
+    append_rows(path, [row, row])
+    assert len(load_runs(path)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.csv"]
+    with pytest.raises(ValueError):
+        append_rows(path, [{"unknown_field": 1}])
+    assert len(load_runs(path)) == 3
+
+
+def test_write_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "file.bin"
+    write_atomic(path, b"old")
+
+    def broken_replace(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("conv_workshop.results.os.replace", broken_replace)
+    with pytest.raises(OSError):
+        write_atomic(path, b"new")
+    assert path.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1

@@ -1,0 +1,93 @@
+"""The trainer: a step lowers the loss, seeded runs repeat exactly, the best epoch is kept, runtime choice."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline
+from conv_workshop.training import (
+    Runtime,
+    TrainConfig,
+    augment_batch,
+    choose_runtime,
+    evaluate,
+    fit,
+    predict_logits,
+    to_input,
+)
+
+FP32 = Runtime("cpu", "cpu", "fp32", channels_last=False)
+SMALL_CNN = ConvConfig(channels=(8, 16), hidden=32)
+
+
+def test_one_step_lowers_the_loss(tiny_splits):
+    torch.manual_seed(0)
+    model = ConvNet(SMALL_CNN)
+    x, y = to_input(tiny_splits.train_images[:64], FP32), tiny_splits.train_labels[:64]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    before = F.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    before.backward()
+    optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        after = F.cross_entropy(model(x), y)
+        model.train()
+    assert after < before
+
+
+def _run(splits, seed, runtime=FP32, epochs=2):
+    torch.manual_seed(seed)
+    model = ConvNet(SMALL_CNN)
+    result = fit(model, splits.train_images, splits.train_labels, splits.val_images, splits.val_labels,
+                 TrainConfig(epochs=epochs, batch_size=32, augment="flip"), runtime, seed=seed, progress=False)
+    return model, result
+
+
+def test_same_seed_same_numbers(tiny_splits):
+    first_model, first = _run(tiny_splits, seed=7)
+    second_model, second = _run(tiny_splits, seed=7)
+    assert [h["train_loss"] for h in first.history] == [h["train_loss"] for h in second.history]
+    for a, b in zip(first_model.state_dict().values(), second_model.state_dict().values()):
+        assert torch.equal(a, b)
+    _, other = _run(tiny_splits, seed=8)
+    assert [h["train_loss"] for h in other.history] != [h["train_loss"] for h in first.history]
+
+
+def test_fit_learns_and_reports_history(tiny_splits):
+    model, result = _run(tiny_splits, seed=0, epochs=4)
+    assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
+    assert set(result.history[0]) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert result.best_val_accuracy == max(h["val_accuracy"] for h in result.history)
+    assert result.history[result.best_epoch - 1]["val_accuracy"] == result.best_val_accuracy
+    # The weights kept are those of the best epoch.
+    assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32)["accuracy"] == result.best_val_accuracy
+    assert result.best_val_accuracy > 0.5  # 10 classes: chance is 0.1
+
+
+def test_bf16_autocast_trains_the_dense_model(tiny_splits):
+    runtime = Runtime("cpu", "cpu", "bf16", channels_last=True)
+    torch.manual_seed(0)
+    model = DenseBaseline()
+    result = fit(model, tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images,
+                 tiny_splits.val_labels, TrainConfig(epochs=3, batch_size=32), runtime, progress=False)
+    assert result.best_val_accuracy > 0.5
+    assert predict_logits(model, tiny_splits.test_images, runtime).dtype == torch.float32
+
+
+def test_flip_augmentation_flips_some_images_only():
+    x = torch.arange(8 * 28 * 28, dtype=torch.float32).reshape(8, 1, 28, 28)
+    out = augment_batch(x, "flip", torch.Generator().manual_seed(0))
+    flipped = [torch.equal(out[i], x[i].flip(-1)) for i in range(8)]
+    kept = [torch.equal(out[i], x[i]) for i in range(8)]
+    assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
+    assert torch.equal(augment_batch(x, "none", torch.Generator()), x)
+
+
+def test_runtime_choice_on_this_machine():
+    runtime = choose_runtime()
+    assert runtime.device in ("cuda", "mps", "cpu")
+    assert runtime.precision in ("bf16", "fp16", "fp32")
+    assert choose_runtime("cpu", "fp32").autocast_dtype is None
