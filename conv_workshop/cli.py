@@ -1,4 +1,4 @@
-"""The command line: python -m conv_workshop train | evaluate | predict | export | serve."""
+"""The command line: python -m conv_workshop train | evaluate | predict | export | serve | report."""
 
 from __future__ import annotations
 
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_positive, default=8000)
     serve.add_argument("--model", type=_existing_file, default=None, help="ONNX file (default: the committed one)")
+    report = commands.add_parser("report", help="regenerate the README tables from results/ and the model card")
+    report.add_argument("--check", action="store_true", help="only check; exit 1 if a README is out of date")
     return parser
 
 
@@ -154,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
 
             serve(args.host, args.port, str(args.model) if args.model else None)
             return 0
+        if args.command == "report":
+            from .report import update_readmes
+
+            stale = update_readmes(check=args.check)
+            verb = "out of date" if args.check else "updated"
+            print("\n".join(f"{path.name}: {verb}" for path in stale) or "READMEs are up to date")
+            return 1 if (args.check and stale) else 0
         handler = {"train": command_train, "evaluate": command_evaluate, "predict": command_predict,
                    "export": command_export}[args.command]
         result = handler(args)

@@ -134,6 +134,9 @@ def architecture_variants() -> dict[str, dict[str, ModelConfig]]:
         "downsampling": {"max pooling": base, "stride-2 conv": replace(base, downsample="stride")},
         "padding": {"same": base, "valid": replace(base, padding="valid")},
         "pooling": {"max": base, "average": replace(base, downsample="avg")},
+        "batch norm": {"with batch norm": base, "without batch norm": replace(base, batch_norm=False)},
+        "width": {"32 → 64 channels": base, "32 → 32 channels": replace(base, channels=(32, 32)),
+                  "64 → 128 channels": replace(base, channels=(64, 128))},
         "head": {
             "flatten + dense 128": base,
             "global average pool": replace(base, head="gap"),
@@ -165,4 +168,30 @@ def summarise_outcomes(outcomes: dict[str, list[Outcome]]):
             "test_loss_mean": sum(o.record["test_loss"] for o in runs) / len(runs),
             "train_seconds_mean": sum(o.record["train_seconds"] for o in runs) / len(runs),
         })
+    return pd.DataFrame(rows)
+
+
+def compare_to_reference(summary, reference: str):
+    """Each variant's accuracy difference from the reference variant, and whether it exceeds seed-to-seed noise.
+
+    The rule: a difference counts when it is larger than twice its standard error (sqrt(s1²/n1 + s2²/n2)),
+    roughly a 95 % two-sided test; with one seed per variant the noise is unknown and nothing is called.
+    """
+    import math
+
+    base = summary.set_index("variant").loc[reference]
+    rows = []
+    for _, row in summary.iterrows():
+        delta = row.test_accuracy_mean - base.test_accuracy_mean
+        if row.variant == reference:
+            verdict, error = "reference", 0.0
+        elif min(row.seeds, base.seeds) < 2:
+            verdict, error = "one seed: noise unknown", float("nan")
+        else:
+            error = math.sqrt(row.test_accuracy_std**2 / row.seeds + base.test_accuracy_std**2 / base.seeds)
+            verdict = ("better" if delta > 0 else "worse") if abs(delta) > 2 * error else "within noise"
+        rows.append({"variant": row.variant, "delta_points": delta * 100, "standard_error_points": error * 100,
+                     "verdict": verdict})
+    import pandas as pd
+
     return pd.DataFrame(rows)

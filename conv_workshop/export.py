@@ -94,7 +94,8 @@ def save_complete_model(path: str | os.PathLike, model: nn.Module) -> Path:
 
 def load_complete_model(path: str | os.PathLike) -> nn.Module:
     """The callable module of a complete model written by save_complete_model."""
-    return torch.export.load(str(path)).module()
+    with open(path, "rb") as stream:  # a file object: torch.export.load insists on the .pt2 suffix for paths
+        return torch.export.load(stream).module()
 
 
 def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:

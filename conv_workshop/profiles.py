@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,18 +10,18 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Profile:
-    """How much work one notebook run does; every experiment reads its seeds and epochs from here."""
+    """How much work one notebook run does; every experiment reads its seeds, epochs and data sizes from here."""
 
     name: str
-    subset: tuple[int, int, int] | None  # (train, val, test) sizes for a small class-balanced run; None = all
-    baseline_epochs: int  # epochs of the dense baseline and the CNN (the headline comparison)
-    cnn_epochs: int
+    subset: tuple[int, int, int] | None  # (train, val, test) sizes of a class-balanced subset; None = all data
+    main_epochs: int  # epochs of the headline dense baseline and CNN
     main_seeds: tuple[int, ...]  # seeds of the headline comparison
     experiment_epochs: int  # epochs of each controlled-experiment variant
     experiment_seeds: tuple[int, ...]  # seeds of each controlled-experiment variant
+    experiment_train_size: int | None  # training images of each variant (None = the whole training split)
     data_sizes: tuple[int, ...]  # training-set sizes of the data-efficiency probe
-    probe_epochs: int  # epochs for the permutation and data-efficiency probes
-    probe_seeds: tuple[int, ...]
+    min_images_seen: int  # small training sets get more epochs, so every model sees at least this many images
+    probe_test_size: int | None  # test images for the translation probe (None = the whole test split)
 
     @property
     def output_dir(self) -> Path:
@@ -30,17 +31,22 @@ class Profile:
             return Path(override)
         return Path(".") if self.name == "full" else Path("runs") / self.name
 
+    def epochs_for(self, train_size: int, epochs: int | None = None, cap: int = 100) -> int:
+        """Epochs for a training set of train_size images: at least `epochs`, and enough to see min_images_seen."""
+        epochs = epochs or self.experiment_epochs
+        return min(cap, max(epochs, math.ceil(self.min_images_seen / train_size)))
+
 
 PROFILES = {
-    "smoke": Profile("smoke", subset=(2_000, 500, 1_000), baseline_epochs=1, cnn_epochs=1, main_seeds=(0,),
-                     experiment_epochs=1, experiment_seeds=(0,), data_sizes=(200, 1_000), probe_epochs=1,
-                     probe_seeds=(0,)),
-    "quick": Profile("quick", subset=None, baseline_epochs=6, cnn_epochs=6, main_seeds=(0,),
-                     experiment_epochs=2, experiment_seeds=(0,), data_sizes=(500, 2_000, 10_000), probe_epochs=2,
-                     probe_seeds=(0,)),
-    "full": Profile("full", subset=None, baseline_epochs=10, cnn_epochs=10, main_seeds=(0, 1, 2),
-                    experiment_epochs=10, experiment_seeds=(0, 1, 2), data_sizes=(500, 2_000, 10_000, 55_000),
-                    probe_epochs=10, probe_seeds=(0, 1, 2)),
+    "smoke": Profile("smoke", subset=(2_000, 500, 1_000), main_epochs=1, main_seeds=(0,), experiment_epochs=1,
+                     experiment_seeds=(0,), experiment_train_size=None, data_sizes=(200, 1_000),
+                     min_images_seen=1_000, probe_test_size=None),
+    "quick": Profile("quick", subset=None, main_epochs=6, main_seeds=(0,), experiment_epochs=3,
+                     experiment_seeds=(0,), experiment_train_size=10_000, data_sizes=(500, 2_000, 10_000),
+                     min_images_seen=20_000, probe_test_size=2_000),
+    "full": Profile("full", subset=None, main_epochs=10, main_seeds=(0, 1, 2), experiment_epochs=10,
+                    experiment_seeds=(0, 1, 2), experiment_train_size=None, data_sizes=(500, 2_000, 10_000, 55_000),
+                    min_images_seen=50_000, probe_test_size=None),
 }
 
 

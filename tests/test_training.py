@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -91,3 +92,13 @@ def test_runtime_choice_on_this_machine():
     assert runtime.device in ("cuda", "mps", "cpu")
     assert runtime.precision in ("bf16", "fp16", "fp32")
     assert choose_runtime("cpu", "fp32").autocast_dtype is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_mixed_precision_path_is_seeded(tiny_splits):
+    runtime = choose_runtime("cuda")
+    assert runtime.precision in ("bf16", "fp16") and runtime.channels_last
+    _, first = _run(tiny_splits, seed=3, runtime=runtime)
+    _, second = _run(tiny_splits, seed=3, runtime=runtime)
+    assert [h["train_loss"] for h in first.history] == [h["train_loss"] for h in second.history]
+    assert first.best_val_accuracy > 0.3

@@ -1,0 +1,54 @@
+"""Executes the workshop notebook with nbclient in a chosen profile, failing on the first cell error.
+
+  python tools/run_notebook.py --profile smoke               # writes runs/smoke/convolutional_layers_workshop.ipynb
+  python tools/run_notebook.py --profile full --in-place     # the committed reference run (outputs kept in git)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "convolutional_layers_workshop.ipynb"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=("smoke", "quick", "full"), required=True)
+    parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebook's outputs")
+    parser.add_argument("--output", type=Path, default=None, help="where the executed copy goes")
+    parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed per cell")
+    args = parser.parse_args()
+
+    output = NOTEBOOK if args.in_place else (args.output or ROOT / "runs" / args.profile / NOTEBOOK.name)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    os.environ["WORKSHOP_PROFILE"] = args.profile
+    os.environ.setdefault("WORKSHOP_PROGRESS", "0")  # progress bars are for people; an executed file keeps summaries
+    client = NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT)}})
+    started = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, output.with_suffix(".failed.ipynb"))
+        print(f"notebook failed after {time.perf_counter() - started:.0f} s:\n{error}", file=sys.stderr)
+        return 1
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_suffix(".tmp")
+    nbformat.write(notebook, temporary)
+    os.replace(temporary, output)
+    print(f"executed {NOTEBOOK.name} in profile {args.profile} in {time.perf_counter() - started:.0f} s -> {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
