@@ -72,6 +72,7 @@ class Splits:
     val_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    name: str = "Fashion-MNIST"  # what the images are (recorded with every run; e.g. a pixel-permuted copy)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_labels), "val": len(self.val_labels), "test": len(self.test_labels)}
@@ -210,7 +211,7 @@ def shrink(splits: Splits, train: int, val: int, test: int, seed: int = 0) -> Sp
     train_images, train_labels = pick(splits.train_images, splits.train_labels, train)
     val_images, val_labels = pick(splits.val_images, splits.val_labels, val)
     test_images, test_labels = pick(splits.test_images, splits.test_labels, test)
-    return Splits(train_images, train_labels, val_images, val_labels, test_images, test_labels)
+    return Splits(train_images, train_labels, val_images, val_labels, test_images, test_labels, splits.name)
 
 
 def pixel_statistics(images: torch.Tensor) -> tuple[float, float]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -18,11 +20,66 @@ from .training import FitResult, Runtime, TrainConfig, evaluate, fit
 
 @dataclass
 class Outcome:
-    """One finished run: the recorded row, the training history and the trained model (best validation epoch)."""
+    """One finished run: the recorded row, the training history and the trained model (best validation epoch).
+
+    A replayed outcome (see RecordedRuns) has no model until one is asked for; it is then retrained with the
+    same seed and recipe, and `replay_check` holds the recorded and the retrained test accuracy.
+    """
 
     record: dict
     fit: FitResult
-    model: nn.Module
+    trained_model: nn.Module | None = None
+    retrain: Callable[[], Outcome] | None = field(default=None, repr=False)
+    replay_check: tuple[float, float] | None = None
+
+    @property
+    def model(self) -> nn.Module:
+        if self.trained_model is None:
+            fresh = self.retrain()
+            self.trained_model = fresh.trained_model
+            self.replay_check = (self.record["test_accuracy"], fresh.record["test_accuracy"])
+        return self.trained_model
+
+    @property
+    def replayed(self) -> bool:
+        return self.retrain is not None
+
+
+class RecordedRuns:
+    """The runs an earlier execution recorded (runs.csv + histories.jsonl), found by what was trained.
+
+    Used to replay a notebook (for example to re-render its figures) without training every run again; a run
+    whose model is needed is retrained and checked against its record.
+    """
+
+    def __init__(self, runs_path: Path, histories_path: Path):
+        import pandas as pd
+
+        self.runs: dict[str, dict] = {}
+        self.histories: dict[str, list[dict]] = {}
+        if Path(histories_path).exists():
+            for line in Path(histories_path).read_text().splitlines():
+                item = json.loads(line)
+                self.histories[item["run_id"]] = item["history"]
+        if Path(runs_path).exists():
+            for row in pd.read_csv(runs_path).to_dict(orient="records"):
+                record = json.loads(json.dumps(row, default=lambda v: v.item()))
+                record["config"], record["train_config"] = json.loads(row["config"]), json.loads(row["train_config"])
+                key = run_key(record["config"], record["train_config"], record["seed"], record["data"],
+                              record["train_size"])
+                self.runs[key] = record
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def get(self, key: str) -> tuple[dict, FitResult] | None:
+        record = self.runs.get(key)
+        if record is None or record["run_id"] not in self.histories:
+            return None
+        fit_result = FitResult(history=self.histories[record["run_id"]], best_epoch=record["best_epoch"],
+                               best_val_accuracy=record["best_val_accuracy"], train_seconds=record["train_seconds"],
+                               images_per_second=record["images_per_second"])
+        return record, fit_result
 
 
 @dataclass(frozen=True)
@@ -66,6 +123,7 @@ def train_and_record(experiment: str, variant: str, config: ModelConfig, splits:
         "train_config": asdict(train_config),
         "seed": seed,
         "epochs": train_config.epochs,
+        "data": splits.name,
         "train_size": len(splits.train_labels),
         "parameters": count_parameters(model),
         "macs": count_macs(model),
@@ -84,30 +142,46 @@ def train_and_record(experiment: str, variant: str, config: ModelConfig, splits:
     if recorder is not None:
         append_rows(recorder.runs_path, [record])
         append_jsonl(recorder.histories_path, [{"run_id": record["run_id"], "history": result.history}])
-    return Outcome(record=record, fit=result, model=model)
+    return Outcome(record=record, fit=result, trained_model=model)
 
 
-def run_key(config: ModelConfig, train_config: TrainConfig, seed: int, train_size: int) -> str:
-    """What makes two runs the same run: model config, recipe, seed and data size (not the experiment's name)."""
-    return json.dumps([config_to_dict(config), asdict(train_config), seed, train_size], sort_keys=True)
+def run_key(config: ModelConfig | dict, train_config: TrainConfig | dict, seed: int, data: str,
+            train_size: int) -> str:
+    """What makes two runs the same run: model config, recipe, seed, data and its size (not the experiment's name)."""
+    config = config if isinstance(config, dict) else config_to_dict(config)
+    train_config = train_config if isinstance(train_config, dict) else asdict(train_config)
+    return json.dumps([config, train_config, int(seed), data, int(train_size)], sort_keys=True)
 
 
 def run_variants(experiment: str, variants: dict[str, ModelConfig], splits: Splits, epochs: int,
                  seeds: tuple[int, ...], runtime: Runtime, recorder: Recorder | None,
-                 progress: bool = True, cache: dict[str, Outcome] | None = None) -> dict[str, list[Outcome]]:
+                 progress: bool = True, cache: dict[str, Outcome] | None = None,
+                 replay: RecordedRuns | None = None) -> dict[str, list[Outcome]]:
     """Every variant × every seed, everything but the variant held fixed; {variant: [outcome per seed]}.
 
     With a cache, a run already done by an earlier experiment (the default CNN is the reference of every
-    experiment) is reused rather than trained and recorded again.
+    experiment) is reused rather than trained and recorded again. With replay, a run recorded by an earlier
+    execution is taken from its record (and recorded again), and only retrained if its model is used.
     """
     outcomes: dict[str, list[Outcome]] = {}
     for variant, config in variants.items():
         outcomes[variant] = []
         for seed in seeds:
             train_config = default_train_config(config, epochs)
-            key = run_key(config, train_config, seed, len(splits.train_labels))
+            key = run_key(config, train_config, seed, splits.name, len(splits.train_labels))
+            recorded = replay.get(key) if replay is not None else None
             if cache is not None and key in cache:
                 outcome = cache[key]
+            elif recorded is not None:
+                record, fit_result = recorded
+                retrain = partial(train_and_record, experiment, variant, config, splits, train_config, seed,
+                                  runtime, None, progress=False)
+                outcome = Outcome(record=record, fit=fit_result, retrain=retrain)
+                if recorder is not None:
+                    append_rows(recorder.runs_path, [record])
+                    append_jsonl(recorder.histories_path, [{"run_id": record["run_id"], "history": fit_result.history}])
+                if cache is not None:
+                    cache[key] = outcome
             else:
                 outcome = train_and_record(experiment, variant, config, splits, train_config, seed, runtime,
                                            recorder, progress)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import platform
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,20 +83,30 @@ def _batch_dim():
     return torch.export.Dim("batch", min=1, max=65_536)
 
 
+@contextlib.contextmanager
+def _quiet_export():
+    """torch.export's own deprecation notices (LeafSpec, read-only buffers) say nothing about the user's model."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*non-writable.*", category=UserWarning)
+        yield
+
+
 def save_complete_model(path: str | os.PathLike, model: nn.Module) -> Path:
     """A torch.export program of the eval-mode model: loads with torch.export.load, no project code, no pickle."""
     model = model.cpu().eval()
-    program = torch.export.export(model, (_example_batch(),), dynamic_shapes=({0: _batch_dim()},))
-    program = program.run_decompositions()
-    buffer = io.BytesIO()
-    torch.export.save(program, buffer)
+    with _quiet_export():
+        program = torch.export.export(model, (_example_batch(),), dynamic_shapes=({0: _batch_dim()},))
+        program = program.run_decompositions()
+        buffer = io.BytesIO()
+        torch.export.save(program, buffer)
     write_atomic(path, buffer.getvalue())
     return Path(path)
 
 
 def load_complete_model(path: str | os.PathLike) -> nn.Module:
     """The callable module of a complete model written by save_complete_model."""
-    with open(path, "rb") as stream:  # a file object: torch.export.load insists on the .pt2 suffix for paths
+    with open(path, "rb") as stream, _quiet_export():  # a file object: load() wants a .pt2 suffix on paths
         return torch.export.load(stream).module()
 
 
@@ -107,9 +119,10 @@ def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as folder:
         temporary = Path(folder) / path.name
-        torch.onnx.export(model, (_example_batch(),), str(temporary), dynamo=True, input_names=["images"],
-                          output_names=["logits"], dynamic_shapes=({0: _batch_dim()},), external_data=False,
-                          verbose=False)
+        with _quiet_export():
+            torch.onnx.export(model, (_example_batch(),), str(temporary), dynamo=True, input_names=["images"],
+                              output_names=["logits"], dynamic_shapes=({0: _batch_dim()},), external_data=False,
+                              verbose=False)
         proto = onnx.load(str(temporary))
         onnx.checker.check_model(proto, full_check=True)
         os.replace(temporary, path)

@@ -16,7 +16,7 @@ import torch
 
 RUN_FIELDS = (
     "run_id", "timestamp", "profile", "experiment", "variant", "model", "config", "train_config", "seed",
-    "epochs", "train_size", "parameters", "macs", "train_seconds", "images_per_second", "best_epoch",
+    "epochs", "data", "train_size", "parameters", "macs", "train_seconds", "images_per_second", "best_epoch",
     "best_val_accuracy", "test_accuracy", "test_loss", "device", "device_name", "precision", "torch_version",
     "python_version", "git_commit",
 )
@@ -30,6 +30,9 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make shared results unreadable to others
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

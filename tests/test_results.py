@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import torch
 import pytest
 
 from conv_workshop.experiments import Recorder, run_variants, train_and_record
@@ -74,3 +75,23 @@ def test_write_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_atomic(path, b"new")
     assert path.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path):
+    from conv_workshop.experiments import RecordedRuns
+
+    first = Recorder(tmp_path / "first", "test")
+    small = {"small": ConvConfig(channels=(4,), hidden=8), "dense": DenseConfig()}
+    original = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, first, progress=False)
+    replay = RecordedRuns(first.runs_path, first.histories_path)
+    assert len(replay) == 4
+    second = Recorder(tmp_path / "second", "test")
+    replayed = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, second, progress=False, replay=replay)
+    assert load_runs(second.runs_path).test_accuracy.tolist() == load_runs(first.runs_path).test_accuracy.tolist()
+    outcome = replayed["small"][1]
+    assert outcome.replayed and outcome.trained_model is None
+    assert outcome.fit.history == original["small"][1].fit.history
+    model = outcome.model  # retrained on demand with the same seed: the same numbers on the same machine
+    assert outcome.replay_check[0] == outcome.replay_check[1]
+    for a, b in zip(model.state_dict().values(), original["small"][1].model.state_dict().values()):
+        assert torch.equal(a, b)

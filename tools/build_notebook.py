@@ -47,6 +47,7 @@ code("""
 import os
 
 PROFILE_NAME = os.environ.get("WORKSHOP_PROFILE")  # "smoke" | "quick" | "full"; None = chosen by device
+REPLAY = os.environ.get("WORKSHOP_REPLAY") == "1"  # reuse this profile's recorded runs, retrain only needed models
 """)
 
 code("""
@@ -67,7 +68,7 @@ import conv_workshop
 from conv_workshop import analysis, plots
 from conv_workshop.data import CLASS_NAMES, load_fashion_mnist, pixel_statistics, shrink, split_validation
 from conv_workshop.experiments import (
-    Recorder, architecture_variants, baseline_variants, compare_to_reference, kernel_size_variants,
+    RecordedRuns, Recorder, architecture_variants, baseline_variants, compare_to_reference, kernel_size_variants,
     run_variants, summarise_outcomes,
 )
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, DenseConfig, count_parameters, layer_summary
@@ -80,6 +81,7 @@ run_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M
 runtime = choose_runtime()
 profile = choose_profile(PROFILE_NAME, runtime.device)
 recorder = Recorder(profile.output_dir, profile.name)
+replay = RecordedRuns(recorder.runs_path, recorder.histories_path) if REPLAY else None
 for path in (recorder.runs_path, recorder.histories_path):  # each notebook run records its own, complete set
     path.unlink(missing_ok=True)
 FIGURES = profile.output_dir / "results" / "figures"
@@ -97,6 +99,8 @@ setup = {
     "seeds (main / experiments)": f"{list(profile.main_seeds)} / {list(profile.experiment_seeds)}",
     "git commit": environment_fields()["git_commit"],
 }
+if replay is not None:
+    setup["replay"] = f"{len(replay)} recorded runs reused; models retrained only where used"
 pd.Series(setup, name="value").to_frame()
 """)
 
@@ -133,8 +137,9 @@ splits = split_validation(data)
 if profile.subset:
     splits = shrink(splits, *profile.subset)
 mean, std = pixel_statistics(data.train_images)
+source = os.path.relpath(data.source) if os.path.abspath(data.source).startswith(os.getcwd()) else data.source
 display(Markdown(
-    f"Loaded from `{data.source}`: {len(data.train_labels):,} training and {len(data.test_labels):,} test images, "
+    f"Loaded from `{source}`: {len(data.train_labels):,} training and {len(data.test_labels):,} test images, "
     f"{tuple(data.train_images.shape[1:])} uint8 pixels. This run uses **{splits.sizes()['train']:,}** training, "
     f"**{splits.sizes()['val']:,}** validation and **{splits.sizes()['test']:,}** test images "
     f"(profile `{profile.name}`). Training-pixel mean **{mean:.4f}**, std **{std:.4f}** (pixels in [0, 1]): the "
@@ -211,7 +216,7 @@ display(Markdown(f"**{count_parameters(DenseBaseline()):,}** trainable parameter
 code("""
 cache = {}  # identical runs (the default CNN is every experiment's reference) are trained once
 main = run_variants("baseline", baseline_variants(), splits, profile.main_epochs, profile.main_seeds, runtime,
-                    recorder, cache=cache)
+                    recorder, cache=cache, replay=replay)
 main_summary = summarise_outcomes(main)
 dense_runs, cnn_runs = main["dense baseline"], main["CNN"]
 figure = plots.training_curves({"dense": dense_runs[0].fit.history}, "Dense baseline (seed 0)")
@@ -356,7 +361,7 @@ exp_splits = splits
 if profile.experiment_train_size and profile.experiment_train_size < len(splits.train_labels):
     exp_splits = shrink(splits, profile.experiment_train_size, len(splits.val_labels), len(splits.test_labels))
 kernel = run_variants("kernel_size", kernel_size_variants(), exp_splits, profile.experiment_epochs,
-                      profile.experiment_seeds, runtime, recorder, cache=cache)
+                      profile.experiment_seeds, runtime, recorder, cache=cache, replay=replay)
 kernel_summary = summarise_outcomes(kernel)
 kernel_verdict = compare_to_reference(kernel_summary, "3×3")
 display(kernel_summary.merge(kernel_verdict, on="variant").round(4))
@@ -394,7 +399,7 @@ code("""
 architecture = {}
 for experiment, variants in architecture_variants().items():
     outcomes = run_variants(experiment, variants, exp_splits, profile.experiment_epochs, profile.experiment_seeds,
-                            runtime, recorder, cache=cache)
+                            runtime, recorder, cache=cache, replay=replay)
     table = summarise_outcomes(outcomes)
     reference = next(name for name, config in variants.items() if config == ConvConfig())
     architecture[experiment] = (outcomes, table.merge(compare_to_reference(table, reference), on="variant"))
@@ -583,11 +588,14 @@ permutation = pixel_permutation(seed=0)
 scrambled = replace_split(
     exp_splits, train_images=permute_pixels(exp_splits.train_images, permutation),
     val_images=permute_pixels(exp_splits.val_images, permutation),
-    test_images=permute_pixels(exp_splits.test_images, permutation))
+    test_images=permute_pixels(exp_splits.test_images, permutation),
+    name=f"{exp_splits.name}, pixels permuted (seed 0)")
 permuted = run_variants("permutation", {"dense (scrambled)": DenseConfig(), "CNN (scrambled)": ConvConfig()},
-                        scrambled, profile.experiment_epochs, profile.experiment_seeds, runtime, recorder)
+                        scrambled, profile.experiment_epochs, profile.experiment_seeds, runtime, recorder,
+                        replay=replay)
 intact = run_variants("permutation", {"dense (intact)": DenseConfig(), "CNN (intact)": ConvConfig()}, exp_splits,
-                      profile.experiment_epochs, profile.experiment_seeds, runtime, recorder, cache=cache)
+                      profile.experiment_epochs, profile.experiment_seeds, runtime, recorder, cache=cache,
+                      replay=replay)
 permutation_table = summarise_outcomes({**intact, **permuted})
 permutation_table["model"] = permutation_table.variant.str.split(" ").str[0]
 permutation_table["pixels"] = permutation_table.variant.str.extract(r"\\((\\w+)\\)")[0]
@@ -630,7 +638,7 @@ for size in profile.data_sizes:
         subset = replace_split(splits, train_images=splits.train_images[index], train_labels=splits.train_labels[index])
     epochs = profile.main_epochs if subset is splits else profile.epochs_for(size, profile.main_epochs)
     outcomes = run_variants("data_size", {f"dense n={size}": DenseConfig(), f"CNN n={size}": ConvConfig()}, subset,
-                            epochs, profile.experiment_seeds, runtime, recorder, cache=cache)
+                            epochs, profile.experiment_seeds, runtime, recorder, cache=cache, replay=replay)
     for name, runs in outcomes.items():
         accuracy = pd.Series([o.record["test_accuracy"] for o in runs])
         size_rows.append({"model": name.split(" ")[0], "train_size": len(subset.train_labels), "epochs": epochs,
@@ -862,7 +870,20 @@ run_facts = {"profile": profile.name, "device": runtime.device, "device_name": r
              "precision": runtime.precision, "date": run_date, "minutes": round(elapsed / 60, 1),
              "torch": str(torch.__version__), "python": platform.python_version(),
              "training_runs": len(load_runs(recorder.runs_path))}
+all_outcomes = {id(o): o for o in cache.values()}
+all_outcomes.update({id(o): o for runs in permuted.values() for o in runs})
+replayed = [o for o in all_outcomes.values() if o.replayed]
+checks = [o for o in replayed if o.replay_check is not None]
+run_facts["replayed_runs"], run_facts["retrained_for_models"] = len(replayed), len(checks)
 write_atomic(profile.output_dir / "results" / "notebook_run.json", json.dumps(run_facts, indent=2).encode())
+if replayed:
+    display(Markdown(
+        f"**Replay.** {len(replayed)} training runs were taken from the recorded results of this profile's "
+        f"reference run (same code, recipe and seeds); {len(checks)} whose models feed figures were retrained here. "
+        "Recorded vs retrained test accuracy: "
+        + "; ".join(f"{o.record['variant']} seed {o.record['seed']}: {a:.2%} vs {b:.2%}"
+                    for o in checks for a, b in [o.replay_check]) + "."
+    ))
 display(Markdown(
     f"**This run:** profile `{profile.name}`, {runtime.device} ({runtime.device_name}, {runtime.precision}), "
     f"{run_date}, **{elapsed / 60:.1f} minutes** from the first cell to this one; "

@@ -2,6 +2,7 @@
 
   python tools/run_notebook.py --profile smoke               # writes runs/smoke/convolutional_layers_workshop.ipynb
   python tools/run_notebook.py --profile full --in-place     # the committed reference run (outputs kept in git)
+  python tools/run_notebook.py --profile full --in-place --replay  # re-render it from its recorded runs
 """
 
 from __future__ import annotations
@@ -26,11 +27,16 @@ def main() -> int:
     parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebook's outputs")
     parser.add_argument("--output", type=Path, default=None, help="where the executed copy goes")
     parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed per cell")
+    parser.add_argument("--replay", action="store_true",
+                        help="reuse the profile's recorded runs (re-render outputs); retrain only models in use")
     args = parser.parse_args()
 
     output = NOTEBOOK if args.in_place else (args.output or ROOT / "runs" / args.profile / NOTEBOOK.name)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     os.environ["WORKSHOP_PROFILE"] = args.profile
+    os.environ.pop("MPLBACKEND", None)  # a non-interactive backend here would leave the notebook without figures
+    if args.replay:
+        os.environ["WORKSHOP_REPLAY"] = "1"
     os.environ.setdefault("WORKSHOP_PROGRESS", "0")  # progress bars are for people; an executed file keeps summaries
     client = NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}})

@@ -1,0 +1,46 @@
+# The workshop's commands. `make run` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+DATA_PACKAGE := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: run test lint serve bench report lab notebook data clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+# The Debian package when apt is there and we may use it; otherwise the loader finds ./data or downloads.
+data:
+	@if [ ! -f $(DATA_PACKAGE) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q dataset-fashion-mnist >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null) || true; fi
+
+run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full) into runs/$(PROFILE)/
+	$(PY) tools/run_notebook.py --profile $(PROFILE) $(if $(filter full,$(PROFILE)),--in-place,)
+
+test: $(VENV)/.installed data  ## lint + the whole test suite
+	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks
+	$(PY) -m pytest
+
+serve: $(VENV)/.installed  ## the prediction service on http://127.0.0.1:8000 (docs at /docs)
+	$(PY) -m conv_workshop serve --host 127.0.0.1 --port 8000
+
+bench: $(VENV)/.installed data  ## benchmarks: training throughput, export latency, service load
+	$(PY) benchmarks/train_throughput.py --json results/benchmarks/train_throughput.json
+	$(PY) benchmarks/export_latency.py --json results/benchmarks/export_latency.json
+	$(PY) benchmarks/service_load.py --json results/benchmarks/service_load.json
+
+report: $(VENV)/.installed  ## regenerate the README tables from results/
+	$(PY) -m conv_workshop report
+
+notebook: $(VENV)/.installed  ## regenerate the notebook's cells from tools/build_notebook.py (clears outputs)
+	$(PY) tools/build_notebook.py
+
+lab: $(VENV)/.installed data
+	$(VENV)/bin/jupyter lab convolutional_layers_workshop.ipynb
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache
