@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import torch
 import pytest
+import torch
 
 from conv_workshop.experiments import Recorder, run_variants, train_and_record
 from conv_workshop.models import ConvConfig, DenseConfig
