@@ -1,4 +1,4 @@
-"""The notebook: generated from tools/build_notebook.py, committed with a clean full-profile run, and runnable (smoke)."""
+"""The notebook: built by tools/build_notebook.py, committed with a clean full-profile run, runnable (smoke)."""
 
 from __future__ import annotations
 
