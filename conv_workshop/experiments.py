@@ -14,7 +14,7 @@ from torch import nn
 
 from .data import Splits
 from .models import ConvConfig, DenseConfig, ModelConfig, build_model, config_to_dict, count_macs, count_parameters
-from .results import RUN_FIELDS, append_jsonl, append_rows, environment_fields
+from .results import RUN_FIELDS, append_jsonl, append_rows, environment_fields, load_runs
 from .training import FitResult, Runtime, TrainConfig, evaluate, fit
 
 
@@ -53,8 +53,6 @@ class RecordedRuns:
     """
 
     def __init__(self, runs_path: Path, histories_path: Path):
-        import pandas as pd
-
         self.runs: dict[str, dict] = {}
         self.histories: dict[str, list[dict]] = {}
         if Path(histories_path).exists():
@@ -62,7 +60,7 @@ class RecordedRuns:
                 item = json.loads(line)
                 self.histories[item["run_id"]] = item["history"]
         if Path(runs_path).exists():
-            for row in pd.read_csv(runs_path).to_dict(orient="records"):
+            for row in load_runs(runs_path).to_dict(orient="records"):
                 record = json.loads(json.dumps(row, default=lambda v: v.item()))
                 record["config"], record["train_config"] = json.loads(row["config"]), json.loads(row["train_config"])
                 key = run_key(record["config"], record["train_config"], record["seed"], record["data"],

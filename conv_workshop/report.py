@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .experiments import architecture_variants
+from .experiments import architecture_variants, kernel_size_variants
+from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .results import load_runs, summarise, to_markdown, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,16 +63,17 @@ def _config_key(config) -> str:
     return json.dumps(config_to_dict(config), sort_keys=True)
 
 
-def architecture_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (experiment, variant) of the controlled experiments, found by config, not by the run's label.
+def experiment_summary(runs: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """One row per (experiment, variant) of controlled experiments, found by config, not by the run's label.
 
     The default CNN is trained once and serves as every experiment's reference row.
     """
     runs = runs[runs.experiment.isin(["baseline", "kernel_size", *architecture_variants()])].copy()
+    runs = runs[runs.data == runs.data.iloc[0]] if "data" in runs else runs
     runs["config_key"] = runs.config.map(lambda text: json.dumps(json.loads(text), sort_keys=True))
     epochs = runs[runs.experiment != "baseline"].epochs.max() if (runs.experiment != "baseline").any() else None
     rows = []
-    for experiment, variants in architecture_variants().items():
+    for experiment, variants in experiments.items():
         for variant, config in variants.items():
             match = runs[(runs.config_key == _config_key(config)) & (runs.epochs == epochs)]
             match = match.drop_duplicates("seed")
@@ -92,17 +94,22 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
                                                  "artifacts")}
     first = runs.iloc[0]
     facts_path = root / "results" / "notebook_run.json"
-    minutes = ""
+    minutes = f", {runs.train_seconds.sum() / 60:.1f} min of training in all"
     if facts_path.exists():
-        minutes = f", {json.loads(facts_path.read_text())['minutes']} min for the whole notebook"
+        facts = json.loads(facts_path.read_text())
+        replayed = facts.get("replayed_runs")
+        minutes += (f"; notebook outputs re-rendered from the recorded runs in {facts['minutes']} min "
+                    f"({facts.get('retrained_for_models', 0)} runs retrained for figures, identical to their records)"
+                    if replayed else f"; {facts['minutes']} min for the whole notebook")
     blocks["reference-run"] = (
         f"{words['device']}: profile `{first.profile}`, {first.device} ({first.device_name}, {first.precision}), "
         f"torch {first.torch_version}, commit `{first.git_commit}`, {runs.timestamp.min()[:10]}{minutes}; "
         f"{len(runs)} training runs in `results/runs.csv`.")
     summary = summarise(runs)
     blocks["headline"] = _table(summary[summary.experiment == "baseline"], words)
-    blocks["kernel"] = _table(summary[summary.experiment == "kernel_size"], words)
-    architecture = architecture_summary(runs)
+    kernel = experiment_summary(runs, {"kernel size": kernel_size_variants()})
+    blocks["kernel"] = _table(kernel, words) if not kernel.empty else ""
+    architecture = experiment_summary(runs, architecture_variants())
     blocks["architecture"] = _table(architecture, words, with_experiment=True) if not architecture.empty else ""
 
     probe_rows = []
@@ -135,13 +142,22 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
         table = pd.DataFrame([
             ["best_model.pth / complete_model.pth", f"{metrics['test_accuracy'] * 100:.2f} %"],
             ["fashion_mnist_cnn.onnx (ONNX Runtime)", f"{onnx['onnx_accuracy'] * 100:.2f} %"],
-            ["max |logit difference| PyTorch vs ONNX", f"{onnx['max_abs_logit_diff']:.2e}"],
+            ["max abs logit difference, PyTorch vs ONNX", f"{onnx['max_abs_logit_diff']:.2e}"],
             ["same predicted class", f"{onnx['prediction_agreement'] * 100:.2f} %"],
             [words["params"], f"{card['parameters']:,}"],
         ], columns=[words["what"], words["value"]])
         blocks["artifacts"] = to_markdown(table)
     else:
         blocks["artifacts"] = words["none"]
+
+    rows = {row["layer"]: row for row in layer_summary(ConvNet())}
+    cnn, dense, head = count_parameters(ConvNet()), count_parameters(DenseBaseline()), rows["head.1"]["parameters"]
+    blocks["cnn-parameters"] = {
+        "en": f"The CNN has **{cnn / dense:.1f}×** the dense baseline's parameters ({cnn:,} vs {dense:,}), not fewer: "
+              f"{head / cnn:.0%} of them ({head:,}) are in the first dense layer of its head.",
+        "es": f"La CNN tiene **{cnn / dense:.1f}×** los parámetros del modelo denso ({cnn:,} frente a {dense:,}), no "
+              f"menos: el {head / cnn:.0%} ({head:,}) está en la primera capa densa de su cabeza.",
+    }[language]
 
     benchmark = root / "results" / "benchmarks"
     bench_rows = []

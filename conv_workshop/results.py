@@ -82,7 +82,7 @@ def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=list(RUN_FIELDS))
-    return pd.read_csv(path)
+    return pd.read_csv(path, float_precision="round_trip")  # exact floats: replays must reproduce the file
 
 
 def load_histories(path: str | os.PathLike) -> pd.DataFrame:

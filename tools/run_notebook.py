@@ -21,12 +21,36 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "convolutional_layers_workshop.ipynb"
 
 
+def record_timing(path: Path, profile: str, seconds: float, replay: bool) -> None:
+    """Keep the latest duration of each profile with the machine it ran on (a benchmark, not a test)."""
+    import json
+    import platform
+
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from conv_workshop.results import write_atomic
+    from conv_workshop.training import choose_runtime
+
+    runtime = choose_runtime()
+    timings = json.loads(path.read_text()) if path.exists() else {}
+    timings[f"{profile}{' (replay)' if replay else ''}"] = {
+        "seconds": round(seconds, 1), "device": f"{runtime.device} ({runtime.device_name}, {runtime.precision})",
+        "cpu_threads": torch.get_num_threads(), "machine": platform.machine(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    write_atomic(path, json.dumps(timings, indent=2, sort_keys=True).encode())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=("smoke", "quick", "full"), required=True)
     parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebook's outputs")
     parser.add_argument("--output", type=Path, default=None, help="where the executed copy goes")
     parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed per cell")
+    parser.add_argument("--record-timing", type=Path, default=None,
+                        help="JSON file where the run's duration is recorded per profile (e.g. "
+                             "results/benchmarks/notebook_profiles.json)")
     parser.add_argument("--replay", action="store_true",
                         help="reuse the profile's recorded runs (re-render outputs); retrain only models in use")
     args = parser.parse_args()
@@ -52,7 +76,10 @@ def main() -> int:
     temporary = output.with_suffix(".tmp")
     nbformat.write(notebook, temporary)
     os.replace(temporary, output)
-    print(f"executed {NOTEBOOK.name} in profile {args.profile} in {time.perf_counter() - started:.0f} s -> {output}")
+    elapsed = time.perf_counter() - started
+    print(f"executed {NOTEBOOK.name} in profile {args.profile} in {elapsed:.0f} s -> {output}")
+    if args.record_timing:
+        record_timing(args.record_timing, args.profile, elapsed, replay=args.replay)
     return 0
 
 
