@@ -82,7 +82,9 @@ def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=list(RUN_FIELDS))
-    return pd.read_csv(path, float_precision="round_trip")  # exact floats: replays must reproduce the file
+    # Exact floats, so a replay reproduces the file: pandas 3 parses round-trip by default, older pandas on request.
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    return pd.read_csv(path, **exact)
 
 
 def load_histories(path: str | os.PathLike) -> pd.DataFrame:
