@@ -43,7 +43,7 @@ PROFILES = {
                      min_images_seen=1_000, probe_test_size=None),
     "quick": Profile("quick", subset=None, main_epochs=6, main_seeds=(0,), experiment_epochs=3,
                      experiment_seeds=(0,), experiment_train_size=10_000, data_sizes=(500, 2_000, 10_000),
-                     min_images_seen=20_000, probe_test_size=2_000),
+                     min_images_seen=10_000, probe_test_size=2_000),
     "full": Profile("full", subset=None, main_epochs=10, main_seeds=(0, 1, 2), experiment_epochs=10,
                     experiment_seeds=(0, 1, 2), experiment_train_size=None, data_sizes=(500, 2_000, 10_000, 55_000),
                     min_images_seen=50_000, probe_test_size=None),
