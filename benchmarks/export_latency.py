@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conv_workshop.export import ARTIFACT_DIR, load_model, onnx_session  # noqa: E402
 from conv_workshop.results import write_atomic  # noqa: E402
+from conv_workshop.training import cpu_name  # noqa: E402
 
 
 def timings(call, batch: np.ndarray, repeats: int, warmup: int = 20) -> np.ndarray:
@@ -57,7 +58,8 @@ def main() -> None:
         return session.run(["logits"], {"images": x})[0]
 
     np.testing.assert_allclose(eager(many), onnx(many), atol=1e-4)  # the two compute the same thing
-    report = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": str(torch.__version__)}
+    report = {"machine": f"{cpu_name()} ({platform.machine()}), {torch.get_num_threads()} threads",
+              "torch": str(torch.__version__)}
     for name, call in (("pytorch_eager", eager), ("onnxruntime", onnx)):
         single = timings(call, one, args.single) * 1000
         batched = timings(call, many, args.batches, warmup=3)

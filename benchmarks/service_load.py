@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from conv_workshop.results import write_atomic  # noqa: E402
+from conv_workshop.training import cpu_name  # noqa: E402
 
 
 def free_port() -> int:
@@ -106,6 +108,7 @@ def main() -> None:
         "latency_p50_ms": round(float(np.percentile(milliseconds, 50)), 2),
         "latency_p99_ms": round(float(np.percentile(milliseconds, 99)), 2),
         "payload": "28×28 PNG upload", "server": "uvicorn, 1 worker, ONNX Runtime CPU",
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores (server and clients on the same machine)",
     }
     for key, value in report.items():
         print(f"{key:22s} {value}")

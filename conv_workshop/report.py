@@ -160,12 +160,19 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
     }[language]
 
     benchmark = root / "results" / "benchmarks"
-    bench_rows = []
+    sections = []
     for path in sorted(benchmark.glob("*.json")) if benchmark.exists() else []:
         data = json.loads(path.read_text())
-        for key, value in data.items():
-            bench_rows.append({"benchmark": path.stem, words["what"]: key, words["value"]: value})
-    blocks["benchmarks"] = to_markdown(pd.DataFrame(bench_rows)) if bench_rows else words["none"]
+        if all(isinstance(value, dict) for value in data.values()):  # one row per item (e.g. notebook profiles)
+            table = pd.DataFrame([{"": name, **value} for name, value in data.items()])
+            if "seconds" in table:
+                table.insert(2, "minutes", (table.seconds / 60).round(1))
+        else:
+            table = pd.DataFrame({words["what"]: list(data), words["value"]: list(data.values())})
+        script = f"benchmarks/{path.stem}.py"
+        producer = script if (root / script).exists() else "tools/run_notebook.py --record-timing"
+        sections.append(f"`{producer}` → `{path.relative_to(root)}`\n\n{to_markdown(table)}")
+    blocks["benchmarks"] = "\n\n".join(sections) if sections else words["none"]
     return blocks
 
 

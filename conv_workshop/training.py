@@ -45,6 +45,17 @@ def cpu_supports_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the architecture: recorded with every CPU result."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def choose_runtime(device: str | None = None, precision: str | None = None) -> Runtime:
     """CUDA (bf16, else fp16 autocast) → Apple MPS (fp32) → CPU (bf16 + channels_last where the CPU has bf16)."""
     if device is None:
@@ -60,7 +71,7 @@ def choose_runtime(device: str | None = None, precision: str | None = None) -> R
     elif device == "mps":
         name, default = "Apple MPS", "fp32"
     else:
-        name = platform.processor() or platform.machine()
+        name = cpu_name()
         default = "bf16" if cpu_supports_bf16() else "fp32"
     precision = precision or default
     if precision not in ("bf16", "fp16", "fp32"):
