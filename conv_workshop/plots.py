@@ -184,13 +184,11 @@ def accuracy_with_error_bars(summary: pd.DataFrame, title: str, x: str = "varian
     axes[0].errorbar(summary[x].astype(str), mean, yerr=std, fmt="o", capsize=5)
     axes[0].set(title="Test accuracy (mean ± std over seeds)", xlabel=x, ylabel="test accuracy (%)")
     axes[0].tick_params(axis="x", rotation=20)
-    axes[1].errorbar(summary.parameters, mean, yerr=std, fmt="o", capsize=5)
-    axes[2].errorbar(summary.train_seconds_mean, mean, yerr=std, fmt="o", capsize=5)
-    for axis, xlabel in ((axes[1], "parameters"), (axes[2], "training time per run (s)")):
-        for _, row in summary.iterrows():
-            axis.annotate(str(row[x]), (row[xlabel.split()[0] if xlabel == "parameters" else "train_seconds_mean"],
-                                        row.test_accuracy_mean * 100), fontsize=7, xytext=(4, 4),
-                          textcoords="offset points")
+    for axis, column, xlabel in ((axes[1], "parameters", "parameters"),
+                                 (axes[2], "train_seconds_mean", "training time per run (s)")):
+        axis.errorbar(summary[column], mean, yerr=std, fmt="o", capsize=5)
+        for label, position, accuracy in zip(summary[x], summary[column], mean):
+            axis.annotate(str(label), (position, accuracy), fontsize=7, xytext=(4, 4), textcoords="offset points")
         axis.set(xlabel=xlabel, ylabel="test accuracy (%)")
     axes[1].set(title="Accuracy vs parameters", xscale="log")
     axes[2].set(title="Accuracy vs training time")

@@ -21,17 +21,15 @@ READMES = {"en": ROOT / "README.md", "es": ROOT / "README.es.md"}
 BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)
 
 WORDS = {
-    "en": {"model": "model", "variant": "variant", "experiment": "experiment", "seeds": "seeds", "epochs": "epochs",
-           "train": "training images", "params": "parameters", "macs": "MACs/image", "acc": "test accuracy (%)",
-           "loss": "test loss", "time": "train s/run", "device": "Reference run", "what": "what",
-           "value": "value", "none": "No recorded results yet: run the notebook in the full profile.",
-           "shift": "shift (pixels)", "size": "training images", "lead": "CNN − dense (points)"},
-    "es": {"model": "modelo", "variant": "variante", "experiment": "experimento", "seeds": "semillas",
-           "epochs": "épocas", "train": "imágenes de entrenamiento", "params": "parámetros", "macs": "MACs/imagen",
-           "acc": "precisión de prueba (%)", "loss": "pérdida de prueba", "time": "s de entrenamiento/ejecución",
-           "device": "Ejecución de referencia", "what": "qué", "value": "valor",
-           "none": "Aún no hay resultados registrados: ejecute el notebook en el perfil full.",
-           "shift": "desplazamiento (píxeles)", "size": "imágenes de entrenamiento", "lead": "CNN − densa (puntos)"},
+    "en": {"variant": "variant", "experiment": "experiment", "seeds": "seeds", "epochs": "epochs",
+           "params": "parameters", "macs": "MACs/image", "acc": "test accuracy (%)", "time": "train s/run",
+           "device": "Reference run", "what": "what", "value": "value",
+           "none": "No recorded results yet: run the notebook in the full profile.", "shift": "shift (pixels)"},
+    "es": {"variant": "variante", "experiment": "experimento", "seeds": "semillas", "epochs": "épocas",
+           "params": "parámetros", "macs": "MACs/imagen", "acc": "precisión de prueba (%)",
+           "time": "s de entrenamiento/ejecución", "device": "Ejecución de referencia", "what": "qué",
+           "value": "valor", "none": "Aún no hay resultados registrados: ejecute el notebook en el perfil full.",
+           "shift": "desplazamiento (píxeles)"},
 }
 
 

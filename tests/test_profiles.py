@@ -1,0 +1,41 @@
+"""Run budgets: default profile by device, environment override, output folders, epochs for small subsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conv_workshop.profiles import PROFILES, choose_profile
+
+
+def test_default_profile_follows_the_device(monkeypatch):
+    monkeypatch.delenv("WORKSHOP_PROFILE", raising=False)
+    assert choose_profile(device="cuda").name == "full"
+    assert choose_profile(device="cpu").name == "quick"
+    monkeypatch.setenv("WORKSHOP_PROFILE", "smoke")
+    assert choose_profile(device="cuda").name == "smoke"
+    with pytest.raises(ValueError, match="choose one of smoke, quick, full"):
+        choose_profile("huge")
+
+
+def test_only_the_full_profile_writes_the_committed_results(monkeypatch):
+    monkeypatch.delenv("WORKSHOP_OUTPUT_DIR", raising=False)
+    assert PROFILES["full"].output_dir == Path(".")
+    assert PROFILES["smoke"].output_dir == Path("runs/smoke")
+    monkeypatch.setenv("WORKSHOP_OUTPUT_DIR", "/tmp/elsewhere")
+    assert PROFILES["full"].output_dir == Path("/tmp/elsewhere")
+
+
+def test_full_profile_has_three_seeds_everywhere():
+    full = PROFILES["full"]
+    assert len(full.main_seeds) >= 3 and len(full.experiment_seeds) >= 3
+    assert full.subset is None and full.experiment_train_size is None
+
+
+def test_small_training_sets_get_more_epochs():
+    full = PROFILES["full"]
+    assert full.epochs_for(500, 10) == 100  # 50,000 images seen
+    assert full.epochs_for(2_000, 10) == 25
+    assert full.epochs_for(55_000, 10) == 10
+    assert full.epochs_for(10, 10) == 100  # capped
