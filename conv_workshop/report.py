@@ -148,6 +148,16 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
     else:
         blocks["artifacts"] = words["none"]
 
+    fields = [str(row["receptive_field"]) for row in layer_summary(ConvNet()) if row["type"] == "Conv2d"]
+    last_pool = [row["receptive_field"] for row in layer_summary(ConvNet()) if row["type"] == "MaxPool2d"][-1]
+    blocks["probes"] += "\n\n" + {
+        "en": f"Hierarchy: the receptive fields of the CNN's four convolutions are {', '.join(fields)} pixels "
+              f"({last_pool} after the last pooling); section 5c of the notebook shows what units at each depth "
+              "respond to.",
+        "es": f"Jerarquía: los campos receptivos de las cuatro convoluciones de la CNN son {', '.join(fields)} "
+              f"píxeles ({last_pool} tras el último pooling); la sección 5c del notebook muestra a qué responden "
+              "las unidades de cada profundidad.",
+    }[language]
     rows = {row["layer"]: row for row in layer_summary(ConvNet())}
     cnn, dense, head = count_parameters(ConvNet()), count_parameters(DenseBaseline()), rows["head.1"]["parameters"]
     blocks["cnn-parameters"] = {
