@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -91,6 +93,11 @@ class Recorder:
     def runs_path(self) -> Path:
         return Path(self.output_dir) / "results" / "runs.csv"
 
+    def record(self, row: dict, history: list[dict]) -> None:
+        """Append one run's row and its per-epoch history."""
+        append_rows(self.runs_path, [row])
+        append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
+
     @property
     def histories_path(self) -> Path:
         return Path(self.output_dir) / "results" / "histories.jsonl"
@@ -138,8 +145,7 @@ def train_and_record(experiment: str, variant: str, config: ModelConfig, splits:
     }
     assert set(record) == set(RUN_FIELDS)
     if recorder is not None:
-        append_rows(recorder.runs_path, [record])
-        append_jsonl(recorder.histories_path, [{"run_id": record["run_id"], "history": result.history}])
+        recorder.record(record, result.history)
     return Outcome(record=record, fit=result, trained_model=model)
 
 
@@ -176,8 +182,7 @@ def run_variants(experiment: str, variants: dict[str, ModelConfig], splits: Spli
                                   runtime, None, progress=False)
                 outcome = Outcome(record=record, fit=fit_result, retrain=retrain)
                 if recorder is not None:
-                    append_rows(recorder.runs_path, [record])
-                    append_jsonl(recorder.histories_path, [{"run_id": record["run_id"], "history": fit_result.history}])
+                    recorder.record(record, fit_result.history)
                 if cache is not None:
                     cache[key] = outcome
             else:
@@ -224,8 +229,6 @@ def baseline_variants() -> dict[str, ModelConfig]:
 
 def summarise_outcomes(outcomes: dict[str, list[Outcome]]):
     """One row per variant: mean ± std test accuracy over seeds, parameters, MACs and training time."""
-    import pandas as pd
-
     rows = []
     for variant, runs in outcomes.items():
         accuracy = pd.Series([o.record["test_accuracy"] for o in runs])
@@ -249,8 +252,6 @@ def compare_to_reference(summary, reference: str):
     The rule: a difference counts when it is larger than twice its standard error (sqrt(s1²/n1 + s2²/n2)),
     roughly a 95 % two-sided test; with one seed per variant the noise is unknown and nothing is called.
     """
-    import math
-
     base = summary.set_index("variant").loc[reference]
     rows = []
     for _, row in summary.iterrows():
@@ -264,6 +265,4 @@ def compare_to_reference(summary, reference: str):
             verdict = ("better" if delta > 0 else "worse") if abs(delta) > 2 * error else "within noise"
         rows.append({"variant": row.variant, "delta_points": delta * 100, "standard_error_points": error * 100,
                      "verdict": verdict})
-    import pandas as pd
-
     return pd.DataFrame(rows)

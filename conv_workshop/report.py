@@ -148,8 +148,9 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
     else:
         blocks["artifacts"] = words["none"]
 
-    fields = [str(row["receptive_field"]) for row in layer_summary(ConvNet()) if row["type"] == "Conv2d"]
-    last_pool = [row["receptive_field"] for row in layer_summary(ConvNet()) if row["type"] == "MaxPool2d"][-1]
+    cnn_layers = layer_summary(ConvNet())
+    fields = [str(row["receptive_field"]) for row in cnn_layers if row["type"] == "Conv2d"]
+    last_pool = [row["receptive_field"] for row in cnn_layers if row["type"] == "MaxPool2d"][-1]
     blocks["probes"] += "\n\n" + {
         "en": f"Hierarchy: the receptive fields of the CNN's four convolutions are {', '.join(fields)} pixels "
               f"({last_pool} after the last pooling); section 5c of the notebook shows what units at each depth "
@@ -158,7 +159,7 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
               f"píxeles ({last_pool} tras el último pooling); la sección 5c del notebook muestra a qué responden "
               "las unidades de cada profundidad.",
     }[language]
-    rows = {row["layer"]: row for row in layer_summary(ConvNet())}
+    rows = {row["layer"]: row for row in cnn_layers}
     cnn, dense, head = count_parameters(ConvNet()), count_parameters(DenseBaseline()), rows["head.1"]["parameters"]
     blocks["cnn-parameters"] = {
         "en": f"The CNN has **{cnn / dense:.1f}×** the dense baseline's parameters ({cnn:,} vs {dense:,}), not fewer: "

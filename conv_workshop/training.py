@@ -223,21 +223,9 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
                      train_seconds=train_seconds, images_per_second=seen_total / max(train_seconds, 1e-9))
 
 
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def set_postfix(self, **kwargs):
-        pass
-
-    def close(self):
-        pass
-
-
 def _progress(total: int, description: str, enabled: bool):
     # WORKSHOP_PROGRESS=0 (set by tools/run_notebook.py) keeps executed notebooks free of stale progress bars.
-    if not enabled or os.environ.get("WORKSHOP_PROGRESS", "1") == "0":
-        return _NoBar()
+    disabled = not enabled or os.environ.get("WORKSHOP_PROGRESS", "1") == "0"
     from tqdm.auto import tqdm  # a widget in Jupyter, a text bar in a terminal
 
-    return tqdm(total=total, desc=description, leave=False, mininterval=0.5)
+    return tqdm(total=total, desc=description, leave=False, mininterval=0.5, disable=disabled)
