@@ -30,7 +30,10 @@ def test_only_the_full_profile_writes_the_committed_results(monkeypatch):
 def test_full_profile_has_three_seeds_everywhere():
     full = PROFILES["full"]
     assert len(full.main_seeds) >= 3 and len(full.experiment_seeds) >= 3
-    assert full.subset is None and full.experiment_train_size is None
+    assert full.main_epochs == full.experiment_epochs == 10
+    # Headline models on all the data; the controlled experiments on a subset, so that full fits a 2-core CPU.
+    assert full.subset is None and full.experiment_train_size == 10_000
+    assert 10_000 in full.data_sizes  # the data-efficiency probe shares the experiments' reference runs
 
 
 def test_small_training_sets_get_more_epochs():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conv_workshop.experiments import Recorder, run_variants, train_and_record
+from conv_workshop.experiments import DENSE_EPOCH_FACTOR, Recorder, default_train_config, run_variants, train_and_record
 from conv_workshop.models import ConvConfig, DenseConfig
 from conv_workshop.results import RUN_FIELDS, append_rows, load_histories, load_runs, mean_std, summarise, write_atomic
 from conv_workshop.training import Runtime, TrainConfig
@@ -39,6 +39,27 @@ def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
                           (0,), FP32, recorder, progress=False, cache=cache)
     assert len(load_runs(recorder.runs_path)) == 2  # the repeated config was not trained again
     assert second["same small"][0].record["experiment"] == "a"
+
+
+def test_the_dense_baseline_trains_longer_and_the_cnn_sees_flips():
+    assert DENSE_EPOCH_FACTOR > 1
+    assert default_train_config(ConvConfig(), 10) == TrainConfig(epochs=10, augment="flip")
+    assert default_train_config(DenseConfig(), 10) == TrainConfig(epochs=10 * DENSE_EPOCH_FACTOR, augment="none")
+    assert default_train_config(DenseConfig(), 10, dense_epoch_factor=1).epochs == 10
+
+
+def test_variants_record_the_epochs_each_model_trained(tiny_splits, tmp_path):
+    recorder, cache = Recorder(tmp_path, "test"), {}
+    small = ConvConfig(channels=(4,), hidden=8)
+    longer = run_variants("a", {"dense": DenseConfig(), "cnn": small}, tiny_splits, 1, (0,), FP32, recorder,
+                          progress=False, cache=cache)
+    equal = run_variants("a", {"dense, 1 epoch": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder,
+                         progress=False, cache=cache, dense_epoch_factor=1)
+    runs = load_runs(recorder.runs_path).set_index("variant")
+    assert runs.loc["dense", "epochs"] == DENSE_EPOCH_FACTOR and runs.loc["cnn", "epochs"] == 1
+    assert runs.loc["dense, 1 epoch", "epochs"] == 1  # a different recipe is a different run, not a cache hit
+    assert len(longer["dense"][0].fit.history) == DENSE_EPOCH_FACTOR
+    assert len(equal["dense, 1 epoch"][0].fit.history) == 1
 
 
 def test_summary_is_mean_and_std_over_seeds():
