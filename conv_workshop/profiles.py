@@ -22,6 +22,7 @@ class Profile:
     data_sizes: tuple[int, ...]  # training-set sizes of the data-efficiency probe
     min_images_seen: int  # small training sets get more epochs, so every model sees at least this many images
     probe_test_size: int | None  # test images for the translation probe (None = the whole test split)
+    cpu_budget_minutes: int  # the whole notebook must run within this on a 2-core CPU (measured: benchmarks section)
 
     @property
     def output_dir(self) -> Path:
@@ -40,15 +41,15 @@ class Profile:
 PROFILES = {
     "smoke": Profile("smoke", subset=(2_000, 500, 1_000), main_epochs=1, main_seeds=(0,), experiment_epochs=1,
                      experiment_seeds=(0,), experiment_train_size=None, data_sizes=(200, 1_000),
-                     min_images_seen=1_000, probe_test_size=None),
+                     min_images_seen=1_000, probe_test_size=None, cpu_budget_minutes=3),
     "quick": Profile("quick", subset=None, main_epochs=6, main_seeds=(0,), experiment_epochs=3,
                      experiment_seeds=(0,), experiment_train_size=10_000, data_sizes=(500, 2_000, 10_000),
-                     min_images_seen=10_000, probe_test_size=2_000),
-    # The controlled experiments train on 10,000 images so that the whole profile fits 90 minutes on a 2-core CPU
-    # (45 configurations × 3 seeds × 10 epochs on all 55,000 images measured at about 4.7 hours there).
+                     min_images_seen=10_000, probe_test_size=2_000, cpu_budget_minutes=15),
+    # The controlled experiments train on 10,000 images so that the whole profile fits 90 minutes on a 2-core CPU:
+    # on all 55,000 images, their 3 seeds × 10 epochs would take that CPU about 4.7 hours (timed per configuration).
     "full": Profile("full", subset=None, main_epochs=10, main_seeds=(0, 1, 2), experiment_epochs=10,
                     experiment_seeds=(0, 1, 2), experiment_train_size=10_000, data_sizes=(500, 2_000, 10_000, 55_000),
-                    min_images_seen=50_000, probe_test_size=None),
+                    min_images_seen=50_000, probe_test_size=None, cpu_budget_minutes=90),
 }
 
 

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from .experiments import architecture_variants, kernel_size_variants
-from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
+from .data import VALIDATION_SIZE
+from .experiments import DENSE_EPOCH_FACTOR, architecture_variants, default_train_config, kernel_size_variants
+from .models import (
+    ConvConfig,
+    ConvNet,
+    DenseBaseline,
+    DenseConfig,
+    ModelConfig,
+    config_to_dict,
+    count_parameters,
+    layer_summary,
+)
+from .profiles import PROFILES, Profile
 from .results import load_runs, summarise, to_markdown, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +36,13 @@ WORDS = {
     "en": {"variant": "variant", "experiment": "experiment", "seeds": "seeds", "epochs": "epochs",
            "params": "parameters", "macs": "MACs/image", "acc": "test accuracy (%)", "time": "train s/run",
            "device": "Reference run", "what": "what", "value": "value",
-           "none": "No recorded results yet: run the notebook in the full profile.", "shift": "shift (pixels)"},
+           "none": "No recorded results yet: run the notebook in the full profile.", "shift": "shift (pixels)",
+           "train": "train images"},
     "es": {"variant": "variante", "experiment": "experimento", "seeds": "semillas", "epochs": "épocas",
            "params": "parámetros", "macs": "MACs/imagen", "acc": "precisión de prueba (%)",
            "time": "s de entrenamiento/ejecución", "device": "Ejecución de referencia", "what": "qué",
            "value": "valor", "none": "Aún no hay resultados registrados: ejecute el notebook en el perfil full.",
-           "shift": "desplazamiento (píxeles)"},
+           "shift": "desplazamiento (píxeles)", "train": "imágenes de entrenamiento"},
 }
 
 
@@ -44,6 +57,7 @@ def _table(summary: pd.DataFrame, words: dict, with_experiment: bool = False) ->
     frame = pd.DataFrame({
         columns["variant"]: summary.variant,
         columns["seeds"]: summary.seeds,
+        words["train"]: [f"{int(v):,}" for v in summary.train_size],
         columns["epochs"]: summary.epochs,
         columns["parameters"]: [f"{int(v):,}" for v in summary.parameters],
         columns["macs"]: [f"{v / 1e6:.1f} M" for v in summary.macs],
@@ -55,32 +69,135 @@ def _table(summary: pd.DataFrame, words: dict, with_experiment: bool = False) ->
     return to_markdown(frame)
 
 
-def _config_key(config) -> str:
-    from .models import config_to_dict
+def _key(value: dict) -> str:
+    return json.dumps(value, sort_keys=True)
 
-    return json.dumps(config_to_dict(config), sort_keys=True)
+
+def runs_of(runs: pd.DataFrame, config: ModelConfig, epochs: int, data: str, train_size: int,
+            dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> pd.DataFrame:
+    """The recorded runs (one per seed) of one configuration, found by what makes a run the same run (model config,
+    recipe, data, training-set size; see experiments.run_key), not by the label of the experiment that trained it.
+
+    Identical runs are trained once and shared, so a table's row may come from another experiment's records.
+    """
+    if runs.empty:
+        return runs
+    recipe = asdict(default_train_config(config, epochs, dense_epoch_factor))
+    match = runs[(runs.config.map(lambda text: _key(json.loads(text))) == _key(config_to_dict(config)))
+                 & (runs.train_config.map(lambda text: _key(json.loads(text))) == _key(recipe))
+                 & (runs.data == data) & (runs.train_size == train_size)]
+    return match.drop_duplicates("seed")
+
+
+def _profile_of(runs: pd.DataFrame) -> Profile:
+    return PROFILES.get(str(runs.profile.iloc[0]), PROFILES["full"])
+
+
+def _experiment_set(runs: pd.DataFrame) -> tuple[str, int, int]:
+    """(data, training-set size, CNN epochs) of the recorded run's controlled experiments."""
+    profile = _profile_of(runs)
+    full_size = int(runs.train_size.max())
+    size = min(profile.experiment_train_size or full_size, full_size)
+    return "Fashion-MNIST", size, profile.experiment_epochs
 
 
 def experiment_summary(runs: pd.DataFrame, experiments: dict) -> pd.DataFrame:
-    """One row per (experiment, variant) of controlled experiments, found by config, not by the run's label.
+    """One row per (experiment, variant) of controlled experiments, found by run key, not by the run's label.
 
     The default CNN is trained once and serves as every experiment's reference row.
     """
-    runs = runs[runs.experiment.isin(["baseline", "kernel_size", *architecture_variants()])].copy()
-    runs = runs[runs.data == runs.data.iloc[0]] if "data" in runs else runs
-    runs["config_key"] = runs.config.map(lambda text: json.dumps(json.loads(text), sort_keys=True))
-    epochs = runs[runs.experiment != "baseline"].epochs.max() if (runs.experiment != "baseline").any() else None
+    if runs.empty:
+        return pd.DataFrame()
+    data, size, epochs = _experiment_set(runs)
     rows = []
     for experiment, variants in experiments.items():
         for variant, config in variants.items():
-            match = runs[(runs.config_key == _config_key(config)) & (runs.epochs == epochs)]
-            match = match.drop_duplicates("seed")
-            if match.empty:
-                continue
-            rows.append(match.assign(experiment=experiment, variant=variant))
+            match = runs_of(runs, config, epochs, data, size)
+            if not match.empty:
+                rows.append(match.assign(experiment=experiment, variant=variant))
     if not rows:
         return pd.DataFrame()
     return summarise(pd.concat(rows))
+
+
+def probe_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """The permutation and data-size probes, each row found by run key (the notebook shares identical runs)."""
+    if runs.empty:
+        return pd.DataFrame()
+    profile = _profile_of(runs)
+    data, size, epochs = _experiment_set(runs)
+    full_size = int(runs.train_size.max())
+    permuted = runs[runs.data != data].data
+    rows = []
+    for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig())):
+        for pixels, data_name in (("intact", data), ("scrambled", permuted.iloc[0] if len(permuted) else None)):
+            match = runs_of(runs, config, epochs, data_name, size) if data_name else runs.iloc[:0]
+            if not match.empty:
+                rows.append(match.assign(experiment="permutation", variant=f"{model} ({pixels})"))
+    for train_size in profile.data_sizes:
+        train_size = min(train_size, full_size)
+        cnn_epochs = profile.main_epochs if train_size == full_size else profile.epochs_for(train_size,
+                                                                                             profile.main_epochs)
+        for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig())):
+            match = runs_of(runs, config, cnn_epochs, data, train_size)
+            if not match.empty:
+                rows.append(match.assign(experiment="data size", variant=f"{model} n={train_size}"))
+    if not rows:
+        return pd.DataFrame()
+    return summarise(pd.concat(rows)).drop_duplicates(["experiment", "variant"])
+
+
+def _reference_run(runs: pd.DataFrame, root: Path, language: str) -> str:
+    first = runs.iloc[0]
+    facts_path = root / "results" / "notebook_run.json"
+    facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
+    training = runs.train_seconds.sum() / 60
+    date = runs.timestamp.min()[:10]
+    where = f"{first.device} ({first.device_name}, {first.precision}), torch {first.torch_version}"
+    if language == "es":
+        text = (f"Ejecución de referencia: perfil `{first.profile}`, {where}, commit `{first.git_commit}`, {date}; "
+                f"{training:.1f} min de entrenamiento en total")
+        if facts:
+            text += (f", {facts['minutes']} min para el notebook completo"
+                     + (f" (re-renderizado: {facts['replayed_runs']} ejecuciones tomadas de los registros, "
+                        f"{facts.get('retrained_for_models', 0)} re-entrenadas)" if facts.get("replayed_runs") else ""))
+        return text + f"; {len(runs)} entrenamientos en `results/runs.csv`."
+    text = (f"Reference run: profile `{first.profile}`, {where}, commit `{first.git_commit}`, {date}; "
+            f"{training:.1f} min of training in all")
+    if facts:
+        text += (f", {facts['minutes']} min for the whole notebook"
+                 + (f" (re-rendered: {facts['replayed_runs']} runs taken from their records, "
+                    f"{facts.get('retrained_for_models', 0)} retrained)" if facts.get("replayed_runs") else ""))
+    return text + f"; {len(runs)} training runs in `results/runs.csv`."
+
+
+def profiles_table(language: str, root: Path = ROOT) -> str:
+    """What each profile runs (from conv_workshop.profiles) beside its budget and its measured duration."""
+    timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    es = language == "es"
+    default = {"full": "CUDA", "quick": "CPU, MPS", "smoke": "CI"}
+    all_train = 60_000 - VALIDATION_SIZE
+    rows = []
+    for name, profile in PROFILES.items():
+        train = profile.subset[0] if profile.subset else all_train
+        experiments = min(profile.experiment_train_size or train, train)
+        timing = timings.get(name)
+        measured = (f"{timing['seconds'] / 60:.1f} min ({timing['device']}, {timing['cpu_threads']} "
+                    f"{'hilos' if es else 'threads'}, {timing['date']})" if timing else "—")
+        rows.append({
+            "perfil" if es else "profile": f"`{name}`",
+            "por defecto en" if es else "default on": default[name],
+            "imágenes de entrenamiento (principales / experimentos)" if es else "train images (headline / experiments)":
+                f"{train:,} / {experiments:,}",
+            "épocas (CNN / denso / experimentos)" if es else "epochs (CNN / dense / experiments)":
+                f"{profile.main_epochs} / {profile.main_epochs * DENSE_EPOCH_FACTOR} / {profile.experiment_epochs}",
+            "semillas (principales / experimentos)" if es else "seeds (headline / experiments)":
+                f"{len(profile.main_seeds)} / {len(profile.experiment_seeds)}",
+            "presupuesto, CPU de 2 núcleos" if es else "budget, 2-core CPU": f"≤ {profile.cpu_budget_minutes} min",
+            "medido" if es else "measured": measured,
+        })
+    return to_markdown(pd.DataFrame(rows))
 
 
 def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
@@ -88,21 +205,11 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
     runs = load_runs(root / "results" / "runs.csv")
     blocks: dict[str, str] = {}
     if runs.empty:
-        return {name: words["none"] for name in ("reference-run", "headline", "kernel", "architecture", "probes",
-                                                 "artifacts")}
-    first = runs.iloc[0]
-    facts_path = root / "results" / "notebook_run.json"
-    minutes = f", {runs.train_seconds.sum() / 60:.1f} min of training in all"
-    if facts_path.exists():
-        facts = json.loads(facts_path.read_text())
-        replayed = facts.get("replayed_runs")
-        minutes += (f"; notebook outputs re-rendered from the recorded runs in {facts['minutes']} min "
-                    f"({facts.get('retrained_for_models', 0)} runs retrained for figures, identical to their records)"
-                    if replayed else f"; {facts['minutes']} min for the whole notebook")
-    blocks["reference-run"] = (
-        f"{words['device']}: profile `{first.profile}`, {first.device} ({first.device_name}, {first.precision}), "
-        f"torch {first.torch_version}, commit `{first.git_commit}`, {runs.timestamp.min()[:10]}{minutes}; "
-        f"{len(runs)} training runs in `results/runs.csv`.")
+        blocks = {name: words["none"] for name in ("reference-run", "headline", "kernel", "architecture", "probes",
+                                                   "artifacts")}
+        return {**blocks, "profiles": profiles_table(language, root)}
+    blocks["reference-run"] = _reference_run(runs, root, language)
+    blocks["profiles"] = profiles_table(language, root)
     summary = summarise(runs)
     blocks["headline"] = _table(summary[summary.experiment == "baseline"], words)
     kernel = experiment_summary(runs, {"kernel size": kernel_size_variants()})
@@ -110,19 +217,11 @@ def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
     architecture = experiment_summary(runs, architecture_variants())
     blocks["architecture"] = _table(architecture, words, with_experiment=True) if not architecture.empty else ""
 
-    probe_rows = []
-    permutation = summary[summary.experiment == "permutation"]
-    for _, row in permutation.iterrows():
-        probe_rows.append({words["experiment"]: "permutation", words["variant"]: row.variant,
-                           words["seeds"]: row.seeds, words["acc"]: _accuracy(row.test_accuracy_mean,
-                                                                               row.test_accuracy_std)})
-    sizes = runs[runs.experiment == "data_size"]
-    if not sizes.empty:
-        sizes = summarise(sizes, by=("variant",))
-        for _, row in sizes.iterrows():
-            probe_rows.append({words["experiment"]: "data size", words["variant"]: row.variant,
-                               words["seeds"]: row.seeds,
-                               words["acc"]: _accuracy(row.test_accuracy_mean, row.test_accuracy_std)})
+    probes = probe_summary(runs)
+    probe_rows = [{words["experiment"]: row.experiment, words["variant"]: row.variant, words["seeds"]: row.seeds,
+                   words["train"]: f"{int(row.train_size):,}", words["epochs"]: row.epochs,
+                   words["acc"]: _accuracy(row.test_accuracy_mean, row.test_accuracy_std)}
+                  for row in probes.itertuples()]
     translation = root / "results" / "translation.csv"
     blocks["probes"] = to_markdown(pd.DataFrame(probe_rows)) if probe_rows else ""
     if translation.exists():

@@ -39,13 +39,18 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def git_commit() -> str:
-    """The commit the code ran at ('unknown' outside a git checkout), with '+dirty' for uncommitted changes."""
-    root = Path(__file__).resolve().parent.parent
+# What a notebook run itself rewrites: changes there say nothing about the code that ran.
+RUN_OUTPUTS = ("results", "fashion_mnist_cnn_model_pytorch", "runs", "convolutional_layers_workshop.ipynb")
+
+
+def git_commit(root: str | os.PathLike | None = None) -> str:
+    """The commit the code ran at ('unknown' outside a git checkout), with '+dirty' for uncommitted code changes."""
+    root = Path(root) if root else Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                                 timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":(exclude){path}" for path in RUN_OUTPUTS)], cwd=root,
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):

@@ -116,3 +116,25 @@ def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path
     assert outcome.replay_check[0] == outcome.replay_check[1]
     for a, b in zip(model.state_dict().values(), original["small"][1].model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_git_commit_marks_code_changes_but_not_the_runs_own_outputs(tmp_path):
+    import subprocess
+
+    from conv_workshop.results import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "runs.csv").write_text("a\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    clean = git_commit(tmp_path)
+    assert clean and "+dirty" not in clean and clean != "unknown"
+    (tmp_path / "results" / "runs.csv").unlink()  # a notebook run starts by clearing its results
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == clean + "+dirty"
