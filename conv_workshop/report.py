@@ -147,28 +147,31 @@ def probe_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return summarise(pd.concat(rows)).drop_duplicates(["experiment", "variant"])
 
 
+REFERENCE_RUN_PHRASES = {
+    "en": ("Reference run: profile", "min of training in all", "min for the whole notebook",
+           "re-rendered: {replayed} runs taken from their records, {retrained} retrained",
+           "training runs in `results/runs.csv`"),
+    "es": ("Ejecución de referencia: perfil", "min de entrenamiento en total", "min para el notebook completo",
+           "re-renderizado: {replayed} ejecuciones tomadas de los registros, {retrained} re-entrenadas",
+           "entrenamientos en `results/runs.csv`"),
+}
+
+
 def _reference_run(runs: pd.DataFrame, root: Path, language: str) -> str:
+    intro, training_words, notebook_words, replay_words, runs_words = REFERENCE_RUN_PHRASES[language]
     first = runs.iloc[0]
     facts_path = root / "results" / "notebook_run.json"
     facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
-    training = runs.train_seconds.sum() / 60
-    date = runs.timestamp.min()[:10]
-    where = f"{first.device} ({first.device_name}, {first.precision}), torch {first.torch_version}"
-    if language == "es":
-        text = (f"Ejecución de referencia: perfil `{first.profile}`, {where}, commit `{first.git_commit}`, {date}; "
-                f"{training:.1f} min de entrenamiento en total")
-        if facts:
-            text += (f", {facts['minutes']} min para el notebook completo"
-                     + (f" (re-renderizado: {facts['replayed_runs']} ejecuciones tomadas de los registros, "
-                        f"{facts.get('retrained_for_models', 0)} re-entrenadas)" if facts.get("replayed_runs") else ""))
-        return text + f"; {len(runs)} entrenamientos en `results/runs.csv`."
-    text = (f"Reference run: profile `{first.profile}`, {where}, commit `{first.git_commit}`, {date}; "
-            f"{training:.1f} min of training in all")
+    text = (f"{intro} `{first.profile}`, {first.device} ({first.device_name}, {first.precision}), "
+            f"torch {first.torch_version}, commit `{first.git_commit}`, {runs.timestamp.min()[:10]}; "
+            f"{runs.train_seconds.sum() / 60:.1f} {training_words}")
     if facts:
-        text += (f", {facts['minutes']} min for the whole notebook"
-                 + (f" (re-rendered: {facts['replayed_runs']} runs taken from their records, "
-                    f"{facts.get('retrained_for_models', 0)} retrained)" if facts.get("replayed_runs") else ""))
-    return text + f"; {len(runs)} training runs in `results/runs.csv`."
+        text += f", {facts['minutes']} {notebook_words}"
+        if facts.get("replayed_runs"):
+            replay = replay_words.format(replayed=facts["replayed_runs"],
+                                         retrained=facts.get("retrained_for_models", 0))
+            text += f" ({replay})"
+    return text + f"; {len(runs)} {runs_words}."
 
 
 def profiles_table(language: str, root: Path = ROOT) -> str:
