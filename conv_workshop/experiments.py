@@ -241,6 +241,11 @@ def baseline_variants() -> dict[str, ModelConfig]:
     return {"dense baseline": DenseConfig(), "CNN": ConvConfig()}
 
 
+def mean_of(outcomes: list[Outcome], field_name: str) -> float:
+    """The mean over seeds of one recorded field of a variant's runs (test_accuracy, test_loss, train_seconds...)."""
+    return float(pd.Series([o.record[field_name] for o in outcomes], dtype=float).mean())
+
+
 def summarise_outcomes(outcomes: dict[str, list[Outcome]]):
     """One row per variant: mean ± std test accuracy over seeds, parameters, MACs and training time."""
     rows = []

@@ -99,11 +99,13 @@ def training_curves(histories: dict[str, list[dict]], title: str = "Training cur
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 3.8))
     for index, (name, history) in enumerate(histories.items()):
         frame = pd.DataFrame(history)
+        validated = frame.dropna(subset=["val_accuracy"])  # long runs validate only every few epochs
         colour = f"C{index}"
         loss_axis.plot(frame.epoch, frame.train_loss, "--", color=colour, label=f"{name} train")
-        loss_axis.plot(frame.epoch, frame.val_loss, "-", color=colour, label=f"{name} validation")
+        loss_axis.plot(validated.epoch, validated.val_loss, ".-", color=colour, label=f"{name} validation")
         accuracy_axis.plot(frame.epoch, frame.train_accuracy * 100, "--", color=colour, label=f"{name} train")
-        accuracy_axis.plot(frame.epoch, frame.val_accuracy * 100, "-", color=colour, label=f"{name} validation")
+        accuracy_axis.plot(validated.epoch, validated.val_accuracy * 100, ".-", color=colour,
+                           label=f"{name} validation")
     loss_axis.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
     for axis in (loss_axis, accuracy_axis):
@@ -203,8 +205,9 @@ def validation_curves(histories: dict[str, list[list[dict]]], title: str) -> plt
     """Mean validation accuracy per epoch for each variant (band = min..max over seeds)."""
     figure, axis = plt.subplots(figsize=(7, 3.8))
     for index, (name, runs) in enumerate(histories.items()):
-        values = np.array([[epoch["val_accuracy"] * 100 for epoch in run] for run in runs])
-        epochs = np.arange(1, values.shape[1] + 1)
+        validated = [[epoch for epoch in run if "val_accuracy" in epoch] for run in runs]
+        values = np.array([[epoch["val_accuracy"] * 100 for epoch in run] for run in validated])
+        epochs = np.array([epoch["epoch"] for epoch in validated[0]])
         axis.plot(epochs, values.mean(0), color=f"C{index}", label=name)
         axis.fill_between(epochs, values.min(0), values.max(0), color=f"C{index}", alpha=0.2)
     axis.set(title=title, xlabel="epoch", ylabel="validation accuracy (%)")

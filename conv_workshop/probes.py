@@ -77,7 +77,7 @@ def feature_maps(model: nn.Module, image: torch.Tensor, runtime: Runtime) -> dic
 
 @torch.no_grad()
 def top_activating(model: nn.Module, images: torch.Tensor, runtime: Runtime, channels: int = 4, top: int = 6,
-                   batch_size: int = 1024) -> dict[str, pd.DataFrame]:
+                   batch_size: int = 256) -> dict[str, pd.DataFrame]:
     """For each block, the `top` images that most excite each of its first `channels` channels (max over space)."""
     stages = block_outputs(model)
     scores: dict[str, list[torch.Tensor]] = {name: [] for name in stages}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import os
 import platform
 import random
@@ -89,7 +90,12 @@ class TrainConfig:
     weight_decay: float = 1e-2  # AdamW's decoupled weight decay
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     augment: str = "none"  # "none", or "flip": random horizontal flips of whole batches
-    eval_batch_size: int = 1024  # images per forward pass when evaluating
+    # 256, not 1024: on a 2-core CPU a 256-image batch's activations stay in cache, and evaluating the CNN ran
+    # 1.75× faster (0.65 s vs 1.13 s per 5,000 images, bf16 + channels_last).
+    eval_batch_size: int = 256  # images per forward pass when evaluating
+    # Validating every epoch dominated the long runs of small training sets (100 epochs of 500 images spent 5×
+    # longer validating than training), so a run validates every ⌈epochs / validations⌉ epochs and at the last.
+    validations: int = 10  # how many times a run measures validation accuracy (and may keep the weights)
 
 
 def seed_everything(seed: int) -> None:
@@ -122,7 +128,7 @@ def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> tor
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, runtime: Runtime, batch_size: int = 1024) -> torch.Tensor:
+def predict_logits(model: nn.Module, images: torch.Tensor, runtime: Runtime, batch_size: int = 256) -> torch.Tensor:
     """fp32 logits (on the CPU) for uint8 images, in eval mode."""
     model.eval()
     outputs = []
@@ -134,7 +140,7 @@ def predict_logits(model: nn.Module, images: torch.Tensor, runtime: Runtime, bat
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, runtime: Runtime,
-             batch_size: int = 1024) -> dict:
+             batch_size: int = 256) -> dict:
     """Loss and accuracy of a model on a labelled set."""
     logits = predict_logits(model, images, runtime, batch_size)
     return {
@@ -145,7 +151,10 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, runti
 
 @dataclass
 class FitResult:
-    """What fit() returns: the per-epoch history, the best epoch by validation accuracy, and timing."""
+    """What fit() returns: the per-epoch history, the best epoch by validation accuracy, and timing.
+
+    Epochs between validations have no val_loss/val_accuracy in their history row.
+    """
 
     history: list[dict]
     best_epoch: int
@@ -157,10 +166,17 @@ class FitResult:
         return asdict(self)
 
 
+def validation_interval(config: TrainConfig) -> int:
+    """Epochs between validations: every epoch for runs of up to `validations` epochs, sparser for longer ones."""
+    if config.validations < 1:
+        raise ValueError(f"validations={config.validations}; a run must validate at least once")
+    return math.ceil(config.epochs / config.validations)
+
+
 def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor, val_images: torch.Tensor,
         val_labels: torch.Tensor, config: TrainConfig, runtime: Runtime, seed: int = 0,
         progress: bool = True, description: str = "training") -> FitResult:
-    """Train with AdamW + one-cycle, keep the weights of the best validation epoch, and return the history."""
+    """Train with AdamW + one-cycle, keep the weights of the best validated epoch, and return the history."""
     seed_everything(seed)
     model.to(runtime.device)
     if runtime.channels_last:
@@ -179,6 +195,7 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     history, best_state, best_accuracy, best_epoch = [], None, -1.0, 0
     bar = _progress(config.epochs * steps_per_epoch, description, progress)
     train_seconds = 0.0
+    validate_every = validation_interval(config)
     for epoch in range(1, config.epochs + 1):
         model.train()
         started = time.perf_counter()
@@ -206,15 +223,16 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
             torch.cuda.synchronize()
         epoch_seconds = time.perf_counter() - started
         train_seconds += epoch_seconds
-        val = evaluate(model, val_images, val_labels, runtime, config.eval_batch_size)
         row = {"epoch": epoch, "train_loss": float(total_loss) / seen, "train_accuracy": float(total_correct) / seen,
-               "val_loss": val["loss"], "val_accuracy": val["accuracy"], "seconds": epoch_seconds,
-               "learning_rate": schedule.get_last_lr()[0]}
+               "seconds": epoch_seconds, "learning_rate": schedule.get_last_lr()[0]}
+        if epoch % validate_every == 0 or epoch == config.epochs:
+            val = evaluate(model, val_images, val_labels, runtime, config.eval_batch_size)
+            row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+            bar.set_postfix(val_acc=f"{val['accuracy']:.4f}")
+            if val["accuracy"] > best_accuracy:
+                best_accuracy, best_epoch = val["accuracy"], epoch
+                best_state = copy.deepcopy(model.state_dict())
         history.append(row)
-        bar.set_postfix(val_acc=f"{val['accuracy']:.4f}")
-        if val["accuracy"] > best_accuracy:
-            best_accuracy, best_epoch = val["accuracy"], epoch
-            best_state = copy.deepcopy(model.state_dict())
     bar.close()
     model.load_state_dict(best_state)
     model.to(memory_format=torch.contiguous_format)

@@ -22,6 +22,8 @@ def test_every_figure_has_a_title(tiny_splits, tmp_path):
     images, labels = tiny_splits.train_images, tiny_splits.train_labels
     history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.5 + e / 10,
                 "val_accuracy": 0.45 + e / 10} for e in (1, 2)]
+    sparse_history = [{k: v for k, v in row.items() if e == 2 or not k.startswith("val")}
+                      for e, row in zip((1, 2), history)]
     summary = pd.DataFrame({"variant": ["3×3", "5×5"], "parameters": [10, 20], "train_seconds_mean": [1.0, 2.0],
                             "test_accuracy_mean": [0.90, 0.91], "test_accuracy_std": [0.01, 0.0]})
     matrix = analysis.confusion_matrix(labels % 10, labels)
@@ -48,6 +50,8 @@ def test_every_figure_has_a_title(tiny_splits, tmp_path):
         plots.feature_maps(images[0], {"block 1": torch.rand(8, 14, 14)}),
         plots.accuracy_with_error_bars(summary, "kernel"),
         plots.validation_curves({"3×3": [history, history]}, "validation"),
+        plots.validation_curves({"sparse": [sparse_history, sparse_history]}, "validated every other epoch"),
+        plots.training_curves({"sparse": sparse_history}),
         plots.translation(curve),
         plots.grouped_bars(bars, x="model", hue="pixels", title="scrambled"),
         plots.data_efficiency(sizes),

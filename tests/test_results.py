@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
-from conv_workshop.experiments import DENSE_EPOCH_FACTOR, Recorder, default_train_config, run_variants, train_and_record
+from conv_workshop.experiments import (
+    DENSE_EPOCH_FACTOR,
+    Recorder,
+    default_train_config,
+    mean_of,
+    run_variants,
+    train_and_record,
+)
 from conv_workshop.models import ConvConfig, DenseConfig
 from conv_workshop.results import RUN_FIELDS, append_rows, load_histories, load_runs, mean_std, summarise, write_atomic
 from conv_workshop.training import Runtime, TrainConfig
@@ -60,6 +67,14 @@ def test_variants_record_the_epochs_each_model_trained(tiny_splits, tmp_path):
     assert runs.loc["dense, 1 epoch", "epochs"] == 1  # a different recipe is a different run, not a cache hit
     assert len(longer["dense"][0].fit.history) == DENSE_EPOCH_FACTOR
     assert len(equal["dense, 1 epoch"][0].fit.history) == 1
+
+
+def test_mean_of_averages_a_recorded_field_over_seeds(tiny_splits, tmp_path):
+    runs = run_variants("a", {"small": ConvConfig(channels=(4,), hidden=8)}, tiny_splits, 1, (0, 1), FP32,
+                        Recorder(tmp_path, "test"), progress=False)["small"]
+    accuracies = [o.record["test_accuracy"] for o in runs]
+    assert mean_of(runs, "test_accuracy") == pytest.approx(sum(accuracies) / 2)
+    assert mean_of(runs, "epochs") == 1.0
 
 
 def test_summary_is_mean_and_std_over_seeds():

@@ -16,6 +16,7 @@ from conv_workshop.training import (
     fit,
     predict_logits,
     to_input,
+    validation_interval,
 )
 
 FP32 = Runtime("cpu", "cpu", "fp32", channels_last=False)
@@ -66,6 +67,23 @@ def test_fit_learns_and_reports_history(tiny_splits):
     # The weights kept are those of the best epoch.
     assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32)["accuracy"] == result.best_val_accuracy
     assert result.best_val_accuracy > 0.5  # 10 classes: chance is 0.1
+
+
+def test_long_runs_validate_every_few_epochs_and_at_the_last(tiny_splits):
+    torch.manual_seed(0)
+    model = ConvNet(SMALL_CNN)
+    config = TrainConfig(epochs=7, batch_size=32, validations=3)
+    result = fit(model, tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images,
+                 tiny_splits.val_labels, config, FP32, progress=False)
+    assert validation_interval(config) == 3
+    assert [h["epoch"] for h in result.history] == list(range(1, 8))
+    assert [h["epoch"] for h in result.history if "val_accuracy" in h] == [3, 6, 7]
+    assert result.best_epoch in (3, 6, 7)
+    assert result.best_val_accuracy == max(h.get("val_accuracy", -1) for h in result.history)
+    assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32)["accuracy"] == result.best_val_accuracy
+    assert validation_interval(TrainConfig(epochs=10)) == 1  # the standard 10-epoch run validates every epoch
+    with pytest.raises(ValueError, match="validate at least once"):
+        validation_interval(TrainConfig(validations=0))
 
 
 def test_bf16_autocast_trains_the_dense_model(tiny_splits):

@@ -72,7 +72,7 @@ from conv_workshop import analysis, plots
 from conv_workshop.data import CLASS_NAMES, load_fashion_mnist, pixel_statistics, shrink, split_validation
 from conv_workshop.experiments import (
     RecordedRuns, Recorder, architecture_variants, baseline_variants, compare_to_reference, kernel_size_variants,
-    run_variants, summarise_outcomes,
+    mean_of, run_variants, summarise_outcomes,
 )
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, DenseConfig, count_parameters, layer_summary
 from conv_workshop.profiles import choose_profile
@@ -154,8 +154,10 @@ code("""
 counts = analysis.class_counts(data.train_labels, CLASS_NAMES)
 figure = plots.class_balance(counts)
 plots.save_figure(figure, FIGURES / "eda_class_balance.png")
-display(Markdown(f"Every class has between **{counts['count'].min():,}** and **{counts['count'].max():,}** training "
-                 "images: the classes are balanced, so accuracy is a fair summary and no class weighting is needed."))
+fewest, most = counts["count"].min(), counts["count"].max()
+spread = f"exactly **{fewest:,}**" if fewest == most else f"between **{fewest:,}** and **{most:,}**"
+display(Markdown(f"Every class has {spread} training images: the classes are balanced, so accuracy is a fair "
+                 "summary and no class weighting is needed."))
 """)
 
 code("""
@@ -207,7 +209,8 @@ md("""
 
 The baseline flattens the image and applies 784 → 128 → 64 → 10 with ReLU and dropout 0.2 (the original
 workshop's baseline). Every model in this notebook is trained with the same recipe: AdamW, a one-cycle learning-rate
-schedule, batch 256, the weights of the best validation epoch kept. The CNNs also see random horizontal flips. The
+schedule, batch 256, validation accuracy measured after every epoch (every few epochs in runs longer than
+`TrainConfig.validations` epochs) and the best-scoring weights kept. The CNNs also see random horizontal flips. The
 dense model, which is cheap and still improving when the CNN's epoch budget runs out, trains longer instead: a
 baseline stopped before it converges would flatter the CNN. The cell below also trains it with the CNN's budget, to
 measure what the extra epochs are worth.
@@ -230,12 +233,11 @@ dense_acc = mean_std(o.record["test_accuracy"] for o in dense_runs)
 short_name = f"dense baseline, {profile.main_epochs} epochs"
 short_runs = run_variants("baseline", {short_name: DenseConfig()}, splits, profile.main_epochs, profile.main_seeds,
                           runtime, recorder, cache=cache, replay=replay, dense_epoch_factor=1)[short_name]
-extra = (np.mean([o.record["test_accuracy"] for o in dense_runs])
-         - np.mean([o.record["test_accuracy"] for o in short_runs])) * 100
+extra = (mean_of(dense_runs, "test_accuracy") - mean_of(short_runs, "test_accuracy")) * 100
 display(Markdown(
     f"Dense baseline: test accuracy **{dense_acc} %** (mean ± std over {len(dense_runs)} seed(s), "
-    f"{dense_runs[0].record['epochs']} epochs), test loss {np.mean([o.record['test_loss'] for o in dense_runs]):.3f}, "
-    f"{np.mean([o.record['train_seconds'] for o in dense_runs]):.1f} s of training per run on {runtime.device}. "
+    f"{dense_runs[0].record['epochs']} epochs), test loss {mean_of(dense_runs, 'test_loss'):.3f}, "
+    f"{mean_of(dense_runs, 'train_seconds'):.1f} s of training per run on {runtime.device}. "
     f"With the CNN's budget of {profile.main_epochs} epoch(s) it reaches {mean_std(o.record['test_accuracy'] for o in short_runs)} %: "
     + (f"the longer schedule is worth **{extra:+.2f} points**, which a comparison at equal epochs would have credited "
        "to the CNN." if extra > 0 else
@@ -286,14 +288,11 @@ histories = {"dense": dense_runs[0].fit.history, "CNN": cnn_runs[0].fit.history}
 figure = plots.training_curves(histories, "Dense baseline vs CNN (seed 0)")
 plots.save_figure(figure, FIGURES / "training_curves.png")
 cnn_acc = mean_std(o.record["test_accuracy"] for o in cnn_runs)
-gain = (np.mean([o.record["test_accuracy"] for o in cnn_runs])
-        - np.mean([o.record["test_accuracy"] for o in dense_runs])) * 100
+gain = (mean_of(cnn_runs, "test_accuracy") - mean_of(dense_runs, "test_accuracy")) * 100
 display(Markdown(
     f"CNN: test accuracy **{cnn_acc} %** vs **{dense_acc} %** for the dense baseline: **{gain:+.2f} points**, "
-    f"test loss {np.mean([o.record['test_loss'] for o in cnn_runs]):.3f} vs "
-    f"{np.mean([o.record['test_loss'] for o in dense_runs]):.3f}; "
-    f"{np.mean([o.record['train_seconds'] for o in cnn_runs]):.1f} s vs "
-    f"{np.mean([o.record['train_seconds'] for o in dense_runs]):.1f} s of training per run."
+    f"test loss {mean_of(cnn_runs, 'test_loss'):.3f} vs {mean_of(dense_runs, 'test_loss'):.3f}; "
+    f"{mean_of(cnn_runs, 'train_seconds'):.1f} s vs {mean_of(dense_runs, 'train_seconds'):.1f} s of training per run."
 ))
 if profile.name != "full" and not REFERENCE.empty:
     reference = REFERENCE[REFERENCE.experiment == "baseline"].groupby("variant").test_accuracy
@@ -518,7 +517,7 @@ small = "small GAP (16, 32, 64)"
 # The dense baseline on the experiments' training set: the fair comparison for the small GAP CNN (and reused below).
 same_data_dense = run_variants("permutation", {"dense (intact)": DenseConfig()}, exp_splits, profile.experiment_epochs,
                                profile.experiment_seeds, runtime, recorder, cache=cache, replay=replay)
-same_data_dense_acc = np.mean([o.record["test_accuracy"] for o in same_data_dense["dense (intact)"]])
+same_data_dense_acc = mean_of(same_data_dense["dense (intact)"], "test_accuracy")
 row_dense = main_summary.set_index("variant").loc["dense baseline", "test_accuracy_mean"]
 display(Markdown(
     f"GAP head on the default body: {pct(head, 'global average pool')} with "
