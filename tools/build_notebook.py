@@ -265,20 +265,27 @@ summary_rows = pd.DataFrame(layer_summary(ConvNet()))
 display(summary_rows)
 cnn_params, dense_params = count_parameters(ConvNet()), count_parameters(DenseBaseline())
 head_params = int(summary_rows.query("layer == 'head.1'").parameters.iloc[0])
+flatten = summary_rows[summary_rows.type == "Flatten"].iloc[0]
+body_shape = summary_rows.output_shape[flatten.name - 1]  # the feature maps the head flattens
+growth = " → ".join(("(pool) " if r.type == "MaxPool2d" else "") + f"{r.receptive_field:.0f}"
+                    for r in summary_rows.itertuples() if r.type in ("Conv2d", "MaxPool2d"))
+final_field = summary_rows.receptive_field.max()
 conv_params = int(summary_rows[summary_rows.type.isin(["Conv2d", "BatchNorm2d"])].parameters.sum())
 k, c = 3, 32
 display(Markdown(
     f"**{cnn_params:,}** parameters and **{summary_rows.macs.sum() / 1e6:.1f} M** multiply-accumulates per image. "
     f"The original README said about 94,000; the architecture it describes has this many, and "
     f"**{head_params / cnn_params:.0%}** of them ({head_params:,}) sit in the first dense layer of the head "
-    f"(64 × 7 × 7 = 3,136 inputs × 128), while all convolutions and batch norms together hold only "
+    f"({' × '.join(map(str, body_shape))} = {flatten.output_shape[0]:,} inputs × "
+    f"{ConvNet().config.hidden}), while all convolutions and batch norms together hold only "
     f"{conv_params:,}. It has **{cnn_params / dense_params:.1f}×** the dense baseline's parameters, so "
     "'better with fewer parameters' does not hold for this CNN; section 5b tests it with a global-average-pooling "
     "head.\\n\\n"
     f"**Why these choices (the arithmetic; the measurements follow in section 5).** Two stacked 3×3 convolutions see a "
     f"5×5 window with {2 * k * k * c * c:,} weights ({c}→{c} channels) where one 5×5 needs {25 * c * c:,}, with an "
-    "extra ReLU in between. The receptive field column shows growth 3 → 5 → (pool) 6 → 10 → 14 → (pool) 16 pixels: "
-    "after two blocks one unit sees more than half the 28-pixel image. Pooling halves the resolution "
+    f"extra ReLU in between. The receptive field column shows growth {growth} pixels: after "
+    f"{len(ConvNet().config.channels)} blocks one unit sees a {final_field:.0f}×{final_field:.0f} window of the "
+    "28×28 image. Pooling halves the resolution "
     "(28 → 14 → 7) and doubling the channels (32 → 64) keeps the cost per block similar while features get richer."
 ))
 """)
@@ -710,11 +717,13 @@ classes_per_block = {
     block: table.assign(label=[int(test_labels[i]) for i in table.image]).groupby("channel").label.nunique().mean()
     for block, table in tops.items()}
 values = list(classes_per_block.values())
+block_fields = [int(f) for f in summary_rows[summary_rows.type == "MaxPool2d"].receptive_field]  # at each block's end
 display(Markdown(
     "Distinct classes among each channel's six strongest test images, averaged over the channels shown: "
     + ", ".join(f"{block}: **{value:.1f}**" for block, value in classes_per_block.items()) + ". "
-    + ("Deeper units are more class-specific: a block-1 unit sees at most a 6×6 window and fires for a local "
-       "pattern shared by many garments, a block-2 unit sees 16×16 and fires for fewer kinds of garment."
+    + (f"Deeper units are more class-specific: a block-1 unit sees at most a {block_fields[0]}×{block_fields[0]} "
+       "window and fires for a local pattern shared by many garments, a block-2 unit sees "
+       f"{block_fields[1]}×{block_fields[1]} and fires for fewer kinds of garment."
        if values[-1] < values[0] else
        "In this run deeper units were not more class-specific by this measure.")
 ))
@@ -731,8 +740,8 @@ k_row = kernel_summary.set_index("variant")
 display(Markdown(f'''
 - **Convolution on images.** CNN minus dense baseline: {gain:+.2f} points ({cnn_acc} % vs {dense_acc} %); the
   largest per-class gain is on {largest_gain_class} ({per_class['gain (points)'].max():+.1f} points).
-- **Locality.** Scrambling the pixels costs the CNN {p['CNN (scrambled)'] - p['CNN (intact)']:+.2f} points and the
-  dense model {p['dense (scrambled)'] - p['dense (intact)']:+.2f}: the CNN's advantage comes from neighbouring pixels
+- **Locality.** Scrambling the pixels changes the CNN's accuracy by {p['CNN (scrambled)'] - p['CNN (intact)']:+.2f}
+  points and the dense model's by {p['dense (scrambled)'] - p['dense (intact)']:+.2f}: the CNN's advantage comes from neighbouring pixels
   being related{' (in this run the expected direction did not appear)' if lead_scrambled >= lead_intact else ''}.
   Larger kernels multiply the cost ({k_row.loc['7×7', 'macs'] / k_row.loc['3×3', 'macs']:.1f}× the MACs for 7×7)
   for {kernel_verdict.set_index('variant').loc['7×7', 'delta_points']:+.2f} points ({verdicts['7×7']}).
@@ -740,7 +749,8 @@ display(Markdown(f'''
   {drop('CNN (max pool)', 2):.1f}; a GAP head that ignores position loses {drop('CNN (GAP head)', 2):.1f}.
 - **Data efficiency.** CNN minus dense with {smallest:,} training images:
   {wide.loc[smallest, 'CNN lead (points)']:+.1f} points; with {largest:,}: {wide.loc[largest, 'CNN lead (points)']:+.1f}.
-- **Hierarchy.** Receptive fields grow 3 → 16 pixels over two blocks; distinct classes among a channel's top images:
+- **Hierarchy.** Receptive fields grow from {fields[0][1]} to {fields[-1][1]} pixels over {len(block_fields)} blocks; distinct
+  classes among a channel's top images:
   {', '.join(f'{b} {v:.1f}' for b, v in classes_per_block.items())}. One block vs two:
   {depth.loc['1 block (32)', 'test_accuracy_mean']:.2%} vs {depth.loc['2 blocks (32, 64)', 'test_accuracy_mean']:.2%}
   ({depth.loc['1 block (32)', 'verdict']}).
