@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .training import Runtime, predict_logits, to_input
+from .training import EVAL_BATCH_SIZE, Runtime, predict_logits, to_input
 
 DIRECTIONS = {"horizontal": (1, 0), "vertical": (0, 1), "diagonal": (1, 1)}
 
@@ -77,7 +77,7 @@ def feature_maps(model: nn.Module, image: torch.Tensor, runtime: Runtime) -> dic
 
 @torch.no_grad()
 def top_activating(model: nn.Module, images: torch.Tensor, runtime: Runtime, channels: int = 4, top: int = 6,
-                   batch_size: int = 256) -> dict[str, pd.DataFrame]:
+                   batch_size: int = EVAL_BATCH_SIZE) -> dict[str, pd.DataFrame]:
     """For each block, the `top` images that most excite each of its first `channels` channels (max over space)."""
     stages = block_outputs(model)
     scores: dict[str, list[torch.Tensor]] = {name: [] for name in stages}

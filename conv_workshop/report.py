@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import VALIDATION_SIZE
+from .data import SPLIT_FILES, VALIDATION_SIZE
 from .experiments import DENSE_EPOCH_FACTOR, architecture_variants, default_train_config, kernel_size_variants
 from .models import (
     ConvConfig,
@@ -180,7 +180,7 @@ def profiles_table(language: str, root: Path = ROOT) -> str:
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     es = language == "es"
     default = {"full": "CUDA", "quick": "CPU, MPS", "smoke": "CI"}
-    all_train = 60_000 - VALIDATION_SIZE
+    all_train = SPLIT_FILES["train"][2] - VALIDATION_SIZE
     rows = []
     for name, profile in PROFILES.items():
         train = profile.subset[0] if profile.subset else all_train
