@@ -11,22 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+from .constants import CLASS_NAMES, IMAGE_SIZE
 
-IMAGE_SIZE = 28
 IMAGES_MAGIC = 2051  # IDX: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
+IDX_KINDS = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}
 
 # split -> (images file stem, labels file stem, number of examples)
 SPLIT_FILES: dict[str, tuple[str, str, int]] = {
@@ -88,13 +77,21 @@ def _open_bytes(path: Path) -> bytes:
         raise DatasetFileError(f"{path}: cannot be read ({error}). {HOW_TO_FIX}") from error
 
 
-def read_idx(path: str | os.PathLike, expected_count: int | None = None) -> np.ndarray:
-    """Read one IDX file (images or labels, .gz or raw) and check its header, size and values."""
+def read_idx(path: str | os.PathLike, expected_count: int | None = None, kind: str | None = None) -> np.ndarray:
+    """Read one IDX file (images or labels, .gz or raw) and check its header, size and values.
+
+    kind ("images" or "labels") is the file kind the caller expects; a file of the other kind is refused, so that
+    an images file saved under a labels name cannot load as labels of the wrong shape.
+    """
     path = Path(path)
     raw = _open_bytes(path)
     if len(raw) < 8:
         raise DatasetFileError(f"{path}: only {len(raw)} bytes, too short for an IDX header. {HOW_TO_FIX}")
     magic, count = struct.unpack(">II", raw[:8])
+    found = IDX_KINDS.get(magic)
+    if kind is not None and found is not None and found != kind:
+        raise DatasetFileError(f"{path}: holds {found} (IDX magic number {magic}) where the {kind} file belongs; "
+                               f"it is misnamed or swapped with another file. {HOW_TO_FIX}")
     if magic == IMAGES_MAGIC:
         if len(raw) < 16:
             raise DatasetFileError(f"{path}: truncated image header. {HOW_TO_FIX}")
@@ -169,8 +166,10 @@ def load_fashion_mnist(root: str | os.PathLike | None = None, download: bool = T
         folder = _download(LOCAL_DIR)
     arrays = {}
     for split, (images_stem, labels_stem, count) in SPLIT_FILES.items():
-        arrays[split + "_images"] = torch.from_numpy(read_idx(_find_file(folder, images_stem), count).copy())
-        arrays[split + "_labels"] = torch.from_numpy(read_idx(_find_file(folder, labels_stem), count).astype(np.int64))
+        images = read_idx(_find_file(folder, images_stem), count, kind="images")
+        labels = read_idx(_find_file(folder, labels_stem), count, kind="labels")
+        arrays[split + "_images"] = torch.from_numpy(images.copy())
+        arrays[split + "_labels"] = torch.from_numpy(labels.astype(np.int64))
     return FashionMNIST(**arrays, class_names=CLASS_NAMES, source=str(folder))
 
 

@@ -90,6 +90,25 @@ def test_corrupt_files_give_one_clear_error(tmp_path, tiny_counts, case):
     assert name in str(error.value) and "apt-get install dataset-fashion-mnist" in str(error.value)
 
 
+@pytest.mark.parametrize("name,swapped_with", [
+    ("train-labels-idx1-ubyte", "train-images-idx3-ubyte"),  # images saved under a labels name
+    ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),  # labels saved under an images name
+])
+def test_a_file_of_the_other_kind_is_refused_and_named(tmp_path, tiny_counts, name, swapped_with):
+    write_dataset(tmp_path, tiny_counts, compress=False)
+    (tmp_path / name).write_bytes((tmp_path / swapped_with).read_bytes())
+    with pytest.raises(DatasetFileError, match="misnamed or swapped") as error:
+        load_fashion_mnist(tmp_path, download=False)
+    assert name in str(error.value) and swapped_with not in str(error.value)
+
+
+def test_read_idx_without_a_kind_reads_either(tmp_path):
+    (tmp_path / "images").write_bytes(idx_images(np.zeros((2, 28, 28))))
+    assert read_idx(tmp_path / "images").shape == (2, 28, 28)
+    with pytest.raises(DatasetFileError, match="holds images .* where the labels file belongs"):
+        read_idx(tmp_path / "images", kind="labels")
+
+
 def test_broken_gzip_is_reported(tmp_path, tiny_counts):
     write_dataset(tmp_path, tiny_counts, compress=True)
     good = (tmp_path / "train-images-idx3-ubyte.gz").read_bytes()
