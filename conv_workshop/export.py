@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import CLASS_NAMES, IMAGE_SIZE
+from .constants import ARTIFACT_DIR, CLASS_NAMES, IMAGE_SIZE
+from .inference import onnx_session  # re-exported: export.onnx_session stays public
 from .models import Normalize, build_model, config_from_dict, config_to_dict
 from .results import write_atomic
 
 CHECKPOINT_FORMAT = "conv_workshop.checkpoint/1"
-ARTIFACT_DIR = Path("fashion_mnist_cnn_model_pytorch")
 INPUT_NOTE = "float32 N×1×28×28, pixels scaled to [0, 1] (white garment on black); normalisation is inside the model"
 
 
@@ -127,15 +127,6 @@ def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:
         onnx.checker.check_model(proto, full_check=True)
         os.replace(temporary, path)
     return path
-
-
-def onnx_session(path: str | os.PathLike, threads: int | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 @torch.no_grad()

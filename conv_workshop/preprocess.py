@@ -1,59 +1,156 @@
 """Turning an arbitrary photo or drawing into a Fashion-MNIST-like 28×28 input (used by the CLI and the service).
 
 Fashion-MNIST shows a light garment on a black background, centred, filling a 28×28 square. So an image is:
-1. converted to grayscale (Pillow's "L"), transparency flattened onto white;
-2. inverted when its border is mostly light (a product photo: dark garment on a white background), because the
-   models learned bright garments on black;
-3. padded to a square with the background colour, keeping the aspect ratio, and resized to 28×28 (Lanczos);
-4. scaled to [0, 1] floats. Normalisation happens inside the model.
+1. checked from its header alone, before a pixel is decoded: a PNG, JPEG, WebP, BMP or GIF, at most 8,192 pixels
+   a side and 16.8 megapixels (4,096 × 4,096), with a single frame (animated GIF, PNG or WebP are refused; a
+   phone's multi-picture JPEG uses its main picture);
+2. decoded (a JPEG at a reduced scale) and shrunk so that its longer side is 28 pixels, keeping the aspect ratio;
+   the padding comes last, so memory never grows with a padded full-resolution square;
+3. turned upright from its EXIF orientation (phone photos) and read by its real range: 16-bit images by 65,535;
+4. given its background: an opaque image's is the median of its border; a transparent image is composited onto
+   the colour opposite its garment (black under a light garment, white under a dark one);
+5. inverted when that background is light (a product photo: dark garment on white), because the models learned
+   light garments on black; `invert` forces (True) or forbids (False) it;
+6. padded to 28×28 with the background colour after any inversion, as floats in [0, 1].
+Normalisation happens inside the model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import struct
+import threading
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from .data import IMAGE_SIZE
+from .constants import IMAGE_SIZE
 
-MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs well before they exhaust memory
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # the formats the service documents; no other decoder is reached
+FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
+MAX_SIDE = 8_192
+MAX_PIXELS = 4_096 * 4_096
+LIMITS = f"at most {MAX_SIDE:,} pixels a side and {MAX_PIXELS / 1e6:.1f} megapixels"
+# Decoding and shrinking takes up to ~9 bytes a pixel at once (decoded pixels, a converted copy, Pillow's
+# premultiplied copy for transparency), ~150 MB at the pixel limit; so larger images take turns, in any thread.
+LARGE_PIXELS = 2_000_000
+_large_images = threading.Lock()
+SHRINK_MARGIN = 4  # a JPEG is decoded at no less than 4× the output size, so the final Lanczos step keeps detail
+SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the transpose that makes the image upright (the table of ImageOps.exif_transpose)
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+# Other formats recognised by their first bytes, only to name them in the error; no decoder of theirs is reached.
+OTHER_FORMATS = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"%PDF": "PDF", b"%!PS": "PostScript/EPS",
+                 b"\xc5\xd0\xd3\xc6": "EPS", b"<svg": "SVG", b"<?xml": "SVG/XML"}
+# What Pillow's parsers and decoders raise for malformed data (fuzzing finds all of these); their messages can hold
+# object reprs, so they are never shown to the user.
+UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error)
 
 
 class InputError(ValueError):
     """The input is not an image or array this model can take; the message says why and what to send instead."""
 
+    http_status = 400
+
+
+class InputTooLargeError(InputError):
+    """The image is larger than the limits, which the message states."""
+
+    http_status = 413
+
+
+class UnsupportedFormatError(InputError):
+    """The data is not in one of the accepted image formats."""
+
+    http_status = 415
+
 
 def load_image(data: bytes) -> Image.Image:
+    """The image in data, checked from its header (format, size, frames); its pixels are decoded later, on use."""
     if not data:
-        raise InputError("empty upload: send a PNG or JPEG image file")
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+        raise InputError(f"empty upload: send a {FORMAT_NAMES} image file")
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as error:
-        raise InputError(f"not a readable image ({error}); send a PNG or JPEG file") from error
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except Image.DecompressionBombError:
+        raise InputTooLargeError(f"image is too large: send one of {LIMITS}") from None
+    except UNREADABLE:
+        other = "HEIF/AVIF" if data[4:8] == b"ftyp" else next(
+            (name for magic, name in OTHER_FORMATS.items() if data.startswith(magic)), None)
+        if other:
+            raise UnsupportedFormatError(f"{other} files are not accepted: send a {FORMAT_NAMES} image "
+                                         "(convert it to PNG or JPEG first)") from None
+        raise InputError(f"not a readable image: send a complete {FORMAT_NAMES} file") from None
+    width, height = image.size
+    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        raise InputTooLargeError(f"image is {width:,}×{height:,} pixels: send one of {LIMITS} "
+                                 "(shrink it first; the model sees 28×28)")
+    try:
+        animated = image.format != "MPO" and getattr(image, "is_animated", False)  # MPO: a JPEG with previews
+    except UNREADABLE:
+        raise InputError(f"the {image.format} file is corrupt or truncated: send a complete image") from None
+    if animated:
+        raise InputError(f"animated {image.format}: send a single still image (for example one frame saved as PNG)")
     return image
 
 
+def _fit(size: tuple[int, int]) -> tuple[int, int]:
+    """The size with the longer side IMAGE_SIZE and the aspect ratio kept (the shorter side at least 1 pixel)."""
+    width, height = size
+    scale = IMAGE_SIZE / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _shrink(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grey values in [0, 1] and alpha (or None) at the fitted size, upright; InputError if the data is corrupt."""
+    width, height = _fit(image.size)
+    white = {"I": 65_535.0, "F": 1.0}.get("I" if image.mode in SIXTEEN_BIT else image.mode, 255.0)
+    if image.mode in SIXTEEN_BIT:
+        target = "I"  # resizable, and read by the real 16-bit range instead of being clipped at 255
+    elif image.mode in WITH_ALPHA or "transparency" in image.info:
+        target = "LA"
+    else:
+        target = image.mode if image.mode in ("L", "I", "F") else "L"
+    try:
+        image.draft(None, (width * SHRINK_MARGIN, height * SHRINK_MARGIN))  # JPEG only: decode at 1/2, 1/4 or 1/8
+        with _large_images if image.width * image.height > LARGE_PIXELS else contextlib.nullcontext():
+            orientation = image.getexif().get(EXIF_ORIENTATION)
+            converted = image if image.mode == target else image.convert(target)
+            small = converted.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    except UNREADABLE:
+        raise InputError(f"the {image.format or 'image'} data is corrupt or truncated: send a complete image "
+                         "file") from None
+    if orientation in UPRIGHT:
+        small = small.transpose(UPRIGHT[orientation])
+    pixels = np.asarray(small, dtype=np.float32)
+    if target == "LA":
+        return pixels[..., 0] / white, pixels[..., 1] / 255.0
+    return np.clip(pixels / white, 0.0, 1.0), None
+
+
 def image_to_array(image: Image.Image, invert: bool | None = None) -> np.ndarray:
-    """A 28×28 float32 array in [0, 1], white garment on black, following the steps in this module's docstring."""
-    if image.mode in ("RGBA", "LA", "P"):
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    gray = image.convert("L")
-    pixels = np.asarray(gray, dtype=np.float32)
+    """A 28×28 float32 array in [0, 1], light garment on dark, following the steps in this module's docstring."""
+    gray, alpha = _shrink(image)
+    if alpha is not None:
+        coverage = float(alpha.sum())
+        garment = float((gray * alpha).sum() / coverage) if coverage else 0.0
+        background = 0.0 if garment > 0.5 else 1.0  # the opposite of the garment, so that it stays visible
+        gray = gray * alpha + background * (1.0 - alpha)
+    else:
+        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+        background = float(np.median(border))
     if invert is None:
-        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-        invert = float(np.median(border)) > 127
+        invert = background > 0.5
     if invert:
-        gray = ImageOps.invert(gray)
-    side = max(gray.size)
-    square = Image.new("L", (side, side), 0)
-    square.paste(gray, ((side - gray.width) // 2, (side - gray.height) // 2))
-    small = square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
-    return np.asarray(small, dtype=np.float32) / 255.0
+        gray, background = 1.0 - gray, 1.0 - background
+    canvas = np.full((IMAGE_SIZE, IMAGE_SIZE), background, dtype=np.float32)
+    top, left = (IMAGE_SIZE - gray.shape[0]) // 2, (IMAGE_SIZE - gray.shape[1]) // 2
+    canvas[top:top + gray.shape[0], left:left + gray.shape[1]] = gray
+    return np.clip(canvas, 0.0, 1.0)
 
 
 def bytes_to_array(data: bytes, invert: bool | None = None) -> np.ndarray:
@@ -62,10 +159,13 @@ def bytes_to_array(data: bytes, invert: bool | None = None) -> np.ndarray:
 
 def validate_array(values) -> np.ndarray:
     """A JSON 28×28 array (pixels in [0, 1]) → float32 array, or InputError saying what is wrong."""
+    rows = values if isinstance(values, (list, tuple)) else ()
+    if any(isinstance(value, bool) for row in rows for value in (row if isinstance(row, (list, tuple)) else (row,))):
+        raise InputError("pixels must be numbers, not true/false: send a 28×28 array of numbers in [0, 1]")
     try:
         array = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise InputError(f"pixels must be a 28×28 array of numbers ({error})") from error
+    except (TypeError, ValueError):
+        raise InputError("pixels must be a 28×28 array of numbers (rows of 28 numbers in [0, 1])") from None
     if array.shape != (IMAGE_SIZE, IMAGE_SIZE):
         raise InputError(f"pixels has shape {list(array.shape)}; send a 28×28 array (rows of 28 numbers)")
     if not np.isfinite(array).all():
