@@ -1,4 +1,9 @@
-"""The command line: python -m conv_workshop train | evaluate | predict | export | serve | report."""
+"""The command line: python -m conv_workshop train | evaluate | predict | export | serve | report.
+
+A user's mistake (a bad file, a wrong path) ends in one line saying what to do, exit status 1 (2 for a bad
+argument); anything else is a bug and keeps its traceback. torch is imported only by the commands that need it,
+so `serve` and `predict --weights model.onnx` start without it.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,17 @@ import json
 import sys
 from pathlib import Path
 
-from .data import DatasetFileError
-from .export import ARTIFACT_DIR, CheckpointError
+from .constants import ARTIFACT_DIR
+from .inference import ModelFileError
 from .preprocess import InputError
 
-USER_ERRORS = (DatasetFileError, CheckpointError, InputError, FileNotFoundError, ValueError)
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean the user must change something (imported here, so that serve never loads torch)."""
+    from .data import DatasetFileError
+    from .export import CheckpointError
+
+    return DatasetFileError, CheckpointError, ModelFileError, InputError
 
 
 def _positive(text: str) -> int:
@@ -24,10 +35,40 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65_535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1 to 65535)")
+    return value
+
+
 def _existing_file(text: str) -> Path:
     path = Path(text)
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return path
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest of path and its parents that exists, when it is a file (no folder can be made there)."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    return existing if existing is not None and not existing.is_dir() else None
+
+
+def _output_folder(text: str) -> Path:
+    path = Path(text)
+    if (blocker := _file_in_the_way(path)) is not None:
+        raise argparse.ArgumentTypeError(f"{blocker} is a file: pass a folder for the exported files (a missing one "
+                                         "is created)")
+    return path
+
+
+def _output_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: pass a file name, e.g. {path / 'best_model.pth'}")
+    if (blocker := _file_in_the_way(path.parent)) is not None:
+        raise argparse.ArgumentTypeError(f"{blocker} is a file, not a folder: pass a path whose folders are folders")
     return path
 
 
@@ -42,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive, default=None,
                        help="epochs (default: the workshop's recipe, 10 for the CNN and 30 for the dense model)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--output", type=Path, default=Path("runs/cli/best_model.pth"))
+    train.add_argument("--output", type=_output_file, default=Path("runs/cli/best_model.pth"))
     train.add_argument("--record", type=Path, default=None, help="folder whose results/runs.csv gets the run's row")
     train.add_argument("--data-dir", default=None, help="folder with the four IDX files (default: search)")
     train.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None)
@@ -63,12 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write complete_model.pth and the ONNX file, check parity")
     export.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth")
-    export.add_argument("--output-dir", type=Path, default=ARTIFACT_DIR)
+    export.add_argument("--output-dir", type=_output_folder, default=ARTIFACT_DIR)
     export.add_argument("--data-dir", default=None)
 
     serve = commands.add_parser("serve", help="start the prediction service (FastAPI + ONNX Runtime)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_positive, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--model", type=_existing_file, default=None, help="ONNX file (default: the committed one)")
     report = commands.add_parser("report", help="regenerate the README tables from results/ and the model card")
     report.add_argument("--check", action="store_true", help="only check; exit 1 if a README is out of date")
@@ -100,12 +141,40 @@ def command_train(args) -> dict:
     return {**metrics, "checkpoint": str(args.output)}
 
 
+def load_checked_model(path: Path):
+    """export.load_model, with a checkpoint that does not describe one of this package's models reported as a
+    CheckpointError naming the missing or unknown part (instead of a KeyError or TypeError traceback)."""
+    from .export import CheckpointError, read_checkpoint
+    from .models import build_model, config_from_dict
+
+    checkpoint = read_checkpoint(path)
+    missing = [key for key in ("model_config", "state_dict") if not isinstance(checkpoint.get(key), dict)]
+    if missing:
+        raise CheckpointError(f"{path}: the checkpoint has no {' or '.join(missing)}; save it with "
+                              "export.save_checkpoint (python -m conv_workshop train does).")
+    try:
+        model = build_model(config_from_dict(checkpoint["model_config"]))
+    except (KeyError, TypeError) as error:  # no or unknown "kind", or a field the config classes do not have
+        raise CheckpointError(f"{path}: its model_config does not describe a model of this version "
+                              f"({type(error).__name__}: {error}); retrain, or use the committed weights.") from None
+    expected, found = set(model.state_dict()), set(checkpoint["state_dict"])
+    if expected != found:
+        raise CheckpointError(f"{path}: the weights do not fit the model its config describes (missing: "
+                              f"{sorted(expected - found)[:3]}, unknown: {sorted(found - expected)[:3]}); retrain, "
+                              "or use the committed weights.")
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # what load_state_dict raises for tensors of the wrong shape
+        raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
+                              f"({str(error).splitlines()[-1].strip().rstrip('.')}).") from None
+    return model.eval(), checkpoint
+
+
 def command_evaluate(args) -> dict:
     from .data import load_fashion_mnist
-    from .export import load_model
     from .training import choose_runtime, evaluate
 
-    model, checkpoint = load_model(args.weights)
+    model, checkpoint = load_checked_model(args.weights)
     data = load_fashion_mnist(args.data_dir)
     runtime = choose_runtime("cpu", "fp32")
     metrics = evaluate(model, data.test_images, data.test_labels, runtime)
@@ -115,35 +184,36 @@ def command_evaluate(args) -> dict:
 
 def command_predict(args) -> list[dict]:
     import numpy as np
-    import torch
 
-    from .data import CLASS_NAMES
-    from .export import load_model, onnx_session
+    from .inference import onnx_session, predict_probabilities, softmax, top_classes
     from .preprocess import bytes_to_array
-    from .serve import softmax
 
     invert = {"auto": None, "yes": True, "no": False}[args.invert]
-    batch = np.stack([bytes_to_array(path.read_bytes(), invert) for path in args.images])[:, None]
+    arrays = []
+    for path in args.images:
+        try:
+            arrays.append(bytes_to_array(path.read_bytes(), invert))
+        except InputError as error:
+            raise InputError(f"{path}: {error}") from None
+    batch = np.stack(arrays)[:, None]
     if args.weights.suffix == ".onnx":
-        logits = onnx_session(args.weights).run(["logits"], {"images": batch})[0]
+        probabilities = predict_probabilities(onnx_session(args.weights), batch)
     else:
-        model, _ = load_model(args.weights)
+        import torch
+
+        model, _ = load_checked_model(args.weights)
         with torch.no_grad():
-            logits = model(torch.from_numpy(batch)).numpy()
-    probabilities = softmax(logits)
-    results = []
-    for path, row in zip(args.images, probabilities):
-        order = np.argsort(-row)[:args.top_k]
-        results.append({"image": str(path), "top": [{"name": CLASS_NAMES[i], "probability": round(float(row[i]), 4)}
-                                                    for i in order]})
-    return results
+            probabilities = softmax(model(torch.from_numpy(batch)).numpy())
+    return [{"image": str(path), "top": [{"name": t["name"], "probability": round(t["probability"], 4)}
+                                         for t in top_classes(row, args.top_k)]}
+            for path, row in zip(args.images, probabilities)]
 
 
 def command_export(args) -> dict:
     from .data import load_fashion_mnist
-    from .export import export_onnx, load_model, onnx_parity, save_complete_model
+    from .export import export_onnx, onnx_parity, save_complete_model
 
-    model, _ = load_model(args.weights)
+    model, _ = load_checked_model(args.weights)
     complete = save_complete_model(args.output_dir / "complete_model.pth", model)
     onnx_path = export_onnx(args.output_dir / "fashion_mnist_cnn.onnx", model)
     data = load_fashion_mnist(args.data_dir)
@@ -170,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"train": command_train, "evaluate": command_evaluate, "predict": command_predict,
                    "export": command_export}[args.command]
         result = handler(args)
-    except USER_ERRORS as error:
+    except Exception as error:
+        if not isinstance(error, (ModelFileError, InputError)) and not isinstance(error, user_errors()):
+            raise  # a bug: its traceback is what a maintainer needs
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.command == "evaluate" and not args.json:

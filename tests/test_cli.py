@@ -29,6 +29,10 @@ def run_cli(*args):
     (("evaluate", "--weights", "no/such/file.pth"), "no such file"),
     (("predict",), "the following arguments are required: IMAGE"),
     (("serve", "--port", "-5"), "must be at least 1"),
+    (("serve", "--port", "70000"), "not a TCP port"),
+    (("export", "--output-dir", "README.md"), "README.md is a file: pass a folder"),
+    (("export", "--output-dir", "README.md/inside"), "README.md is a file: pass a folder"),
+    (("train", "--output", "conv_workshop"), "conv_workshop is a folder: pass a file name"),
 ])
 def test_bad_arguments_give_usage_errors(args, message):
     result = run_cli(*args)
@@ -86,3 +90,84 @@ def test_train_dry_run_writes_a_checkpoint(tmp_path, real_data, capsys):
     assert main(["train", "--dry-run", "--model", "dense", "--output", str(output), "--record", str(tmp_path)]) == 0
     assert output.is_file() and (tmp_path / "results" / "runs.csv").is_file()
     assert '"test_accuracy"' in capsys.readouterr().out
+
+
+def _save_variant(tmp_path, checkpoint, name, change):
+    """A copy of the checkpoint with one part changed, saved as plain data: what a foreign or edited file is."""
+    import io
+
+    content = dict(torch.load(checkpoint, weights_only=True))
+    change(content)
+    buffer = io.BytesIO()
+    torch.save(content, buffer)
+    (tmp_path / name).write_bytes(buffer.getvalue())
+    return tmp_path / name
+
+
+def _drop(key):
+    return lambda content: content.pop(key)
+
+
+def _config(**values):
+    return lambda content: content.update(model_config={**content["model_config"], **values})
+
+
+def _weights(change):
+    return lambda content: content.update(state_dict=change(dict(content["state_dict"])))
+
+
+@pytest.mark.parametrize("change,message", [
+    (_drop("model_config"), "has no model_config"),
+    (_drop("state_dict"), "has no state_dict"),
+    (_config(colour=3), "does not describe a model of this version .*'colour'"),
+    (_config(kind="transformer"), "does not describe a model of this version .*'transformer'"),
+    (_weights(lambda weights: {**weights, "extra.weight": torch.zeros(1)}), r"unknown: \['extra.weight'\]"),
+    (_weights(lambda weights: {k: v for k, v in list(weights.items())[1:]}), "missing: \\['"),
+    (_weights(lambda weights: {k: torch.zeros(3) for k in weights}), "size mismatch"),
+])
+@pytest.mark.parametrize("command", ["predict", "export"])
+def test_a_foreign_checkpoint_is_one_line(tmp_path, checkpoint, capsys, change, message, command):
+    import re
+
+    bad = _save_variant(tmp_path, checkpoint, "foreign.pth", change)
+    image = tmp_path / "shirt.png"
+    image.write_bytes(encode(garment_photo()))
+    arguments = [str(image)] if command == "predict" else ["--output-dir", str(tmp_path / "out")]
+    assert main([command, "--weights", str(bad), *arguments]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {bad}:") and error.count("\n") == 1 and re.search(message, error), error
+
+
+@pytest.mark.parametrize("content", [b"garbage", b""])
+def test_a_bad_onnx_file_is_one_line(tmp_path, capsys, content):
+    model = tmp_path / "bad.onnx"
+    model.write_bytes(content)
+    image = tmp_path / "shirt.png"
+    image.write_bytes(encode(garment_photo()))
+    assert main(["predict", "--weights", str(model), str(image)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {model}: not an ONNX model") and "python -m conv_workshop export" in error
+
+
+def test_predict_names_the_image_that_is_wrong(tmp_path, checkpoint, capsys):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    good.write_bytes(encode(garment_photo()))
+    bad.write_bytes(b"not an image")
+    assert main(["predict", "--weights", str(checkpoint), str(good), str(bad)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {bad}: not a readable image")
+
+
+def test_a_bug_is_not_hidden_as_a_user_error(tmp_path, checkpoint, monkeypatch):
+    """A ValueError from the code (not from the user's input) keeps its traceback."""
+    image = tmp_path / "shirt.png"
+    image.write_bytes(encode(garment_photo()))
+    monkeypatch.setattr("conv_workshop.preprocess.bytes_to_array", lambda *args: int("a bug"))
+    with pytest.raises(ValueError, match="invalid literal"):
+        main(["predict", "--weights", str(checkpoint), str(image)])
+
+
+def test_export_to_a_path_through_a_file_is_a_usage_error(tmp_path, checkpoint):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    result = run_cli("export", "--weights", str(checkpoint), "--output-dir", str(blocker))
+    assert result.returncode == 2 and "is a file: pass a folder" in result.stderr and "Traceback" not in result.stderr
