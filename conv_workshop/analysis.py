@@ -61,8 +61,47 @@ def per_class_accuracy(matrix: torch.Tensor, class_names: tuple[str, ...]) -> pd
     return pd.DataFrame({"class": class_names, "accuracy": recall.tolist()})
 
 
+def per_class_table(predictions: dict[str, torch.Tensor], labels: torch.Tensor,
+                    class_names: tuple[str, ...]) -> pd.DataFrame:
+    """Per-class accuracy of several models' predictions: one row per class, one column per model."""
+    table = pd.DataFrame({"class": class_names})
+    for name, predicted in predictions.items():
+        table[name] = per_class_accuracy(confusion_matrix(predicted, labels, len(class_names)), class_names).accuracy
+    return table
+
+
 def top_confusions(matrix: torch.Tensor, class_names: tuple[str, ...], top: int = 5) -> pd.DataFrame:
     """The most frequent (true → predicted) mistakes."""
     rows = [{"true": class_names[t], "predicted": class_names[p], "count": int(matrix[t, p])}
             for t in range(len(class_names)) for p in range(len(class_names)) if t != p]
     return pd.DataFrame(rows).nlargest(top, "count").reset_index(drop=True)
+
+
+def neighbour_purity(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...],
+                     neighbours: int = 20) -> pd.DataFrame:
+    """Per class: the share of each point's nearest neighbours (in the given coordinates) from the same class.
+
+    1.0 = the class sits apart from the others in this view; about 0.1 = mixed in (10 balanced classes).
+    """
+    distances = torch.cdist(coordinates, coordinates)
+    distances.fill_diagonal_(float("inf"))
+    nearest = distances.topk(neighbours, largest=False).indices
+    same = (labels[nearest] == labels.unsqueeze(1)).float().mean(1)
+    rows = [{"class": name, "purity": float(same[labels == c].mean())} for c, name in enumerate(class_names)]
+    return pd.DataFrame(rows).sort_values("purity", ascending=False).reset_index(drop=True)
+
+
+def shift_similarity(images: torch.Tensor, shifts: tuple[int, ...] = (1, 2, 3, 4, 5, 6)) -> pd.DataFrame:
+    """How much of an image survives a shift: mean cosine similarity between images and their shifted copies,
+    per direction (a property of the data that every position-dependent model inherits)."""
+    from .probes import DIRECTIONS, shift_images
+
+    x = images.float()
+    norms = x.flatten(1).norm(dim=1)
+    rows = []
+    for direction, (ux, uy) in DIRECTIONS.items():
+        for shift in shifts:
+            moved = shift_images(x, ux * shift, uy * shift)
+            cosine = (x * moved).flatten(1).sum(1) / (norms * moved.flatten(1).norm(dim=1)).clamp(min=1e-9)
+            rows.append({"direction": direction, "shift": shift, "similarity": float(cosine.mean())})
+    return pd.DataFrame(rows)

@@ -10,6 +10,21 @@ from torch import nn
 from .data import CLASS_NAMES, IMAGE_SIZE, TRAIN_MEAN, TRAIN_STD
 
 
+class PixelPermutation(nn.Module):
+    """Reorders every image's pixels by one fixed permutation: all information kept, neighbourhoods destroyed.
+
+    As the first layer of a model it scrambles whatever the trainer feeds it, so augmentation (a flip) acts on the
+    real image before the scrambling, the same at training and test time.
+    """
+
+    def __init__(self, seed: int, size: int = IMAGE_SIZE * IMAGE_SIZE):
+        super().__init__()
+        self.register_buffer("order", torch.randperm(size, generator=torch.Generator().manual_seed(seed)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(-2)[..., self.order].reshape(x.shape)
+
+
 class Normalize(nn.Module):
     """Maps raw pixels in [0, 1] to zero mean / unit variance, so saved and exported models take plain pixels."""
 
@@ -29,6 +44,7 @@ class DenseConfig:
     hidden: tuple[int, ...] = (128, 64)  # widths of the hidden layers
     dropout: float = 0.2  # dropout after each hidden layer
     num_classes: int = len(CLASS_NAMES)  # output logits
+    scramble: int | None = None  # a seed: pixels reordered by that fixed permutation first (the scrambling probe)
 
     kind = "dense"
 
@@ -47,6 +63,7 @@ class ConvConfig:
     hidden: int = 128  # width of the dense head's hidden layer
     dropout: float = 0.3  # dropout before the last linear layer
     num_classes: int = len(CLASS_NAMES)  # output logits
+    scramble: int | None = None  # a seed: pixels reordered by that fixed permutation first (the scrambling probe)
 
     kind = "conv"
 
@@ -96,7 +113,7 @@ class DenseBaseline(nn.Module):
     def __init__(self, config: DenseConfig | None = None):
         super().__init__()
         self.config = config or DenseConfig()
-        layers: list[nn.Module] = [Normalize(), nn.Flatten()]
+        layers: list[nn.Module] = _input_layers(self.config) + [nn.Flatten()]
         width = IMAGE_SIZE * IMAGE_SIZE
         for hidden in self.config.hidden:
             layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Dropout(self.config.dropout)]
@@ -106,6 +123,11 @@ class DenseBaseline(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def _input_layers(config: ModelConfig) -> list[nn.Module]:
+    scramble = [PixelPermutation(config.scramble)] if config.scramble is not None else []
+    return [*scramble, Normalize()]
 
 
 def _conv_block(config: ConvConfig, in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -134,7 +156,7 @@ class ConvNet(nn.Module):
     def __init__(self, config: ConvConfig | None = None):
         super().__init__()
         self.config = config or ConvConfig()
-        layers: list[nn.Module] = [Normalize()]
+        layers: list[nn.Module] = _input_layers(self.config)
         in_channels = 1
         for out_channels in self.config.channels:
             layers += _conv_block(self.config, in_channels, out_channels)
@@ -210,6 +232,8 @@ def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_S
             "parameters": params,
             "macs": macs,
             "receptive_field": state.size if spatial or kernel is not None else None,
+            "kernel": kernel,
+            "stride": stride,
         })
 
     handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))

@@ -1,7 +1,13 @@
-"""Every figure the notebook shows; each function takes data and returns a matplotlib Figure."""
+"""Every figure the notebook shows; each function takes data and returns a matplotlib Figure.
+
+Conventions: images are drawn as the model sees them (light garment on black, `gray`, 0–255); a colour that carries
+a value has a colour bar, symmetric around zero where the sign matters; accuracy comparisons are drawn as
+differences with the 95 % interval the verdict uses; legends sit outside the data.
+"""
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
@@ -11,19 +17,60 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from matplotlib.lines import Line2D
 
 from .results import write_atomic
+
+DIVERGING = "RdBu_r"  # red = positive, blue = negative
 
 
 def save_figure(figure: plt.Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Save a PNG atomically (README and notebook link to these files)."""
-    import io
-
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     write_atomic(path, buffer.getvalue())
     return Path(path)
 
+
+def _as_numpy(image) -> np.ndarray:
+    return image.detach().float().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image, float)
+
+
+def _garment(axis, image, title: str | None = None, fontsize: int = 8):
+    """A 28×28 uint8 image as the model sees it: 0 = black background, 255 = white."""
+    shown = axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=255)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    if title:
+        axis.set_title(title, fontsize=fontsize)
+    return shown
+
+
+def _signed(axis, values, limit: float | None = None, title: str | None = None, fontsize: int = 8):
+    """A signed map on a symmetric diverging scale (white = 0)."""
+    values = _as_numpy(values)
+    limit = limit or float(np.abs(values).max()) or 1.0
+    shown = axis.imshow(values, cmap=DIVERGING, vmin=-limit, vmax=limit)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    if title:
+        axis.set_title(title, fontsize=fontsize)
+    return shown
+
+
+def _colorbar(figure, mappable, axes, label: str, **kwargs):
+    bar = figure.colorbar(mappable, ax=axes, shrink=kwargs.pop("shrink", 0.85), **kwargs)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    return bar
+
+
+def _legend_right(axis, **kwargs):
+    return axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False,
+                       fontsize=kwargs.pop("fontsize", 8), **kwargs)
+
+
+# --- Data -------------------------------------------------------------------------------------------------------
 
 def class_balance(counts: pd.DataFrame, title: str = "Training images per class") -> plt.Figure:
     figure, axis = plt.subplots(figsize=(9, 3.2))
@@ -36,50 +83,57 @@ def class_balance(counts: pd.DataFrame, title: str = "Training images per class"
 def sample_grid(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...], per_class: int = 8,
                 seed: int = 0) -> plt.Figure:
     generator = torch.Generator().manual_seed(seed)
-    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95))
+    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95),
+                                squeeze=False)
     for c, name in enumerate(class_names):
         members = torch.nonzero(labels == c).flatten()
         chosen = members[torch.randperm(len(members), generator=generator)[:per_class]]
-        for j, index in enumerate(chosen):
+        for j in range(per_class):
             axis = axes[c, j]
-            axis.imshow(images[index], cmap="gray_r")
-            axis.set_xticks([])
-            axis.set_yticks([])
+            if j < len(chosen):
+                _garment(axis, images[chosen[j]])
+            else:
+                axis.axis("off")
             if j == 0:
                 axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    figure.suptitle("Random training images, one row per class")
+    figure.suptitle("Random training images, one row per class, as the model sees them (0 = black)")
     return figure
 
 
 def intensity_distributions(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure:
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"wspace": 0.3})
     pixels = images.flatten().float().numpy()
     left.hist(pixels, bins=64, color="#4C72B0", log=True)
-    left.set(title="All training pixels", xlabel="pixel value (0 = black background)", ylabel="count (log)")
+    left.set(title="All training pixels", xlabel="pixel value (0 = black background)", ylabel="count (log scale)")
     bins = np.linspace(1, 255, 52)
     for c, name in enumerate(class_names):
         values = images[labels == c].flatten().float().numpy()
         hist, edges = np.histogram(values[values > 0], bins=bins, density=True)
         right.plot((edges[:-1] + edges[1:]) / 2, hist, label=name, lw=1.2)
     right.set(title="Non-background pixels by class", xlabel="pixel value", ylabel="density")
-    right.legend(fontsize=7, ncol=2)
+    _legend_right(right, fontsize=7)
     return figure
 
 
 def mean_images(means: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure:
-    figure, axes = plt.subplots(1, len(class_names), figsize=(len(class_names) * 1.2, 1.8))
-    for axis, image, name in zip(axes, means, class_names):
-        axis.imshow(image, cmap="gray_r")
+    figure, axes = plt.subplots(1, len(class_names), figsize=(len(class_names) * 1.25, 2.0))
+    for axis, image, name in zip(np.atleast_1d(axes), means, class_names):
+        shown = axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
         axis.set_title(name, fontsize=8)
-        axis.axis("off")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    _colorbar(figure, shown, list(np.atleast_1d(axes)), "mean pixel (0–1)", pad=0.01, fraction=0.02)
     figure.suptitle("Mean image of each class")
     return figure
 
 
 def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
-    figure, axis = plt.subplots(figsize=(7, 5.5))
-    sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, cbar_kws={"label": "distance"})
+    figure, axis = plt.subplots(figsize=(8, 6.2))
+    sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, cbar_kws={"label": "distance"},
+                annot_kws={"fontsize": 7})
     axis.set(title="Distance between class-mean images (small = look alike)", xlabel="class", ylabel="class")
+    axis.tick_params(axis="x", rotation=45)
+    axis.tick_params(axis="y", rotation=0)
     return figure
 
 
@@ -91,203 +145,461 @@ def pca_scatter(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tu
         axis.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, label=name)
     axis.set(title="Images projected on their first two principal components",
              xlabel=f"PC 1 ({explained[0]:.0%} of variance)", ylabel=f"PC 2 ({explained[1]:.0%} of variance)")
-    axis.legend(markerscale=4, fontsize=7, ncol=2)
+    _legend_right(axis, markerscale=4)
     return figure
 
 
+# --- Training ---------------------------------------------------------------------------------------------------
+
 def training_curves(histories: dict[str, list[dict]], title: str = "Training curves") -> plt.Figure:
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 3.8))
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"wspace": 0.25})
     for index, (name, history) in enumerate(histories.items()):
         frame = pd.DataFrame(history)
-        validated = frame.dropna(subset=["val_accuracy"])  # long runs validate only every few epochs
+        validated = frame.dropna(subset=["val_accuracy"]) if "val_accuracy" in frame else frame.iloc[:0]
         colour = f"C{index}"
-        loss_axis.plot(frame.epoch, frame.train_loss, "--", color=colour, label=f"{name} train")
-        loss_axis.plot(validated.epoch, validated.val_loss, ".-", color=colour, label=f"{name} validation")
-        accuracy_axis.plot(frame.epoch, frame.train_accuracy * 100, "--", color=colour, label=f"{name} train")
-        accuracy_axis.plot(validated.epoch, validated.val_accuracy * 100, ".-", color=colour,
-                           label=f"{name} validation")
+        loss_axis.plot(frame.epoch, frame.train_loss, "--", color=colour, label=f"{name}, training batches")
+        loss_axis.plot(validated.epoch, validated.val_loss, ".-", color=colour, label=f"{name}, validation")
+        accuracy_axis.plot(frame.epoch, frame.train_accuracy * 100, "--", color=colour)
+        accuracy_axis.plot(validated.epoch, validated.val_accuracy * 100, ".-", color=colour)
     loss_axis.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
     for axis in (loss_axis, accuracy_axis):
-        axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
+    _legend_right(accuracy_axis)
     figure.suptitle(title)
     return figure
 
 
-def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title: str) -> plt.Figure:
-    figure, axis = plt.subplots(figsize=(7.5, 6))
-    sns.heatmap(matrix.numpy(), annot=True, fmt="d", cmap="Blues", xticklabels=class_names,
-                yticklabels=class_names, ax=axis, cbar_kws={"label": "test images"})
-    axis.set(title=title, xlabel="predicted class", ylabel="true class")
+# --- The convolution by hand ------------------------------------------------------------------------------------
+
+def _annotate_kernel(axis, kernel: np.ndarray, fontsize: int = 8):
+    for (i, j), value in np.ndenumerate(kernel):
+        axis.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=fontsize)
+
+
+def convolution_check(image: torch.Tensor, kernel: torch.Tensor, by_loops: torch.Tensor,
+                      by_torch: torch.Tensor) -> plt.Figure:
+    """Input, kernel, output of the hand-written loops, and their difference from F.conv2d."""
+    figure, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"wspace": 0.45})
+    shown = axes[0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
+    axes[0].set(title="input (pixels 0–1)", xticks=[], yticks=[])
+    _colorbar(figure, shown, axes[0], "pixel")
+    kernel_np = _as_numpy(kernel)
+    shown = _signed(axes[1], kernel_np, title="kernel (3×3 weights)", fontsize=10)
+    _annotate_kernel(axes[1], kernel_np)
+    _colorbar(figure, shown, axes[1], "weight")
+    shown = _signed(axes[2], by_loops, title="output of the loops", fontsize=10)
+    _colorbar(figure, shown, axes[2], "response")
+    difference = _as_numpy((by_loops - by_torch).abs())
+    shown = axes[3].imshow(difference, cmap="magma", vmin=0, vmax=max(float(difference.max()), 1e-6))
+    axes[3].set(title="|loops − F.conv2d|", xticks=[], yticks=[])
+    _colorbar(figure, shown, axes[3], "absolute difference")
+    figure.suptitle("One convolution written out, checked against PyTorch")
     return figure
 
 
-def per_class_bars(table: pd.DataFrame, title: str) -> plt.Figure:
-    figure, axis = plt.subplots(figsize=(9, 3.2))
-    frame = table.melt(id_vars="class", var_name="model", value_name="accuracy")
-    frame["accuracy"] *= 100
-    sns.barplot(data=frame, x="class", y="accuracy", hue="model", ax=axis)
-    axis.set(title=title, xlabel="class", ylabel="test accuracy (%)", ylim=(50, 100))
-    axis.tick_params(axis="x", rotation=30)
+def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, convolved: torch.Tensor) -> plt.Figure:
+    """What PyTorch computes (kernel as is) beside textbook convolution (kernel flipped)."""
+    figure, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"wspace": 0.45})
+    kernel_np = _as_numpy(kernel)
+    for axis, values, title in ((axes[0], kernel_np, "kernel as stored"),
+                                (axes[1], kernel_np[::-1, ::-1], "kernel flipped")):
+        shown = _signed(axis, values, title=title, fontsize=10)
+        _annotate_kernel(axis, values)
+    _colorbar(figure, shown, axes[:2].tolist(), "weight")
+    limit = float(max(correlated.abs().max(), convolved.abs().max()))
+    _signed(axes[2], correlated, limit, title="cross-correlation\n(PyTorch, nn.Conv2d)", fontsize=10)
+    shown = _signed(axes[3], convolved, limit, title="convolution\n(kernel flipped)", fontsize=10)
+    _colorbar(figure, shown, axes[2:].tolist(), "response")
+    figure.suptitle("PyTorch slides the kernel unflipped: a flipped kernel gives the mirrored response")
+    return figure
+
+
+def kernel_gallery(images: list[torch.Tensor], titles: list[str], kernels: dict[str, torch.Tensor],
+                   responses: dict[str, list[torch.Tensor]]) -> plt.Figure:
+    """Hand-designed kernels (top row) and their responses on a few garments, one diverging scale per kernel."""
+    columns = len(kernels) + 1
+    figure, axes = plt.subplots(len(images) + 1, columns, figsize=(columns * 1.9, (len(images) + 1) * 1.9),
+                                gridspec_kw={"wspace": 0.35, "hspace": 0.35})
+    axes[0, 0].axis("off")
+    for col, (name, kernel) in enumerate(kernels.items(), start=1):
+        values = _as_numpy(kernel)
+        _signed(axes[0, col], values, title=name.replace(" (", "\n("), fontsize=8)
+        _annotate_kernel(axes[0, col], values, fontsize=7)
+    for row, (image, title) in enumerate(zip(images, titles), start=1):
+        _garment(axes[row, 0], image)
+        axes[row, 0].set_ylabel(title, fontsize=8)
+    for col, name in enumerate(kernels, start=1):
+        limit = max(float(r.abs().max()) for r in responses[name])
+        for row, response in enumerate(responses[name], start=1):
+            shown = _signed(axes[row, col], response, limit)
+        bar = figure.colorbar(shown, ax=axes[1:, col].tolist(), orientation="horizontal", pad=0.04, shrink=0.9)
+        bar.ax.tick_params(labelsize=6, rotation=45)
+        bar.set_label("response", fontsize=7)
+    figure.suptitle("Hand-designed kernels (top) and what they respond to (red +, blue −)")
+    return figure
+
+
+def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns: int = 8) -> plt.Figure:
+    """Hand-designed 3×3 kernels beside a CNN's learned first-layer filters, each set on its own symmetric scale."""
+    learned = learned.detach().float().cpu()[:, 0]
+    rows = math.ceil(len(learned) / columns)
+    figure = plt.figure(figsize=(13, 0.4 + 1.15 * max(rows, 2)))
+    left, right = figure.subfigures(1, 2, width_ratios=[len(hand) / 2 + 1, columns + 1])
+    hand_axes = left.subplots(2, math.ceil(len(hand) / 2), squeeze=False)
+    for axis in hand_axes.flat:
+        axis.axis("off")
+    limit = max(float(k.abs().max()) for k in hand.values())
+    for axis, (name, kernel) in zip(hand_axes.flat, hand.items()):
+        shown = _signed(axis, kernel, limit, title=name.split(" (")[0], fontsize=7)
+    _colorbar(left, shown, hand_axes.ravel().tolist(), "weight", shrink=0.8)
+    left.suptitle("designed by hand", fontsize=10)
+    learned_axes = right.subplots(rows, columns, squeeze=False)
+    limit = float(learned.abs().max())
+    for axis in learned_axes.flat:
+        axis.axis("off")
+    for axis, kernel in zip(learned_axes.flat, learned):
+        shown = _signed(axis, kernel, limit)
+    _colorbar(right, shown, learned_axes.ravel().tolist(), "weight", shrink=0.8)
+    right.suptitle(f"learned by the CNN ({len(learned)} first-layer filters)", fontsize=10)
+    return figure
+
+
+def shift_response(demo: dict[str, torch.Tensor]) -> plt.Figure:
+    """An image and its shifted copy through a convolution (+ReLU) and 2×2 max pooling (by_hand.shift_demo)."""
+    shift = int(demo["shift"])
+    figure, axes = plt.subplots(2, 4, figsize=(12.5, 6), gridspec_kw={"wspace": 0.45, "hspace": 0.35})
+    for row, (key, title) in enumerate((("image", "input"), ("moved", f"input moved {shift} px right"))):
+        shown = axes[row, 0].imshow(_as_numpy(demo[key]), cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set(xticks=[], yticks=[], title=title)
+    limit = float(max(demo["response"].max(), demo["moved_response"].max())) or 1.0
+    for row, key in enumerate(("response", "moved_response")):
+        shown = axes[row, 1].imshow(_as_numpy(demo[key]), cmap="magma", vmin=0, vmax=limit)
+        axes[row, 1].set(xticks=[], yticks=[], title="conv + ReLU")
+    _colorbar(figure, shown, axes[:, 1].tolist(), "response")
+    difference = _as_numpy(demo["difference"])
+    shown = _signed(axes[0, 2], difference, max(float(np.abs(difference).max()), 1e-6),
+                    title="conv(moved) − moved(conv)", fontsize=9)
+    _colorbar(figure, shown, axes[0, 2], "difference")
+    axes[1, 2].axis("off")
+    axes[1, 2].text(0.0, 0.5, "Zero away from the border:\nthe response moved\nwith the input\n(equivariance).",
+                    fontsize=9, va="center")
+    limit = float(max(demo["pooled"].max(), demo["moved_pooled"].max())) or 1.0
+    for row, key in enumerate(("pooled", "moved_pooled")):
+        shown = axes[row, 3].imshow(_as_numpy(demo[key]), cmap="magma", vmin=0, vmax=limit)
+        axes[row, 3].set(xticks=[], yticks=[], title="after 2×2 max pool")
+    _colorbar(figure, shown, axes[:, 3].tolist(), "response")
+    figure.suptitle("Shift the input, and the convolution's output shifts with it")
+    return figure
+
+
+def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: list[float]) -> plt.Figure:
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"wspace": 0.4, "width_ratios": [1, 1, 1.6]})
+    limit = float(max(true_kernel.abs().max(), learned.abs().max()))
+    for axis, values, title in ((axes[0], true_kernel, "true kernel"), (axes[1], learned, "learned kernel")):
+        shown = _signed(axis, values, limit, title=title, fontsize=10)
+        _annotate_kernel(axis, _as_numpy(values))
+    _colorbar(figure, shown, axes[:2].tolist(), "weight")
+    axes[2].plot(np.arange(1, len(losses) + 1), losses)
+    axes[2].set(yscale="log", title="Squared error while learning", xlabel="gradient-descent step",
+                ylabel="mean squared error (log)")
+    axes[2].grid(alpha=0.3)
+    figure.suptitle("A kernel recovered from (image, filtered image) pairs by gradient descent")
+    return figure
+
+
+def playground(image: torch.Tensor, kernel_name: str, kernel: torch.Tensor, output: torch.Tensor, stride: int,
+               padding: int) -> plt.Figure:
+    figure, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"wspace": 0.45})
+    shown = axes[0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
+    axes[0].set(title=f"input {tuple(image.shape[-2:])}", xticks=[], yticks=[])
+    _colorbar(figure, shown, axes[0], "pixel")
+    shown = _signed(axes[1], kernel, title=kernel_name, fontsize=9)
+    _annotate_kernel(axes[1], _as_numpy(kernel))
+    _colorbar(figure, shown, axes[1], "weight")
+    shown = _signed(axes[2], output, title=f"output {tuple(output.shape[-2:])}", fontsize=10)
+    _colorbar(figure, shown, axes[2], "response")
+    figure.suptitle(f"stride {stride}, padding {padding}")
+    return figure
+
+
+# --- The CNN ----------------------------------------------------------------------------------------------------
+
+def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title: str) -> plt.Figure:
+    figure, axis = plt.subplots(figsize=(8, 6.4))
+    sns.heatmap(matrix.numpy(), annot=True, fmt="d", cmap="Blues", xticklabels=class_names,
+                yticklabels=class_names, ax=axis, cbar_kws={"label": "test images"}, annot_kws={"fontsize": 7})
+    axis.set(title=title, xlabel="predicted class", ylabel="true class")
+    axis.tick_params(axis="x", rotation=45)
+    axis.tick_params(axis="y", rotation=0)
+    return figure
+
+
+def per_class_dots(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Per-class accuracy of two or more models (columns after 'class'), one row per class."""
+    models = [c for c in table.columns if c != "class"]
+    figure, axis = plt.subplots(figsize=(8, 4.2))
+    y = np.arange(len(table))
+    low, high = table[models].min(axis=1) * 100, table[models].max(axis=1) * 100
+    axis.hlines(y, low, high, color="0.8", lw=3, zorder=1)
+    for index, model in enumerate(models):
+        axis.scatter(table[model] * 100, y, s=40, color=f"C{index}", label=model, zorder=2)
+    axis.set_yticks(y, table["class"])
+    axis.invert_yaxis()
+    axis.set(title=title, xlabel="test accuracy (%)", ylabel="class")
+    axis.grid(alpha=0.3, axis="x")
+    _legend_right(axis)
     return figure
 
 
 def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: torch.Tensor,
-                          confidence: torch.Tensor, class_names: tuple[str, ...], count: int = 24) -> plt.Figure:
+                          confidence: torch.Tensor, class_names: tuple[str, ...], count: int = 16) -> plt.Figure:
     wrong = torch.nonzero(true != predicted).flatten()
     wrong = wrong[confidence[wrong].argsort(descending=True)][:count]
     columns = 8
     rows = max(1, math.ceil(len(wrong) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.9), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.65, rows * 2.1), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, index in zip(axes.flat, wrong):
-        axis.imshow(images[index], cmap="gray_r")
-        axis.set_title(f"true: {class_names[true[index]]}\npred: {class_names[predicted[index]]}\n"
-                       f"{confidence[index]:.0%}", fontsize=7)
+        _garment(axis, images[index], f"true: {class_names[true[index]]}\npred: {class_names[predicted[index]]}\n"
+                 f"{confidence[index]:.0%} sure", fontsize=7)
     figure.suptitle("The CNN's most confident mistakes on the test set")
     return figure
 
 
-def filters(weights: torch.Tensor, title: str = "First-layer filters") -> plt.Figure:
-    weights = weights.detach().float().cpu()[:, 0]
-    columns = 8
-    rows = math.ceil(len(weights) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.95))
-    limit = float(weights.abs().max())
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, kernel in zip(axes.flat, weights):
-        axis.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    figure.suptitle(f"{title} (red = positive, blue = negative weight)")
-    return figure
-
-
 def feature_maps(image: torch.Tensor, maps: dict[str, torch.Tensor], channels: int = 8) -> plt.Figure:
-    figure, axes = plt.subplots(len(maps), channels + 1, figsize=((channels + 1) * 1.1, len(maps) * 1.25),
-                                squeeze=False)
+    figure, axes = plt.subplots(len(maps), channels + 1, figsize=((channels + 1) * 1.25, len(maps) * 1.5),
+                                squeeze=False, gridspec_kw={"wspace": 0.1, "hspace": 0.3})
     for row, (name, activation) in enumerate(maps.items()):
-        axes[row, 0].imshow(image, cmap="gray_r")
-        axes[row, 0].set_ylabel(f"{name}\n{tuple(activation.shape[1:])}", fontsize=8)
+        _garment(axes[row, 0], image)
+        axes[row, 0].set_ylabel(f"{name}\n{activation.shape[1]}×{activation.shape[2]}", fontsize=8)
+        limit = float(activation[:channels].max()) or 1.0
         for col in range(channels):
-            axes[row, col + 1].imshow(activation[col], cmap="magma")
-        for axis in axes[row]:
-            axis.set_xticks([])
-            axis.set_yticks([])
-    figure.suptitle("Feature maps after each block (first channels): resolution falls, abstraction rises")
+            shown = axes[row, col + 1].imshow(_as_numpy(activation[col]), cmap="magma", vmin=0, vmax=limit)
+            axes[row, col + 1].set(xticks=[], yticks=[])
+            if row == 0:
+                axes[row, col + 1].set_title(f"ch {col}", fontsize=7)
+        _colorbar(figure, shown, axes[row, :].tolist(), "activation", pad=0.01, fraction=0.02)
+    figure.suptitle("Feature maps after each block (first channels): resolution falls, channels multiply")
     return figure
 
 
-def accuracy_with_error_bars(summary: pd.DataFrame, title: str, x: str = "variant") -> plt.Figure:
-    figure, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-    mean = summary.test_accuracy_mean * 100
-    std = summary.test_accuracy_std * 100
-    axes[0].errorbar(summary[x].astype(str), mean, yerr=std, fmt="o", capsize=5)
-    axes[0].set(title="Test accuracy (mean ± std over seeds)", xlabel=x, ylabel="test accuracy (%)")
-    axes[0].tick_params(axis="x", rotation=20)
-    for axis, column, xlabel in ((axes[1], "parameters", "parameters"),
-                                 (axes[2], "train_seconds_mean", "training time per run (s)")):
-        axis.errorbar(summary[column], mean, yerr=std, fmt="o", capsize=5)
-        for label, position, accuracy in zip(summary[x], summary[column], mean):
-            axis.annotate(str(label), (position, accuracy), fontsize=7, xytext=(4, 4), textcoords="offset points")
-        axis.set(xlabel=xlabel, ylabel="test accuracy (%)")
-    axes[1].set(title="Accuracy vs parameters", xscale="log")
-    axes[2].set(title="Accuracy vs training time")
-    for axis in axes:
-        axis.grid(alpha=0.3)
-    figure.suptitle(title)
-    figure.tight_layout()
+# --- Experiments ------------------------------------------------------------------------------------------------
+
+def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFrame | None = None,
+                       reference_label: str = "committed full run") -> plt.Figure:
+    """Each variant's difference from its experiment's reference, with its 95 % interval; filled markers are
+    significant after Holm correction within the family. `reference`: the same rows from another run (grey)."""
+    rows = effects[effects.verdict != "reference"].reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(8.5, 0.6 + 0.55 * max(len(rows), 2)))
+    y = np.arange(len(rows))
+    offset = 0.18 if reference is not None else 0.0
+    for i, row in rows.iterrows():
+        resolved = row.verdict in ("better", "worse")
+        colour = {"better": "C2", "worse": "C3"}.get(row.verdict, "C0")
+        if not math.isnan(row.low):
+            axis.hlines(y[i] - offset, row.low, row.high, color=colour, lw=2)
+        axis.plot(row.difference, y[i] - offset, "o", ms=8, color=colour, mfc=colour if resolved else "white",
+                  mew=2)
+        if reference is not None:
+            match = reference[(reference.experiment == row.experiment) & (reference.variant == row.variant)]
+            if len(match):
+                ref = match.iloc[0]
+                if not math.isnan(ref.low):
+                    axis.hlines(y[i] + offset, ref.low, ref.high, color="0.55", lw=2)
+                axis.plot(ref.difference, y[i] + offset, "D", ms=6, color="0.55")
+    axis.axvline(0, color="0.3", lw=1)
+    labels = [f"{r.variant}\n({r.verdict})" for r in rows.itertuples()]
+    axis.set_yticks(y, labels, fontsize=8)
+    axis.set_ylim(len(rows) - 0.5, -0.5)
+    first = rows.reference.iloc[0] if len(rows) else ""
+    axis.set(title=title, xlabel=f"test accuracy minus the reference ({first}), points")
+    axis.grid(alpha=0.3, axis="x")
+    handles = [Line2D([], [], marker="o", color="C0", mfc="C0", lw=2, label="this run, resolved (Holm)"),
+               Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="this run, not resolved")]
+    if reference is not None:
+        handles.append(Line2D([], [], marker="D", color="0.55", lw=2, label=reference_label))
+    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
+                title="bars: 95 % interval", title_fontsize=8)
     return figure
 
 
 def validation_curves(histories: dict[str, list[list[dict]]], title: str) -> plt.Figure:
-    """Mean validation accuracy per epoch for each variant (band = min..max over seeds)."""
-    figure, axis = plt.subplots(figsize=(7, 3.8))
+    """Mean validation accuracy per validated epoch for each variant (band = min..max over seeds)."""
+    figure, axis = plt.subplots(figsize=(8, 3.8))
     for index, (name, runs) in enumerate(histories.items()):
         validated = [[epoch for epoch in run if "val_accuracy" in epoch] for run in runs]
         values = np.array([[epoch["val_accuracy"] * 100 for epoch in run] for run in validated])
         epochs = np.array([epoch["epoch"] for epoch in validated[0]])
-        axis.plot(epochs, values.mean(0), color=f"C{index}", label=name)
+        axis.plot(epochs, values.mean(0), ".-", color=f"C{index}", label=name)
         axis.fill_between(epochs, values.min(0), values.max(0), color=f"C{index}", alpha=0.2)
     axis.set(title=title, xlabel="epoch", ylabel="validation accuracy (%)")
-    axis.legend(fontsize=8)
+    _legend_right(axis)
     axis.grid(alpha=0.3)
     return figure
 
 
-def translation(curve: pd.DataFrame) -> plt.Figure:
-    directions = list(dict.fromkeys(curve.direction))
-    figure, axes = plt.subplots(1, len(directions), figsize=(4.2 * len(directions), 3.5), sharey=True)
-    for axis, direction in zip(np.atleast_1d(axes), directions):
-        part = curve[curve.direction == direction]
-        for model, rows in part.groupby("model", sort=False):
-            axis.plot(rows["shift"], rows.accuracy * 100, "o-", label=model)
-        axis.set(title=f"{direction} shift", xlabel="shift (pixels)", ylabel="test accuracy (%)")
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-    figure.suptitle("Accuracy on shifted test images (trained on centred images, no retraining)")
-    figure.tight_layout()
+def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
+    """True for the rows no other row beats on both accuracy (higher) and `cost` (lower)."""
+    ordered = points.sort_values([cost, "test_accuracy_mean"], ascending=[True, False])
+    best, front = -np.inf, pd.Series(False, index=points.index)
+    for index, row in ordered.iterrows():
+        if row.test_accuracy_mean > best:
+            front[index], best = True, row.test_accuracy_mean
+    return front
+
+
+def accuracy_versus_cost(points: pd.DataFrame, title: str) -> plt.Figure:
+    """Accuracy against parameters and MACs (log axes); the Pareto front is joined and labelled."""
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True, gridspec_kw={"wspace": 0.08})
+    for axis, cost, label in ((axes[0], "parameters", "parameters (log scale)"),
+                              (axes[1], "macs", "multiply-accumulates per image (log scale)")):
+        front = pareto_front(points, cost)
+        error = points.test_accuracy_std.fillna(0) * 100
+        axis.errorbar(points[cost], points.test_accuracy_mean * 100, yerr=error, fmt="o", color="0.6", ms=5,
+                      capsize=2, label="configuration (± std over seeds)")
+        best = points[front].sort_values(cost)
+        axis.plot(best[cost], best.test_accuracy_mean * 100, "o-", color="C3", ms=7, label="Pareto front")
+        for k, row in enumerate(best.itertuples()):
+            axis.annotate(row.variant, (getattr(row, cost), row.test_accuracy_mean * 100), fontsize=7,
+                          xytext=(6, -12 if k % 2 else 6), textcoords="offset points", color="C3")
+        axis.set(xscale="log", xlabel=label)
+        axis.grid(alpha=0.3, which="both")
+    axes[0].set(ylabel="test accuracy (%)", title="Accuracy vs parameters")
+    axes[1].set(title="Accuracy vs compute")
+    _legend_right(axes[1])
+    figure.suptitle(title)
     return figure
 
 
-def grouped_bars(table: pd.DataFrame, x: str, hue: str, title: str) -> plt.Figure:
-    """Mean ± std test accuracy per (x, hue), from a table with test_accuracy_mean / _std columns."""
-    figure, axis = plt.subplots(figsize=(7, 3.6))
-    groups = list(dict.fromkeys(table[x]))
-    hues = list(dict.fromkeys(table[hue]))
-    width = 0.8 / len(hues)
-    for i, name in enumerate(hues):
-        part = table[table[hue] == name].set_index(x).reindex(groups)
-        axis.bar(np.arange(len(groups)) + i * width, part.test_accuracy_mean * 100, width,
-                 yerr=part.test_accuracy_std * 100, capsize=4, label=name)
-    axis.set_xticks(np.arange(len(groups)) + width * (len(hues) - 1) / 2, groups)
-    axis.set(title=title, ylabel="test accuracy (%)", ylim=(max(0, (table.test_accuracy_mean.min() * 100) - 10), 100))
-    axis.legend(fontsize=8)
-    axis.grid(alpha=0.3, axis="y")
+# --- Inductive-bias probes --------------------------------------------------------------------------------------
+
+def translation(curve: pd.DataFrame) -> plt.Figure:
+    """Accuracy on shifted images per direction: mean over seeds, band = 95 % interval of that mean."""
+    from .stats import mean_interval
+
+    directions = list(dict.fromkeys(curve.direction))
+    figure, axes = plt.subplots(1, len(directions), figsize=(4.2 * len(directions), 3.6), sharey=True,
+                                squeeze=False)
+    for axis, direction in zip(axes[0], directions):
+        part = curve[curve.direction == direction]
+        for index, (model, rows) in enumerate(part.groupby("model", sort=False)):
+            stats = pd.DataFrame([(shift, *mean_interval(group.accuracy * 100))
+                                  for shift, group in rows.groupby("shift")], columns=["shift", "mean", "low", "high"])
+            axis.plot(stats["shift"], stats["mean"], "o-", ms=4, color=f"C{index}", label=model)
+            axis.fill_between(stats["shift"], stats["low"], stats["high"], color=f"C{index}", alpha=0.2)
+        axis.set(title=f"{direction} shift", xlabel="shift (pixels)", ylim=(0, 100))
+        axis.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test accuracy (%)")
+    seeds = curve.groupby("model").seed.nunique().min() if "seed" in curve else 1
+    _legend_right(axes[0, -1], title=f"band: 95 % interval\nover {seeds} seed(s)", title_fontsize=8)
+    figure.suptitle("Accuracy on shifted test images (trained on centred images, no retraining)")
+    return figure
+
+
+def shift_similarity(table: pd.DataFrame) -> plt.Figure:
+    """How much of an image survives a shift in each direction (cosine similarity with its shifted copy)."""
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for direction, rows in table.groupby("direction", sort=False):
+        axis.plot(rows["shift"], rows.similarity, "o-", label=direction)
+    axis.set(title="An image vs its shifted copy", xlabel="shift (pixels)", ylabel="cosine similarity")
+    axis.grid(alpha=0.3)
+    _legend_right(axis)
     return figure
 
 
 def data_efficiency(table: pd.DataFrame) -> plt.Figure:
-    figure, axis = plt.subplots(figsize=(7, 3.8))
+    """Accuracy against training-set size, mean over seeds with its 95 % interval."""
+    figure, axis = plt.subplots(figsize=(7.5, 3.8))
     for model, rows in table.groupby("model", sort=False):
-        axis.errorbar(rows.train_size, rows.test_accuracy_mean * 100, yerr=rows.test_accuracy_std * 100,
-                      fmt="o-", capsize=4, label=model)
+        low = (rows.test_accuracy_mean - rows.low).fillna(0) * 100
+        high = (rows.high - rows.test_accuracy_mean).fillna(0) * 100
+        axis.errorbar(rows.train_size, rows.test_accuracy_mean * 100, yerr=[low, high], fmt="o-", capsize=4,
+                      label=model)
     axis.set(xscale="log", title="Accuracy vs training-set size (class-balanced subsets)",
              xlabel="training images (log scale)", ylabel="test accuracy (%)")
     axis.grid(alpha=0.3, which="both")
-    axis.legend()
+    _legend_right(axis, title="bars: 95 % interval", title_fontsize=8)
     return figure
 
 
 def receptive_fields(image: torch.Tensor, fields: list[tuple[str, int]]) -> plt.Figure:
     """Squares the size of each layer's receptive field, centred on the image."""
-    figure, axis = plt.subplots(figsize=(4.8, 4.8))
-    axis.imshow(image, cmap="gray_r", extent=(-0.5, 27.5, 27.5, -0.5))
+    figure, axis = plt.subplots(figsize=(5.2, 4.8))
+    axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=255, extent=(-0.5, 27.5, 27.5, -0.5))
     centre = 13.5
     for index, (name, size) in enumerate(fields):
         half = size / 2
-        axis.add_patch(plt.Rectangle((centre - half, centre - half), size, size, fill=False, lw=1.5,
-                                     color=f"C{index}", label=f"{name}: {size}×{size}"))
-    axis.set(xlim=(-6, 34), ylim=(34, -6), title="Receptive field of one unit after each layer")
-    axis.legend(fontsize=7, loc="lower left", bbox_to_anchor=(1.0, 0.0))
+        axis.add_patch(plt.Rectangle((centre - half, centre - half), size, size, fill=False, lw=1.8,
+                                     color=f"C{index + 1}", label=f"{name}: {size}×{size}"))
+    axis.set(xlim=(-3, 31), ylim=(31, -3), title="What one unit sees after each layer", xlabel="x (pixels)",
+             ylabel="y (pixels)")
+    _legend_right(axis)
     return figure
 
 
-def top_activating_grid(images: torch.Tensor, tables: dict[str, pd.DataFrame]) -> plt.Figure:
+def top_patches(images: torch.Tensor, tables: dict[str, pd.DataFrame], patches: dict[str, list]) -> plt.Figure:
+    """For a few channels of each block, the receptive-field patches of its most exciting test images."""
     blocks = list(tables)
     channels = int(max(t.channel.max() for t in tables.values())) + 1
     top = int(max(t["rank"].max() for t in tables.values())) + 1
-    figure, axes = plt.subplots(len(blocks) * channels, top, figsize=(top * 0.8, len(blocks) * channels * 0.85),
-                                squeeze=False)
-    for b, block in enumerate(blocks):
-        for _, row in tables[block].iterrows():
-            axis = axes[b * channels + int(row.channel), int(row["rank"])]
-            axis.imshow(images[int(row.image)], cmap="gray_r")
-        for c in range(channels):
-            axes[b * channels + c, 0].set_ylabel(f"{block}\nch {c}", rotation=0, ha="right", va="center", fontsize=7)
+    figure, axes = plt.subplots(len(blocks) * channels, top, figsize=(top * 0.95, len(blocks) * channels * 1.0),
+                                squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.15})
     for axis in axes.flat:
         axis.set_xticks([])
         axis.set_yticks([])
-    figure.suptitle("Test images that most excite a few channels of each block")
+    for b, block in enumerate(blocks):
+        for (_, row), patch in zip(tables[block].iterrows(), patches[block]):
+            _garment(axes[b * channels + int(row.channel), int(row["rank"])], patch)
+        for c in range(channels):
+            size = patches[block][0].shape[-1]
+            axes[b * channels + c, 0].set_ylabel(f"{block} ch {c}\n{size}×{size}", rotation=0, ha="right",
+                                                 va="center", fontsize=7)
+    figure.suptitle("What a unit sees: the input patch under its receptive field, for its 6 strongest test images")
+    return figure
+
+
+def selectivity(table: pd.DataFrame) -> plt.Figure:
+    """Per-channel class entropy among its top images, per block, beside the shuffled-label baseline."""
+    figure, axis = plt.subplots(figsize=(7, 3.8))
+    blocks = list(dict.fromkeys(table.block))
+    for index, block in enumerate(blocks):
+        rows = table[table.block == block]
+        jitter = np.random.default_rng(index).uniform(-0.15, 0.15, len(rows))
+        axis.scatter(index + jitter, rows.entropy, s=12, alpha=0.7, color=f"C{index}")
+        axis.hlines(rows.entropy.median(), index - 0.3, index + 0.3, color="k", lw=2)
+        axis.hlines(rows.shuffled_entropy.mean(), index - 0.3, index + 0.3, color="0.5", lw=2, ls="--")
+    axis.set_xticks(range(len(blocks)), [f"{b}\n({(table.block == b).sum()} channels)" for b in blocks])
+    axis.set(title="How class-specific is each channel?", ylabel="entropy of classes among\ntop images (bits)",
+             xlabel="block", ylim=(0, math.log2(10) + 0.2))
+    handles = [Line2D([], [], color="k", lw=2, label="median channel"),
+               Line2D([], [], color="0.5", lw=2, ls="--", label="labels shuffled"),
+               Line2D([], [], marker="o", ls="", color="0.4", label="one channel")]
+    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    axis.grid(alpha=0.3, axis="y")
+    return figure
+
+
+def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor,
+                occlusion: torch.Tensor) -> plt.Figure:
+    """Each image with its Grad-CAM map and its occlusion map (how much the score drops when a patch is hidden)."""
+    count = len(images)
+    figure, axes = plt.subplots(3, count, figsize=(count * 1.9, 6.6), squeeze=False,
+                                gridspec_kw={"wspace": 0.1, "hspace": 0.45})
+    for col in range(count):
+        _garment(axes[0, col], images[col], titles[col], fontsize=7)
+    limit = float(grad_cam.max()) or 1.0
+    for col in range(count):
+        axes[1, col].imshow(_as_numpy(images[col]), cmap="gray", vmin=0, vmax=255)
+        shown = axes[1, col].imshow(_as_numpy(grad_cam[col]), cmap="inferno", alpha=0.6, vmin=0, vmax=limit)
+        axes[1, col].set(xticks=[], yticks=[])
+    axes[1, 0].set_ylabel("Grad-CAM", fontsize=8)
+    _colorbar(figure, shown, axes[1, :].tolist(), "Grad-CAM (a.u.)", pad=0.01, fraction=0.02)
+    limit = float(occlusion.abs().max()) or 1.0
+    for col in range(count):
+        shown = _signed(axes[2, col], occlusion[col], limit)
+    axes[2, 0].set_ylabel("occlusion", fontsize=8)
+    _colorbar(figure, shown, axes[2, :].tolist(), "score drop when hidden", pad=0.01, fraction=0.02)
+    figure.suptitle("Where the evidence for the predicted class lies (top: image, true → predicted)")
     return figure

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -23,16 +27,21 @@ def shift_images(images: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     return shifted
 
 
-def translation_curve(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor, runtime: Runtime,
-                      max_shift: int = 6) -> pd.DataFrame:
-    """Test accuracy of trained models on images shifted by 0…max_shift pixels in each direction (no retraining)."""
+def translation_curve(models: dict[str, nn.Module | list[nn.Module]], images: torch.Tensor, labels: torch.Tensor,
+                      runtime: Runtime, max_shift: int = 6) -> pd.DataFrame:
+    """Test accuracy of trained models on images shifted by 0…max_shift pixels in each direction (no retraining).
+
+    models maps a name to one model or to one model per seed; one row per (model, seed, direction, shift).
+    """
     rows = []
     for direction, (ux, uy) in DIRECTIONS.items():
         for shift in range(max_shift + 1):
             moved = shift_images(images, ux * shift, uy * shift)
-            for name, model in models.items():
-                accuracy = float((predict_logits(model, moved, runtime).argmax(1) == labels).float().mean())
-                rows.append({"model": name, "direction": direction, "shift": shift, "accuracy": accuracy})
+            for name, per_seed in models.items():
+                for seed, model in enumerate(per_seed if isinstance(per_seed, list) else [per_seed]):
+                    accuracy = float((predict_logits(model, moved, runtime).argmax(1) == labels).float().mean())
+                    rows.append({"model": name, "seed": seed, "direction": direction, "shift": shift,
+                                 "accuracy": accuracy})
     return pd.DataFrame(rows)
 
 
@@ -73,6 +82,116 @@ def feature_maps(model: nn.Module, image: torch.Tensor, runtime: Runtime) -> dic
         for handle in handles:
             handle.remove()
     return captured
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a block's output units look: receptive-field size, jump between units, and the first unit's centre
+    (input pixel coordinates, pixel centres at integers)."""
+
+    size: int
+    jump: int
+    start: float
+
+    def window(self, row: int, column: int) -> tuple[int, int]:
+        """Top-left input pixel of the receptive field of the unit at (row, column)."""
+        offset = (self.size - 1) / 2
+        return (math.floor(self.start + row * self.jump - offset + 1e-9),
+                math.floor(self.start + column * self.jump - offset + 1e-9))
+
+
+def block_geometry(model: nn.Module) -> dict[str, Geometry]:
+    """The receptive-field geometry of each block's output, from the kernel, stride and padding of every layer."""
+    size, jump, start, geometry = 1, 1, 0.0, {}
+    ends = {id(module): name for name, module in block_outputs(model).items()}
+    for module in model.features:
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
+            s = module.stride if isinstance(module.stride, int) else module.stride[0]
+            p = module.padding if isinstance(module.padding, int) else module.padding[0]
+            start += ((k - 1) / 2 - p) * jump
+            size += (k - 1) * jump
+            jump *= s
+        if id(module) in ends:
+            geometry[ends[id(module)]] = Geometry(size, jump, start)
+    return geometry
+
+
+def receptive_patch(image: torch.Tensor, geometry: Geometry, row: int, column: int) -> torch.Tensor:
+    """The input window (size × size, zeros outside the image) that the unit at (row, column) of a block sees."""
+    top, left = geometry.window(row, column)
+    padded = torch.nn.functional.pad(image, (geometry.size,) * 4)
+    top, left = top + geometry.size, left + geometry.size
+    return padded[..., top:top + geometry.size, left:left + geometry.size]
+
+
+@torch.no_grad()
+def channel_peaks(model: nn.Module, images: torch.Tensor, runtime: Runtime,
+                  batch_size: int = EVAL_BATCH_SIZE) -> dict[str, tuple[torch.Tensor, torch.Tensor, int]]:
+    """For each block: every channel's strongest activation on every image, where it is (flat index into the
+    block's map), and the map's width."""
+    stages = block_outputs(model)
+    values: dict[str, list] = {name: [] for name in stages}
+    places: dict[str, list] = {name: [] for name in stages}
+    widths: dict[str, int] = {}
+
+    def keep(name, output) -> None:
+        peak, where = output.float().flatten(2).max(dim=2)
+        values[name].append(peak.cpu())
+        places[name].append(where.cpu())
+        widths[name] = output.shape[-1]
+
+    handles = [module.register_forward_hook(lambda m, i, o, n=name: keep(n, o)) for name, module in stages.items()]
+    model.eval()
+    try:
+        for start in range(0, len(images), batch_size):
+            with runtime.autocast():
+                model(to_input(images[start:start + batch_size], runtime))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: (torch.cat(values[name]), torch.cat(places[name]), widths[name]) for name in stages}
+
+
+def top_activating_patches(model: nn.Module, images: torch.Tensor, runtime: Runtime, channels: int = 4,
+                           top: int = 6) -> dict[str, pd.DataFrame]:
+    """For each block, the `top` images that most excite each of its first `channels` channels, with where the peak
+    is (the unit's row and column), so a figure can show the receptive-field patch the unit saw."""
+    tables = {}
+    for name, (peaks, places, width) in channel_peaks(model, images, runtime).items():
+        rows = []
+        for channel in range(min(channels, peaks.shape[1])):
+            values, index = peaks[:, channel].topk(top)
+            for rank, (value, image) in enumerate(zip(values.tolist(), index.tolist())):
+                place = int(places[image, channel])
+                rows.append({"channel": channel, "rank": rank, "image": image, "activation": value,
+                             "row": place // width, "column": place % width})
+        tables[name] = pd.DataFrame(rows)
+    return tables
+
+
+def entropy_bits(labels: np.ndarray, classes: int = 10) -> float:
+    """Shannon entropy (bits) of the class distribution of a set of labels: 0 = one class, log2(10) = uniform."""
+    counts = np.bincount(labels, minlength=classes).astype(float)
+    share = counts[counts > 0] / counts.sum()
+    return float(-(share * np.log2(share)).sum())
+
+
+def class_selectivity(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, runtime: Runtime,
+                      top: int = 100, shuffles: int = 20, seed: int = 0) -> pd.DataFrame:
+    """Every channel of every block: entropy of the classes among its `top` most exciting images, against the same
+    measure with the labels shuffled (what a channel blind to class would score). Lower entropy = more class-specific.
+    """
+    generator = np.random.default_rng(seed)
+    labels = labels.numpy()
+    shuffled = [generator.permutation(labels) for _ in range(shuffles)]
+    rows = []
+    for block, (peaks, _, _) in channel_peaks(model, images, runtime).items():
+        winners = peaks.topk(top, dim=0).indices.T.numpy()  # channels × top image indices
+        for channel, index in enumerate(winners):
+            rows.append({"block": block, "channel": channel, "entropy": entropy_bits(labels[index]),
+                         "shuffled_entropy": float(np.mean([entropy_bits(s[index]) for s in shuffled]))})
+    return pd.DataFrame(rows)
 
 
 @torch.no_grad()

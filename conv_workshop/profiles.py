@@ -14,10 +14,11 @@ class Profile:
 
     name: str
     subset: tuple[int, int, int] | None  # (train, val, test) sizes of a class-balanced subset; None = all data
-    main_epochs: int  # epochs of the headline dense baseline and CNN
-    main_seeds: tuple[int, ...]  # seeds of the headline comparison
-    experiment_epochs: int  # epochs of each controlled-experiment variant
-    experiment_seeds: tuple[int, ...]  # seeds of each controlled-experiment variant
+    main_epochs: int  # CNN epochs of the headline comparison (the dense baseline trains DENSE_EPOCH_FACTOR × this)
+    experiment_epochs: int  # CNN epochs of each controlled-experiment variant
+    seeds: tuple[int, ...]  # seeds of every CNN trained on more than cheap_train_size images
+    cheap_seeds: tuple[int, ...]  # seeds of cheap runs: dense models, and CNNs on at most cheap_train_size images
+    cheap_train_size: int  # CNNs on this many training images or fewer are cheap (under ~30 s on a 2-core CPU)
     experiment_train_size: int | None  # training images of each variant (None = the whole training split)
     data_sizes: tuple[int, ...]  # training-set sizes of the data-efficiency probe
     min_images_seen: int  # small training sets get more epochs, so every model sees at least this many images
@@ -32,6 +33,15 @@ class Profile:
             return Path(override)
         return Path(".") if self.name == "full" else Path("runs") / self.name
 
+    def seeds_for(self, config, train_size: int) -> tuple[int, ...]:
+        """More seeds where a run is cheap (every dense model, small training sets): the budget goes to resolution."""
+        cheap = getattr(config, "kind", "") == "dense" or train_size <= self.cheap_train_size
+        return self.cheap_seeds if cheap else self.seeds
+
+    def data_size_epochs(self, train_size: int, full_size: int) -> int:
+        """CNN epochs of the data-size probe: the headline budget on the whole split, epochs_for on subsets."""
+        return self.main_epochs if train_size >= full_size else self.epochs_for(train_size, self.main_epochs)
+
     def epochs_for(self, train_size: int, epochs: int | None = None, cap: int = 100) -> int:
         """Epochs for a training set of train_size images: at least `epochs`, and enough to see min_images_seen."""
         epochs = epochs or self.experiment_epochs
@@ -39,17 +49,18 @@ class Profile:
 
 
 PROFILES = {
-    "smoke": Profile("smoke", subset=(2_000, 500, 1_000), main_epochs=1, main_seeds=(0,), experiment_epochs=1,
-                     experiment_seeds=(0,), experiment_train_size=None, data_sizes=(200, 1_000),
+    "smoke": Profile("smoke", subset=(2_000, 500, 1_000), main_epochs=1, experiment_epochs=1, seeds=(0,),
+                     cheap_seeds=(0,), cheap_train_size=0, experiment_train_size=None, data_sizes=(200, 1_000),
                      min_images_seen=1_000, probe_test_size=None, cpu_budget_minutes=3),
-    "quick": Profile("quick", subset=None, main_epochs=6, main_seeds=(0,), experiment_epochs=3,
-                     experiment_seeds=(0,), experiment_train_size=10_000, data_sizes=(500, 2_000, 10_000),
+    "quick": Profile("quick", subset=None, main_epochs=6, experiment_epochs=3, seeds=(0,), cheap_seeds=(0, 1, 2),
+                     cheap_train_size=2_000, experiment_train_size=10_000, data_sizes=(500, 2_000, 10_000),
                      min_images_seen=10_000, probe_test_size=2_000, cpu_budget_minutes=15),
     # The controlled experiments train on 10,000 images so that the whole profile fits 90 minutes on a 2-core CPU:
     # on all 55,000 images, their 3 seeds × 10 epochs would take that CPU about 4.7 hours (timed per configuration).
-    "full": Profile("full", subset=None, main_epochs=10, main_seeds=(0, 1, 2), experiment_epochs=10,
-                    experiment_seeds=(0, 1, 2), experiment_train_size=10_000, data_sizes=(500, 2_000, 10_000, 55_000),
-                    min_images_seen=50_000, probe_test_size=None, cpu_budget_minutes=90),
+    "full": Profile("full", subset=None, main_epochs=10, experiment_epochs=10, seeds=(0, 1, 2),
+                    cheap_seeds=(0, 1, 2, 3, 4), cheap_train_size=2_000, experiment_train_size=10_000,
+                    data_sizes=(500, 2_000, 10_000, 55_000), min_images_seen=50_000, probe_test_size=5_000,
+                    cpu_budget_minutes=90),
 }
 
 

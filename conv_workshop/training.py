@@ -97,8 +97,9 @@ class TrainConfig:
     augment: str = "none"  # "none", or "flip": random horizontal flips of whole batches
     eval_batch_size: int = EVAL_BATCH_SIZE  # images per forward pass when evaluating
     # Validating every epoch dominated the long runs of small training sets (100 epochs of 500 images spent 5×
-    # longer validating than training), so a run validates every ⌈epochs / validations⌉ epochs and at the last.
-    validations: int = 10  # how many times a run measures validation accuracy (and may keep the weights)
+    # longer validating than training), and with a one-cycle schedule the best epoch is nearly always one of the
+    # last, so a run validates every ⌈epochs / validations⌉ epochs and at the last.
+    validations: int = 5  # how many times a run measures validation accuracy (and may keep the weights)
 
 
 def seed_everything(seed: int) -> None:
@@ -136,10 +137,18 @@ def predict_logits(model: nn.Module, images: torch.Tensor, runtime: Runtime,
     """fp32 logits (on the CPU) for uint8 images, in eval mode."""
     model.eval()
     outputs = []
-    for start in range(0, len(images), batch_size):
-        with runtime.autocast():
-            logits = model(to_input(images[start:start + batch_size], runtime))
-        outputs.append(logits.float().cpu())
+    # Channels-last inputs through contiguous weights convert layouts at every layer (10× slower for some models
+    # on a CPU), so the model follows the input's layout while predicting and is handed back contiguous.
+    if runtime.channels_last:
+        model.to(memory_format=torch.channels_last)
+    try:
+        for start in range(0, len(images), batch_size):
+            with runtime.autocast():
+                logits = model(to_input(images[start:start + batch_size], runtime))
+            outputs.append(logits.float().cpu())
+    finally:
+        if runtime.channels_last:
+            model.to(memory_format=torch.contiguous_format)
     return torch.cat(outputs) if outputs else torch.empty(0, 10)
 
 
@@ -195,10 +204,11 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
                                                    total_steps=config.epochs * steps_per_epoch)
     shuffle = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator(device=runtime.device).manual_seed(seed)
-    scaler = torch.amp.GradScaler(enabled=runtime.precision == "fp16")
+    # fp16 needs loss scaling on every device that runs it (CUDA, and CPU autocast), so the scaler follows the runtime.
+    scaler = torch.amp.GradScaler(runtime.device, enabled=runtime.precision == "fp16")
     history, best_state, best_accuracy, best_epoch = [], None, -1.0, 0
     bar = _progress(config.epochs * steps_per_epoch, description, progress)
-    train_seconds = 0.0
+    train_seconds, seen_total = 0.0, 0
     validate_every = validation_interval(config)
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -206,6 +216,7 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
         order = torch.randperm(len(labels), generator=shuffle).to(runtime.device)
         total_loss = torch.zeros((), device=runtime.device)
         total_correct = torch.zeros((), device=runtime.device)
+        seen = 0
         for step in range(steps_per_epoch):
             index = order[step * config.batch_size:(step + 1) * config.batch_size]
             x = augment_batch(to_input(images[index], runtime), config.augment, augment_generator)
@@ -221,8 +232,9 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
             # Accumulated on the device: a .item() per step would stall a GPU.
             total_loss += loss.detach().float() * len(y)
             total_correct += (logits.argmax(1) == y).sum()
+            seen += len(y)  # a training set smaller than one batch gives a smaller batch, not batch_size images
             bar.update(1)
-        seen = steps_per_epoch * config.batch_size
+        seen_total += seen
         if runtime.device == "cuda":
             torch.cuda.synchronize()
         epoch_seconds = time.perf_counter() - started
@@ -240,7 +252,6 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     bar.close()
     model.load_state_dict(best_state)
     model.to(memory_format=torch.contiguous_format)
-    seen_total = config.epochs * steps_per_epoch * config.batch_size
     return FitResult(history=history, best_epoch=best_epoch, best_val_accuracy=best_accuracy,
                      train_seconds=train_seconds, images_per_second=seen_total / max(train_seconds, 1e-9))
 

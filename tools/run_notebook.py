@@ -1,31 +1,36 @@
-"""Executes the workshop notebook with nbclient in a chosen profile, failing on the first cell error.
+"""Executes the workshop notebook from its source (the jupytext script) with nbclient, in a chosen profile.
 
-  python tools/run_notebook.py --profile smoke               # writes runs/smoke/convolutional_layers_workshop.ipynb
-  python tools/run_notebook.py --profile full --in-place     # the committed reference run (outputs kept in git)
+  python tools/run_notebook.py --profile smoke                     # executes a copy into runs/smoke/
+  python tools/run_notebook.py --profile full --in-place           # the committed reference run (outputs kept in git)
   python tools/run_notebook.py --profile full --in-place --replay  # re-render it from its recorded runs
+
+The cells come from convolutional_layers_workshop.py, so the executed notebook is always an execution of exactly
+the committed source. nbclient (the engine papermill itself uses) is enough here: the profile travels in the
+environment, which the notebook's `parameters` cell reads, so no injected cell ever differs from the source.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "convolutional_layers_workshop.py"
 NOTEBOOK = ROOT / "convolutional_layers_workshop.ipynb"
 
 
 def record_timing(path: Path, profile: str, seconds: float, replay: bool) -> None:
     """Keep the latest duration of each profile with the machine it ran on (a benchmark, not a test)."""
-    import json
-    import platform
-
     import torch
 
     sys.path.insert(0, str(ROOT))
@@ -45,7 +50,7 @@ def record_timing(path: Path, profile: str, seconds: float, replay: bool) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=("smoke", "quick", "full"), required=True)
-    parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebook's outputs")
+    parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebook with this run")
     parser.add_argument("--output", type=Path, default=None, help="where the executed copy goes")
     parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed per cell")
     parser.add_argument("--record-timing", type=Path, default=None,
@@ -56,11 +61,14 @@ def main() -> int:
     args = parser.parse_args()
 
     output = NOTEBOOK if args.in_place else (args.output or ROOT / "runs" / args.profile / NOTEBOOK.name)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = jupytext.read(SOURCE)
     os.environ["WORKSHOP_PROFILE"] = args.profile
+    os.environ["WORKSHOP_HEADLESS"] = "1"  # no live kernel will answer widgets: cells draw static figures
     os.environ.pop("MPLBACKEND", None)  # a non-interactive backend here would leave the notebook without figures
     if args.replay:
         os.environ["WORKSHOP_REPLAY"] = "1"
+    else:
+        os.environ.pop("WORKSHOP_REPLAY", None)
     os.environ.setdefault("WORKSHOP_PROGRESS", "0")  # progress bars are for people; an executed file keeps summaries
     client = NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}})
@@ -72,12 +80,12 @@ def main() -> int:
         nbformat.write(notebook, output.with_suffix(".failed.ipynb"))
         print(f"notebook failed after {time.perf_counter() - started:.0f} s:\n{error}", file=sys.stderr)
         return 1
+    elapsed = time.perf_counter() - started
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_suffix(".tmp")
     nbformat.write(notebook, temporary)
     os.replace(temporary, output)
-    elapsed = time.perf_counter() - started
-    print(f"executed {NOTEBOOK.name} in profile {args.profile} in {elapsed:.0f} s -> {output}")
+    print(f"executed {SOURCE.name} in profile {args.profile} in {elapsed:.0f} s -> {output}")
     if args.record_timing:
         record_timing(args.record_timing, args.profile, elapsed, replay=args.replay)
     return 0

@@ -1,0 +1,56 @@
+"""What the CNN looks at: Grad-CAM on its last convolutional block and occlusion sensitivity, computed with Captum.
+
+Both explain one prediction at a time. Grad-CAM weighs the last block's feature maps by the gradient of the class
+score, so its map has that block's resolution (14×14 for the default CNN, upsampled here). Occlusion hides one patch
+at a time and records how much the class score drops: slower, model-agnostic, and at the patch's resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from captum.attr import LayerAttribution, LayerGradCam, Occlusion
+from torch import nn
+
+
+def last_block_layer(model: nn.Module) -> nn.Module:
+    """The last ReLU of the last convolutional block: the last feature maps that still have a spatial layout."""
+    return [m for m in model.features if isinstance(m, nn.ReLU)][-1]
+
+
+def _inputs(images: torch.Tensor) -> torch.Tensor:
+    return images.unsqueeze(1).float() / 255.0
+
+
+def grad_cam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM maps (N×28×28, ReLU applied) for uint8 images and target classes, in fp32 on the CPU."""
+    model = model.cpu().float().eval()
+    method = LayerGradCam(model, last_block_layer(model))
+    inputs = _inputs(images)
+    maps = method.attribute(inputs, target=targets, relu_attributions=True)
+    return LayerAttribution.interpolate(maps, inputs.shape[-2:], interpolate_mode="bilinear")[:, 0].detach()
+
+
+def occlusion(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, window: int = 6,
+              stride: int = 2) -> torch.Tensor:
+    """Score drop (N×28×28) when a window×window patch is set to black, averaged over the windows covering a pixel."""
+    model = model.cpu().float().eval()
+    method = Occlusion(model)
+    maps = method.attribute(_inputs(images), target=targets, sliding_window_shapes=(1, window, window),
+                            strides=(1, stride, stride), baselines=0.0)
+    return maps[:, 0].detach()
+
+
+def choose_examples(labels: torch.Tensor, predictions: torch.Tensor, class_names: tuple[str, ...],
+                    pair: tuple[str, str] = ("Shirt", "T-shirt/top"), per_kind: int = 1) -> list[int]:
+    """Test images to explain: for a confusable pair (a, b), correct a, correct b, a mistaken for b and b mistaken
+    for a (per_kind of each, the first ones in test order), plus one correct image of two other classes."""
+    a, b = (class_names.index(name) for name in pair)
+    labels, predictions = labels.numpy(), predictions.numpy()
+    chosen: list[int] = []
+    for true, predicted in ((a, a), (b, b), (a, b), (b, a)):
+        chosen += np.flatnonzero((labels == true) & (predictions == predicted))[:per_kind].tolist()
+    others = [c for c in range(len(class_names)) if c not in (a, b)]
+    for other in (others[0], others[-1]):  # trousers-like and boots-like classes in Fashion-MNIST order
+        chosen += np.flatnonzero((labels == other) & (predictions == other))[:1].tolist()
+    return chosen

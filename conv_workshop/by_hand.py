@@ -1,0 +1,245 @@
+"""The convolutional layer written out by hand: the operation, its shape and cost arithmetic, pooling, receptive
+fields, shift equivariance, and a kernel learned by gradient descent; each checked against PyTorch in the tests.
+
+These functions favour being read over being fast: the notebook shows their source where it teaches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+# Hand-designed 3×3 kernels. PyTorch's conv2d slides each one unflipped over the image (cross-correlation), so a
+# kernel's layout is the pattern it responds to: positive weights where it wants light, negative where dark.
+KERNELS: dict[str, torch.Tensor] = {
+    "vertical edge (Sobel x)": torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]),
+    "horizontal edge (Sobel y)": torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]),
+    "diagonal edge": torch.tensor([[0.0, 1.0, 2.0], [-1.0, 0.0, 1.0], [-2.0, -1.0, 0.0]]),
+    "blur (box)": torch.full((3, 3), 1 / 9),
+    "sharpen": torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
+}
+
+
+def as_chw(image: torch.Tensor) -> torch.Tensor:
+    """A uint8 or float H×W image (or C×H×W) as float C×H×W in [0, 1] for uint8 input."""
+    image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
+    return image.unsqueeze(0) if image.dim() == 2 else image
+
+
+def as_kernels(kernel: torch.Tensor) -> torch.Tensor:
+    """A k×k kernel (or C_in×k×k, or C_out×C_in×k×k) as C_out×C_in×k×k, the layout of nn.Conv2d.weight."""
+    while kernel.dim() < 4:
+        kernel = kernel.unsqueeze(0)
+    return kernel.float()
+
+
+def correlate2d(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1,
+                padding: int = 0) -> torch.Tensor:
+    """What nn.Conv2d computes, with explicit loops: each output is the sum of the kernel times the window under it.
+
+    image: C_in×H×W; kernel: C_out×C_in×k×k; returns C_out×H_out×W_out.
+    """
+    image = F.pad(as_chw(image), (padding, padding, padding, padding))  # zeros around the border
+    kernel = as_kernels(kernel)
+    out_channels, _, k, _ = kernel.shape
+    height = (image.shape[1] - k) // stride + 1
+    width = (image.shape[2] - k) // stride + 1
+    out = torch.zeros(out_channels, height, width)
+    for o in range(out_channels):
+        for i in range(height):
+            for j in range(width):
+                window = image[:, i * stride:i * stride + k, j * stride:j * stride + k]
+                out[o, i, j] = (window * kernel[o]).sum() + (bias[o] if bias is not None else 0.0)
+    return out
+
+
+def correlate2d_unfold(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None,
+                       stride: int = 1, padding: int = 0) -> torch.Tensor:
+    """The same operation without loops: unfold every window into a column, then one matrix product."""
+    image, kernel = as_chw(image), as_kernels(kernel)
+    out_channels, _, k, _ = kernel.shape
+    columns = F.unfold(image.unsqueeze(0), k, padding=padding, stride=stride)[0]  # (C_in·k·k) × windows
+    out = kernel.reshape(out_channels, -1) @ columns  # C_out × windows
+    if bias is not None:
+        out = out + bias.reshape(-1, 1)
+    height = output_size(image.shape[1], k, padding, stride)
+    return out.reshape(out_channels, height, -1)
+
+
+def convolve2d(image: torch.Tensor, kernel: torch.Tensor, stride: int = 1, padding: int = 0) -> torch.Tensor:
+    """Convolution in the mathematical sense: the kernel flipped in both directions, then correlated."""
+    return correlate2d(image, as_kernels(kernel).flip(-1, -2), stride=stride, padding=padding)
+
+
+def max_pool2d(feature_map: torch.Tensor, size: int = 2, stride: int | None = None) -> torch.Tensor:
+    """Max pooling with explicit loops: the largest value of each size×size window (C×H×W in, C×H'×W' out)."""
+    stride = stride or size
+    channels, height, width = feature_map.shape
+    out_height, out_width = (height - size) // stride + 1, (width - size) // stride + 1
+    out = torch.zeros(channels, out_height, out_width)
+    for i in range(out_height):
+        for j in range(out_width):
+            window = feature_map[:, i * stride:i * stride + size, j * stride:j * stride + size]
+            out[:, i, j] = window.amax(dim=(1, 2))
+    return out
+
+
+def output_size(n: int, k: int, p: int = 0, s: int = 1) -> int:
+    """Output side of a convolution or pooling: ⌊(n + 2p − k) / s⌋ + 1."""
+    if k > n + 2 * p:
+        raise ValueError(f"a {k}×{k} kernel does not fit a {n}×{n} input with padding {p}")
+    return (n + 2 * p - k) // s + 1
+
+
+def same_padding(k: int) -> int:
+    """The padding that keeps the size at stride 1: (k − 1) / 2 on each side, whole only for odd k."""
+    if k % 2 == 0:
+        raise ValueError(f"k={k}: an even kernel needs uneven padding ({(k - 1) / 2} per side) to keep the size")
+    return (k - 1) // 2
+
+
+def conv_parameters(in_channels: int, out_channels: int, k: int, bias: bool = True) -> int:
+    """Weights of one conv layer: each of C_out filters holds C_in × k × k weights, plus its bias."""
+    return out_channels * (in_channels * k * k + int(bias))
+
+
+def conv_macs(in_channels: int, out_channels: int, k: int, out_height: int, out_width: int) -> int:
+    """Multiply-accumulates of one conv layer: C_in × k × k for each of C_out × H_out × W_out outputs."""
+    return out_channels * out_height * out_width * in_channels * k * k
+
+
+def receptive_fields(layers: list[tuple[int, int]]) -> list[int]:
+    """Receptive field after each layer of (kernel, stride): r ← r + (k − 1) · j, then j ← j · s (j: the jump)."""
+    field, jump, fields = 1, 1, []
+    for k, s in layers:
+        field += (k - 1) * jump
+        jump *= s
+        fields.append(field)
+    return fields
+
+
+def shape_trace(config, n: int = 28) -> list[dict]:
+    """The default CNN's shapes derived step by step with output_size, down to the inputs of its head."""
+    pad = same_padding(config.kernel_size) if config.padding == "same" else 0
+    channels_in, rows = 1, [{"step": "input", "formula": "", "output": (1, n, n)}]
+    for block, channels in enumerate(config.channels, start=1):
+        for conv in range(1, config.convs_per_block + 1):
+            stride = 2 if conv == config.convs_per_block and config.downsample == "stride" else 1
+            new = output_size(n, config.kernel_size, pad, stride)
+            rows.append({"step": f"block {block}, conv {conv} ({config.kernel_size}×{config.kernel_size}, "
+                                 f"pad {pad}, stride {stride})",
+                         "formula": f"⌊({n} + 2·{pad} − {config.kernel_size}) / {stride}⌋ + 1 = {new}",
+                         "output": (channels, new, new)})
+            n, channels_in = new, channels
+        if config.downsample in ("max", "avg"):
+            new = output_size(n, 2, 0, 2)
+            rows.append({"step": f"block {block}, {config.downsample} pool 2×2", "formula":
+                         f"⌊({n} + 0 − 2) / 2⌋ + 1 = {new}", "output": (channels_in, new, new)})
+            n = new
+    flat = channels_in * n * n
+    rows.append({"step": "flatten", "formula": f"{channels_in} × {n} × {n} = {flat:,}", "output": (flat,)})
+    return rows
+
+
+@dataclass(frozen=True)
+class ShiftResponse:
+    """How convolution, 2×2 max pooling and global average pooling respond to an input moved `shift` pixels right."""
+
+    shift: int
+    conv_interior_difference: float  # max |conv(shifted) − shifted(conv)| away from the border: 0 = equivariant
+    pool_exact_share: float  # share of pooled outputs equal to the pooled map moved by the nearest whole cell
+    gap_relative_change: float  # |GAP(shifted) − GAP(image)| / GAP(image): 0 = invariant
+
+
+def shift_right(image: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Move a C×H×W map `pixels` to the right, filling the uncovered columns with zeros."""
+    shifted = torch.zeros_like(image)
+    shifted[..., pixels:] = image[..., :image.shape[-1] - pixels]
+    return shifted
+
+
+def shift_response(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> ShiftResponse:
+    """Convolution is shift-equivariant; 2×2 max pooling only for shifts by a multiple of its stride; GAP nearly
+    invariant. Measured on one image with one kernel (ReLU after the convolution, as in the CNN)."""
+    image, pad, margin = as_chw(image), kernel.shape[-1] // 2, kernel.shape[-1]
+    response = correlate2d_unfold(image, kernel, padding=pad).relu()
+    moved = correlate2d_unfold(shift_right(image, shift), kernel, padding=pad).relu()
+    interior = (moved - shift_right(response, shift))[..., margin:-margin, margin:-margin]
+    pooled, pooled_moved = max_pool2d(response), max_pool2d(moved)
+    inner = (..., slice(2, -2), slice(2, -2))  # away from the border, where zeros enter
+    share = max(float((pooled_moved[inner] == shift_right(pooled, cells)[inner]).float().mean())
+                for cells in {shift // 2, (shift + 1) // 2})
+    gap_change = float((moved.mean() - response.mean()).abs() / response.mean())
+    return ShiftResponse(shift, float(interior.abs().max()), share, gap_change)
+
+
+@dataclass
+class KernelFit:
+    """A kernel learned from (image, filtered image) pairs: the kernel and the loss after each step."""
+
+    kernel: torch.Tensor
+    losses: list[float]
+
+
+def learn_kernel(images: torch.Tensor, target_kernel: torch.Tensor, steps: int = 500, learning_rate: float = 0.5,
+                 seed: int = 0) -> KernelFit:
+    """Recover target_kernel from images and their filtered versions by plain gradient descent on squared error."""
+    x = as_chw(images).unsqueeze(1) if images.dim() == 3 else as_chw(images)  # N×1×H×W
+    target = F.conv2d(x, as_kernels(target_kernel))
+    kernel = torch.randn(1, 1, *target_kernel.shape[-2:], generator=torch.Generator().manual_seed(seed)) * 0.1
+    kernel.requires_grad_(True)
+    losses = []
+    for _ in range(steps):
+        loss = F.mse_loss(F.conv2d(x, kernel), target)
+        loss.backward()
+        with torch.no_grad():
+            kernel -= learning_rate * kernel.grad
+            kernel.grad = None
+        losses.append(float(loss.detach()))
+    return KernelFit(kernel.detach()[0, 0], losses)
+
+
+def shift_demo(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> dict[str, torch.Tensor]:
+    """The maps behind shift_response, for a figure: input and moved input, their conv + ReLU and 2×2 max pools."""
+    image = as_chw(image)
+    moved = shift_right(image, shift)
+    pad = kernel.shape[-1] // 2
+    response = correlate2d_unfold(image, kernel, padding=pad).relu()
+    moved_response = correlate2d_unfold(moved, kernel, padding=pad).relu()
+    return {"image": image[0], "moved": moved[0], "response": response[0], "moved_response": moved_response[0],
+            "pooled": max_pool2d(response)[0], "moved_pooled": max_pool2d(moved_response)[0],
+            "difference": (moved_response - shift_right(response, shift))[0], "shift": torch.tensor(shift)}
+
+
+def train_epoch(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
+                batch_size: int = 256, seed: int = 0) -> float:
+    """One epoch of the plain training loop every PyTorch user writes; returns the mean training loss."""
+    model.train()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    total = 0.0
+    for start in range(0, len(labels), batch_size):
+        batch = order[start:start + batch_size]
+        x = images[batch].unsqueeze(1).float() / 255.0  # uint8 N×28×28 → float N×1×28×28 in [0, 1]
+        optimizer.zero_grad()  # 1. forget the previous batch's gradients
+        logits = model(x)  # 2. forward
+        loss = F.cross_entropy(logits, labels[batch])  # 3. loss
+        loss.backward()  # 4. gradients of the loss with respect to every weight
+        optimizer.step()  # 5. move every weight a little against its gradient
+        total += float(loss.detach()) * len(batch)
+    return total / len(labels)
+
+
+@torch.no_grad()
+def evaluate_loss(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean cross-entropy on a labelled set, in eval mode (no dropout, batch norm's running statistics)."""
+    model.eval()
+    return float(F.cross_entropy(model(images.unsqueeze(1).float() / 255.0), labels))
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of images whose highest-scoring class is the label, in eval mode."""
+    model.eval()
+    return float((model(images.unsqueeze(1).float() / 255.0).argmax(1) == labels).float().mean())

@@ -1,0 +1,146 @@
+"""The one sentence per section that carries this run's numbers, generated from the data the section computed.
+
+Each function returns Markdown; it states only what its figure or table shows, and its wording follows the
+numbers (a verdict comes from the stats module, never from a threshold written here).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+
+from .tables import accuracy, difference
+
+
+def _pct(value: float, digits: int = 1) -> str:
+    return f"{value * 100:.{digits}f} %"
+
+
+def dataset(data, splits, profile: str, counts: pd.DataFrame) -> str:
+    fewest, most = int(counts["count"].min()), int(counts["count"].max())
+    balance = f"exactly {fewest:,}" if fewest == most else f"between {fewest:,} and {most:,}"
+    sizes = splits.sizes()
+    return (f"{len(data.train_labels):,} training and {len(data.test_labels):,} test images of "
+            f"{data.train_images.shape[1]}×{data.train_images.shape[2]} uint8 pixels, with {balance} training images "
+            f"per class; this run (profile `{profile}`) trains on **{sizes['train']:,}**, validates on "
+            f"**{sizes['val']:,}** and tests on **{sizes['test']:,}**.")
+
+
+def ink(intensity: pd.DataFrame, images: torch.Tensor) -> str:
+    most = intensity.loc[intensity.ink_pixels.idxmax()]
+    fewest = intensity.loc[intensity.ink_pixels.idxmin()]
+    background = float((images == 0).float().mean())
+    return (f"**{background:.0%}** of all training pixels are exactly 0; {most['class']} covers the most pixels on "
+            f"average ({most.ink_pixels:.0f} of 784) and {fewest['class']} the fewest ({fewest.ink_pixels:.0f}).")
+
+
+def pca(purity: pd.DataFrame, explained: torch.Tensor, shown: int = 3) -> str:
+    apart = ", ".join(f"{r['class']} ({r.purity:.2f})" for _, r in purity.head(shown).iterrows())
+    mixed = ", ".join(f"{r['class']} ({r.purity:.2f})" for _, r in purity.tail(shown).iloc[::-1].iterrows())
+    return (f"The two components explain **{float(explained.sum()):.0%}** of the pixel variance; in this view the "
+            f"most separated classes are {apart} and the most mixed are {mixed} (neighbour purity).")
+
+
+def training_loop(initial_loss: float, plain_accuracy: float) -> str:
+    return (f"Before training, the validation loss is **{initial_loss:.2f}** (ln 10 = {math.log(10):.2f}); after "
+            f"one epoch of the plain loop the model classifies **{_pct(plain_accuracy)}** of the validation images "
+            "correctly.")
+
+
+def effect(table: pd.DataFrame, experiment: str | None = None) -> str:
+    """Every comparison of an effects table: the difference with its interval, and the verdict."""
+    rows = table if experiment is None else table[table.experiment == experiment]
+    parts = []
+    for _, row in rows[rows.verdict != "reference"].iterrows():
+        parts.append(f"{row.variant} minus {row.reference}: **{difference(row.difference, row.low, row.high)} "
+                     f"points** ({row.verdict})")
+    return "; ".join(parts) + "."
+
+
+def confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: pd.DataFrame) -> str:
+    names = list(per_class["class"])
+    counts = matrix.clone()
+    counts.fill_diagonal_(0)
+    true, predicted = divmod(int(counts.argmax()), matrix.shape[0])
+    pair = frozenset((names[true], names[predicted]))
+    look_alike = pair in {frozenset(p) for p in zip(closest.class_a, closest.class_b)}
+    worst = per_class.loc[per_class.CNN.idxmin()]
+    gain = (per_class.CNN - per_class["dense baseline"]) * 100
+    best = per_class.loc[gain.idxmax()]
+    return (f"The hardest class for the CNN is **{worst['class']}** ({_pct(worst.CNN)}); its most frequent mistake, "
+            f"{names[true]} → {names[predicted]} ({int(counts.max())} test images), "
+            + ("is" if look_alike else "is not") + " one of the five closest class-mean pairs of section 2.3; the "
+            f"largest gain over the dense model is on **{best['class']}** ({gain.max():+.1f} points).")
+
+
+def resolution(effects: pd.DataFrame) -> str:
+    rows = effects[effects.verdict != "reference"]
+    widths = ((rows.high - rows.low) / 2).dropna()
+    seeds = int(rows.seeds.min())
+    resolved = int(rows.verdict.isin(["better", "worse"]).sum())
+    if widths.empty:
+        return (f"With {seeds} seed per variant no interval can be computed: every verdict reads 'not resolved' "
+                "(the full profile trains 3 seeds per variant).")
+    return (f"With {seeds}–{int(rows.seeds.max())} seeds per variant, the 95 % intervals of these "
+            f"{len(rows)} differences are ±{widths.min():.2f} to ±{widths.max():.2f} points wide "
+            f"(median ±{widths.median():.2f}): smaller differences cannot be resolved by this budget, and "
+            f"**{resolved} of {len(rows)}** comparisons are resolved after Holm's correction.")
+
+
+def translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
+    mean = curve.groupby(["model", "direction", "shift"]).accuracy.mean() * 100
+    drop = {(m, d, s): mean[(m, d, 0)] - mean[(m, d, s)] for m, d, s in mean.index}
+    models = list(dict.fromkeys(curve.model))
+    at = "; ".join(f"{m} {drop[(m, 'horizontal', 2)]:.1f} / {drop[(m, 'horizontal', 4)]:.1f}" for m in models)
+    sim = similarity.set_index(["direction", "shift"]).similarity
+    shift = 4 if (("vertical", 4) in sim.index) else int(similarity["shift"].max())
+    return (f"Points lost at a 2 / 4-pixel horizontal shift (mean over seeds): {at}; a test image keeps cosine "
+            f"similarity {sim[('vertical', shift)]:.2f} with its {shift}-pixel vertical shift and "
+            f"{sim[('horizontal', shift)]:.2f} with its horizontal one.")
+
+
+def data_size(efficiency: pd.DataFrame) -> str:
+    rows = efficiency[efficiency.verdict != "reference"].sort_values("train_size")
+    parts = [f"{int(r.train_size):,} images: **{difference(r.difference, r.low, r.high)}** ({r.verdict})"
+             for r in rows.itertuples()]
+    return "CNN minus dense baseline with " + "; ".join(parts) + "."
+
+
+def hierarchy(selectivity: pd.DataFrame) -> str:
+    from .stats import ALPHA, rank_sum
+
+    blocks = list(dict.fromkeys(selectivity.block))
+    first, last = (selectivity[selectivity.block == b] for b in (blocks[0], blocks[-1]))
+    p = rank_sum(last.entropy, first.entropy)
+    deeper = last.entropy.median() < first.entropy.median() and p < ALPHA
+    verdict = ("so deeper units are more class-specific in this model" if deeper else
+               "so this model does not show deeper units to be more class-specific")
+    return (f"Median entropy of a channel's top-100 classes: {first.entropy.median():.2f} bits in {blocks[0]} and "
+            f"{last.entropy.median():.2f} in {blocks[-1]}, against {selectivity.shuffled_entropy.mean():.2f} with "
+            f"shuffled labels; {blocks[-1]} against {blocks[0]}: p = {p:.1e} (Mann–Whitney over channels), "
+            f"{verdict}.")
+
+
+def saved_model(saved) -> str:
+    return (f"Saved CNN (seed {saved.seed}, chosen on validation): test accuracy **{_pct(saved.test_accuracy, 2)}** "
+            f"on all {saved.test_images:,} test images in fp32 on the CPU; the reloaded checkpoint gives "
+            f"{_pct(saved.reloaded_accuracy, 2)} and the complete model {_pct(saved.complete_accuracy, 2)}.")
+
+
+def run_facts(run: dict, runs_path) -> str:
+    text = (f"**This run:** profile `{run['profile']}`, {run['device']} ({run['device_name']}, {run['precision']}), "
+            f"{run['date']}, **{run['minutes']} minutes** from the first cell to the last; {run['training_runs']} "
+            f"training runs recorded in `{runs_path}`")
+    if run["replayed_runs"]:
+        checks = "; ".join(f"{c['variant']} seed {c['seed']}: {_pct(c['recorded'], 2)} vs {_pct(c['retrained'], 2)}"
+                           for c in run["replay_checks"])
+        text += (f"; a replay: {run['replayed_runs']} runs taken from the records of the same code and seeds, "
+                 f"{run['retrained_for_models']} retrained because figures use their models (recorded vs retrained "
+                 f"test accuracy: {checks})")
+    return text + "."
+
+
+def accuracy_text(row) -> str:
+    return accuracy(row.test_accuracy_mean, row.test_accuracy_std, row.seeds)

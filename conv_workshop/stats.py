@@ -1,0 +1,141 @@
+"""The statistics behind every verdict: a difference in test accuracy with its 95 % interval, a test that counts both
+seed-to-seed noise and test-set sampling noise, Holm's correction within a family of comparisons, and the verdict.
+
+Two runs of the same model differ because training is random (the seed) and because the test set is one sample of
+images. The variance of a difference of mean accuracies is estimated as the sum of three parts:
+
+- seed noise of each arm, s²/n over its seeds (Welch's unequal-variance form);
+- test-set noise of the difference, paired image by image: var_i(c̄_a,i − c̄_b,i) / N, where c̄_x,i is image i's
+  correctness averaged over the seeds of arm x (both arms are scored on the same N images).
+
+The degrees of freedom come from the Welch–Satterthwaite formula, the p-value and the interval from Student's t.
+With one seed in an arm the seed noise cannot be estimated: no test, and the verdict says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+ALPHA = 0.05  # the level of every verdict (after correction within its family)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: test accuracy of each seed, and optionally each seed's per-image correctness."""
+
+    accuracies: tuple[float, ...]  # fractions in [0, 1], one per seed
+    correct: np.ndarray | None = None  # seeds × test images, True where the prediction was right
+
+    @classmethod
+    def of(cls, accuracies: Sequence[float], correct: np.ndarray | None = None) -> Arm:
+        correct = None if correct is None else np.asarray(correct, dtype=float).reshape(len(accuracies), -1)
+        return cls(tuple(float(a) for a in accuracies), correct)
+
+    @property
+    def seeds(self) -> int:
+        return len(self.accuracies)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Arm a minus arm b in accuracy points, its 95 % interval, the test's p-value and degrees of freedom."""
+
+    difference: float  # points
+    low: float  # 95 % interval, points
+    high: float
+    p_value: float  # two-sided; NaN when an arm has a single seed
+    df: float
+    seeds_a: int
+    seeds_b: int
+    seed_se: float  # standard error from seed noise alone, points
+    test_se: float  # standard error from test-set sampling alone, points (0 without per-image data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(a: Arm, b: Arm, level: float = 0.95) -> Difference:
+    """a − b: Welch over seeds plus the paired test-set component, Welch–Satterthwaite degrees of freedom."""
+    difference = (np.mean(a.accuracies) - np.mean(b.accuracies)) * 100
+    if min(a.seeds, b.seeds) < 2:
+        nan = float("nan")
+        return Difference(difference, nan, nan, nan, nan, a.seeds, b.seeds, nan, nan)
+    parts = [(np.var(arm.accuracies, ddof=1) / arm.seeds, arm.seeds - 1) for arm in (a, b)]
+    test_variance = 0.0
+    if a.correct is not None and b.correct is not None:
+        per_image = a.correct.mean(0) - b.correct.mean(0)
+        test_variance = float(np.var(per_image, ddof=1) / len(per_image))
+        parts.append((test_variance, len(per_image) - 1))
+    variance = sum(v for v, _ in parts)
+    seed_variance = parts[0][0] + parts[1][0]
+    if variance == 0:
+        p_value, df, half = (1.0 if difference == 0 else 0.0), float("inf"), 0.0
+    else:
+        df = variance**2 / sum(v**2 / d for v, d in parts if v > 0)
+        t = difference / 100 / math.sqrt(variance)
+        p_value = float(2 * scipy_stats.t.sf(abs(t), df))
+        half = float(scipy_stats.t.ppf(0.5 + level / 2, df) * math.sqrt(variance) * 100)
+    return Difference(float(difference), float(difference - half), float(difference + half), p_value, float(df),
+                      a.seeds, b.seeds, math.sqrt(seed_variance) * 100, math.sqrt(test_variance) * 100)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and does not count towards the family's size)."""
+    values = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(values), np.nan)
+    valid = np.flatnonzero(~np.isnan(values))
+    order = valid[np.argsort(values[valid], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (len(order) - rank) * values[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted.tolist()
+
+
+def verdict(difference: float, adjusted_p: float, seeds: int, alpha: float = ALPHA) -> str:
+    """'better' / 'worse' only when significant after correction; otherwise what the budget could not resolve."""
+    if not math.isnan(adjusted_p) and adjusted_p < alpha:
+        return "better" if difference > 0 else "worse"
+    return f"not resolved with {seeds} seed{'s' if seeds != 1 else ''}"
+
+
+def compare_family(comparisons: dict[str, tuple[Arm, Arm]], alpha: float = ALPHA) -> pd.DataFrame:
+    """One row per named comparison (a, b): a − b with its interval, p, Holm-adjusted p within this family, verdict."""
+    rows = []
+    for name, (a, b) in comparisons.items():
+        rows.append({"comparison": name, **compare(a, b).to_dict()})
+    table = pd.DataFrame(rows, columns=["comparison", *Difference.__dataclass_fields__])
+    table["p_holm"] = holm(table.p_value.tolist()) if len(table) else []
+    table["family_size"] = int(table.p_value.notna().sum())
+    table["verdict"] = [verdict(d, p, min(sa, sb), alpha)
+                        for d, p, sa, sb in zip(table.difference, table.p_holm, table.seeds_a, table.seeds_b)]
+    return table
+
+
+def rank_sum(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided Mann–Whitney p-value for 'a and b come from the same distribution' (used for per-channel scores)."""
+    return float(scipy_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): Student's t interval of a mean over seeds; the interval is NaN for a single value."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def interval_from_summary(mean: float, std: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of a mean from its summary (mean, std over n seeds); NaN for fewer than 2 seeds."""
+    if n < 2 or math.isnan(std):
+        return float("nan"), float("nan")
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n))
+    return mean - half, mean + half

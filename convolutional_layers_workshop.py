@@ -1,0 +1,1215 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exploring Convolutional Layers Through Data and Experiments
+#
+# What does a convolutional layer compute, and what does it buy you on images? This workshop answers both on
+# Fashion-MNIST: first by writing the layer out by hand and checking it against PyTorch, then by controlled
+# experiments in which two models differ in one thing only, with enough seeds and a real statistical test to say
+# whether a difference is there.
+#
+# **How to read it.** Every section is a small lesson:
+# 1. a **question**, and a prompt to **predict** the answer before you run the cell (write your guess down: the
+#    point is to find out where your intuition is wrong);
+# 2. a short code cell whose **figure or table** answers it;
+# 3. **why**: the concept that holds whatever this run's numbers are;
+# 4. at most one sentence generated from this run's numbers.
+#
+# **Exercises** (✏️) have a cell to fill in, a check that says *right* or *not yet* with a hint, and a hidden
+# solution. *Run All* works with the blanks untouched.
+#
+# **Contents.** 0 Setup · 1 The question · 2 The data · 3 A dense baseline and the training loop ·
+# 4 The convolutional layer by hand · 5 The CNN · 6 Controlled experiments · 7 Inductive-bias evidence ·
+# 8 Interpretation · 9 Saving the weights · 10 ONNX export · 11 Deployment · 12 Summary and references
+#
+# All reusable code is in the tested package `conv_workshop/`; the notebook shows that code where it teaches.
+# *Versión en español del README: [README.es.md](README.es.md).*
+
+# %% [markdown]
+# ## 0. Setup
+#
+# **Parameters.** `PROFILE` picks the budget: `smoke` (a small subset, at most 3 minutes on a 2-core CPU, what CI
+# runs), `quick` (the default on a CPU, at most 15 minutes) or `full` (the default on CUDA, at most 90 minutes on a
+# 2-core CPU; the committed run). Set `WORKSHOP_PROFILE` in the environment, edit the cell below, or pass it with
+# papermill (`papermill in.ipynb out.ipynb -p PROFILE smoke`): the cell is tagged `parameters`.
+# `REPLAY` re-renders the notebook from this profile's recorded runs, retraining only the models that figures need.
+
+# %% tags=["parameters"]
+import os
+
+PROFILE = os.environ.get("WORKSHOP_PROFILE")  # "smoke" | "quick" | "full"; None: full on CUDA, quick elsewhere
+REPLAY = os.environ.get("WORKSHOP_REPLAY") == "1"  # re-render from recorded runs instead of training all again
+
+# %% [markdown]
+# One call picks the device (CUDA, Apple MPS or the CPU with bfloat16 where it has native support), loads the data
+# and starts recording every training run in `results/`. The table says what this run ran on: a number is only as
+# trustworthy as the versions, device and seeds behind it.
+
+# %%
+import json
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from IPython.display import display
+from torch import nn
+
+from conv_workshop import analysis, attribution, by_hand, exercises, experiments, findings, plots, probes, tables
+from conv_workshop.data import CLASS_NAMES
+from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, DenseConfig, layer_summary
+from conv_workshop.training import predict_logits
+from conv_workshop.workshop import interactive, say, show_source, start
+
+lab = start(PROFILE, REPLAY)
+data, splits = lab.data, lab.splits
+lab.setup_table()
+
+# %% [markdown]
+# ## 1. The question
+#
+# A dense (fully connected) layer treats a 28×28 image as 784 unrelated numbers: every output unit has its own
+# weight for every pixel. A convolutional layer makes three assumptions about images instead:
+#
+# - **locality**: a unit looks only at a small window (3×3 pixels here), because nearby pixels belong together;
+# - **weight sharing**: the same small kernel is used at every position, because an edge is an edge wherever it is,
+#   which makes the layer **translation equivariant** (shift the input, the output shifts the same way);
+# - **hierarchy**: stacked layers see ever larger windows, so simple patterns combine into parts of garments.
+#
+# This notebook measures whether those assumptions pay off:
+#
+# 1. How does a convolution compute its output, and what does that cost? (section 4)
+# 2. How much better is a CNN than a dense network trained with the same recipe? (sections 3 and 5)
+# 3. What do kernel size, depth, downsampling, padding, pooling, width, batch norm, the head and augmentation
+#    change, beyond seed-to-seed noise? (section 6)
+# 4. Is the CNN's advantage due to spatial structure: shifted images, scrambled pixels, less data? (section 7)
+# 5. What do the filters and units respond to, and can the result be reused? (sections 8–11)
+
+# %% [markdown]
+# ## 2. The data
+#
+# ### 2.1 What the model sees
+#
+# **Question.** Fashion-MNIST (Xiao et al., 2017) has 70,000 grayscale 28×28 images of 10 kinds of clothing. How
+# many images per class, and what do they look like as numbers?
+#
+# **Predict.** Are the classes balanced? Is the garment dark on light, or light on dark?
+
+# %%
+counts = analysis.class_counts(data.train_labels, CLASS_NAMES)
+lab.show(plots.class_balance(counts), "eda_class_balance")
+lab.show(plots.sample_grid(data.train_images, data.train_labels, CLASS_NAMES), "eda_samples")
+say(findings.dataset(data, lab.splits, lab.profile.name, counts))
+
+# %% [markdown]
+# **Why it matters.** With balanced classes, accuracy is a fair summary and needs no class weighting. The images are
+# light garments on a black background (pixel 0): that is what the model learns, so a product photo (dark garment on
+# white) must be inverted before the model can read it (section 11). The validation images, carved from the training
+# set, choose epochs and models; the test set is only used to report.
+
+# %% [markdown]
+# ### 2.2 Is brightness enough?
+#
+# **Question.** Could a model tell classes apart from how much "ink" an image has?
+#
+# **Predict.** Which class covers the most pixels, and which the fewest?
+
+# %%
+intensity = analysis.intensity_summary(data.train_images, data.train_labels, CLASS_NAMES)
+lab.show(plots.intensity_distributions(data.train_images, data.train_labels, CLASS_NAMES), "eda_intensity")
+display(intensity.round(3))
+say(findings.ink(intensity, data.train_images))
+
+# %% [markdown]
+# **Why.** A global statistic such as the number of bright pixels separates classes with very different shapes
+# (a sandal from a coat) but not garments of the same size and outline (a shirt from a pullover): those differ in
+# *where* the bright pixels are, not in how many there are.
+
+# %% [markdown]
+# ### 2.3 Which classes look alike?
+#
+# **Question.** Average all training images of a class: which class means are closest to each other?
+#
+# **Predict.** Which pair of classes will the models confuse most often? Section 5.3 checks your guess.
+
+# %%
+lab.show(plots.mean_images(analysis.class_means(data.train_images, data.train_labels), CLASS_NAMES),
+         "eda_class_means")
+distances = analysis.class_mean_distances(data.train_images, data.train_labels, CLASS_NAMES)
+lab.show(plots.distance_heatmap(distances), "eda_class_distances")
+closest = analysis.closest_class_pairs(distances)
+closest.round(2)
+
+# %% [markdown]
+# **Why.** A class mean is a template. A dense layer's first weights act much like a set of such templates matched
+# against the whole image, so classes whose templates nearly coincide (the upper-body garments) are where a model
+# that matches whole images will fail, and where local details (a collar, buttons, a zip) must decide.
+
+# %% [markdown]
+# ### 2.4 The best linear view
+#
+# **Question.** Principal component analysis finds the two directions of pixel space with the most variance. In
+# that view, which classes stand apart?
+#
+# **Predict.** Footwear, trousers, bags, tops: which groups separate?
+
+# %%
+sample = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))[:6000]
+coordinates, explained = analysis.pca_projection(data.train_images[sample])
+lab.show(plots.pca_scatter(coordinates, data.train_labels[sample], CLASS_NAMES, explained), "eda_pca")
+purity = analysis.neighbour_purity(coordinates, data.train_labels[sample], CLASS_NAMES)
+say(findings.pca(purity, explained))
+
+# %% [markdown]
+# **Why.** "Purity" is the share of a point's 20 nearest neighbours in this view that share its class. Any linear
+# projection keeps only global directions of variation; classes mixed together here need non-linear, local
+# features, which is what a stack of convolutions and ReLUs can build.
+#
+# ✏️ **Exercise 2.1.** What fraction of all training pixels is exactly 0 (black)?
+
+# %%
+my_background_share = None  # replace None with a number between 0 and 1, computed from data.train_images
+print(exercises.check("background share", my_background_share, images=data.train_images))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_background_share = float((data.train_images == 0).float().mean())
+# ```
+# Half of every image is background: the garment is a small light shape on black.
+# </details>
+
+# %% [markdown]
+# ## 3. A dense baseline and the training loop
+#
+# ### 3.1 The model
+#
+# **Question.** The baseline flattens the image and applies 784 → 128 → 64 → 10 with ReLU and dropout 0.2. How many
+# parameters is that, and where are they?
+#
+# **Predict.** Which layer holds most of them?
+
+# %%
+tables.layers(layer_summary(DenseBaseline()))
+
+# %% [markdown]
+# **Why.** A linear layer from *n* to *m* units has *n × m* weights plus *m* biases, so the first layer, with one
+# weight per pixel per unit, dominates. It has no notion of which pixels are neighbours: shuffle the 784 inputs the
+# same way for every image and it can learn exactly as well (section 7.2 tests this).
+#
+# ✏️ **Exercise 3.1.** Count the dense baseline's parameters by hand.
+
+# %%
+my_dense_parameters = None  # replace None with a whole number
+print(exercises.check("dense parameters", my_dense_parameters))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_dense_parameters = (784 * 128 + 128) + (128 * 64 + 64) + (64 * 10 + 10)
+# ```
+# </details>
+
+# %% [markdown]
+# ### 3.2 The training loop, in plain sight
+#
+# **Question.** What happens in one epoch of training? Every PyTorch training loop has the same five steps per
+# batch: clear the old gradients, run the model forward, compute the loss, back-propagate, take an optimiser step.
+#
+# **Predict.** Before any training, what should the loss be for 10 classes? (A model that knows nothing gives each
+# class probability 1/10.)
+
+# %%
+show_source(by_hand.train_epoch)
+torch.manual_seed(0)
+plain = DenseBaseline()
+initial_loss = by_hand.evaluate_loss(plain, splits.val_images, splits.val_labels)
+by_hand.train_epoch(plain, splits.train_images, splits.train_labels, torch.optim.AdamW(plain.parameters(), lr=1e-3))
+plain_accuracy = by_hand.accuracy(plain, splits.val_images, splits.val_labels)
+say(findings.training_loop(initial_loss, plain_accuracy))
+
+# %% [markdown]
+# **Why.** The initial loss is a sanity check (CS231n's first one): cross-entropy of a uniform guess is
+# ln 10 ≈ 2.30, so a very different starting loss means a bug in the data or the model. The package's `fit()` runs
+# this same loop and adds what a careful experiment needs: a seed for every random choice, a one-cycle learning-rate
+# schedule, random horizontal flips (the same for every model), bfloat16 autocast and channels-last memory on a
+# CPU that supports them (mixed precision with loss scaling on CUDA), validation a few times per run, and keeping
+# the weights of the best validated epoch. Every run is recorded with its versions and device.
+#
+# ✏️ **Exercise 3.2.** Put the five steps of a training step in order.
+
+# %%
+my_steps = None  # e.g. ["forward", "loss", "backward", "step", "zero_grad"], reordered correctly
+print(exercises.check("training step order", my_steps))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_steps = ["zero_grad", "forward", "loss", "backward", "step"]
+# ```
+# `zero_grad` may also come last (after `step`): what matters is that gradients are cleared between two
+# `backward` calls, because PyTorch adds new gradients to old ones.
+# </details>
+
+# %% [markdown]
+# ### 3.3 How long should the baseline train?
+#
+# **Question.** The CNN will train for a fixed number of epochs. Is that also enough for the dense model, or would a
+# comparison at equal epochs flatter the CNN?
+#
+# **Predict.** Does the dense model gain from three times as many epochs?
+
+# %%
+dense = lab.train("baseline", {"dense baseline": DenseConfig()}, splits, lab.profile.main_epochs)
+dense_short = lab.train("baseline", {"dense baseline, CNN's epochs": DenseConfig()}, splits, lab.profile.main_epochs,
+                        dense_epoch_factor=1)
+schedule = experiments.effects({"dense schedule": {**dense, **dense_short}}, splits.test_labels)
+lab.show(plots.training_curves({"dense baseline": dense["dense baseline"][0].fit.history}), "training_dense")
+tables.effects(schedule)
+
+# %% [markdown]
+# **Why.** A baseline stopped before it converges makes any rival look good. The dense model is cheap (one epoch
+# costs a fraction of a CNN epoch), so it trains `DENSE_EPOCH_FACTOR` = 3 times the CNN's epochs: a declared budget
+# difference, shown in every table that compares them. The difference column is the dense model with the CNN's
+# epochs minus the recipe's, with its 95 % interval (section 6 explains the test).
+
+# %%
+say(findings.effect(schedule))
+
+# %% [markdown]
+# ## 4. The convolutional layer by hand
+#
+# ### 4.1 One convolution, written out
+#
+# **Question.** What number does a convolutional layer compute at one output position?
+#
+# **Predict.** Slide the kernel below (a vertical-edge detector) over a pair of trousers. Where will the output be
+# large and positive, and where large and negative?
+#
+# Each output is the sum of the kernel's weights times the pixels under it. Here are the loops, then the same
+# computation with `unfold` (every window becomes a column, and all outputs are one matrix product), both checked
+# against PyTorch's `F.conv2d`:
+
+# %%
+show_source(by_hand.correlate2d, by_hand.correlate2d_unfold)
+trousers = by_hand.as_chw(data.test_images[2])  # a test image, as floats in [0, 1]
+kernel = by_hand.KERNELS["vertical edge (Sobel x)"]
+by_loops = by_hand.correlate2d(trousers, kernel, padding=1)
+torch.testing.assert_close(by_hand.correlate2d_unfold(trousers, kernel, padding=1), by_loops)
+torch.testing.assert_close(F.conv2d(trousers[None], kernel[None, None], padding=1)[0], by_loops)
+lab.show(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv2d(trousers[None], kernel[None, None],
+                                                                             padding=1)[0, 0]), "by_hand_convolution")
+
+# %% [markdown]
+# **Why.** The output is large where the kernel's pattern matches the window: positive where the image gets brighter
+# from left to right (the left edge of each leg), negative where it gets darker (the right edge), zero on flat
+# regions. The *same* nine weights are used at every position; this weight sharing is why a 3×3 layer has nine
+# weights per filter whatever the image size. `unfold` is how libraries compute convolutions in practice ("im2col"):
+# one large matrix product is much faster than 784 small sums.
+#
+# ### 4.2 Cross-correlation, not convolution
+#
+# **Question.** In mathematics, convolution flips the kernel before sliding it. Does PyTorch?
+#
+# **Predict.** With the kernel flipped, what happens to the response above?
+
+# %%
+flipped_response = by_hand.convolve2d(trousers, kernel, padding=1)
+torch.testing.assert_close(flipped_response, by_hand.correlate2d(trousers, kernel.flip(0, 1), padding=1))
+lab.show(plots.correlation_vs_convolution(kernel, by_loops[0], flipped_response[0]), "by_hand_flip")
+
+# %% [markdown]
+# **Why.** PyTorch's `nn.Conv2d` computes cross-correlation: the kernel is used as stored, not flipped. Flipping the
+# left-right-antisymmetric Sobel kernel negates it, so every response changes sign. For a layer that *learns* its
+# kernels the distinction does not matter (it would simply learn the flipped weights), but it matters when you copy
+# a kernel from a textbook that uses the flipped convention.
+
+# %% [markdown]
+# ### 4.3 Hand-designed kernels on garments
+#
+# **Question.** What do classic image-processing kernels respond to on clothes?
+#
+# **Predict.** Which kernel picks out the trouser legs' sides? Which one the top of a shoe's sole or a bag's handle?
+
+# %%
+examples = [int((data.test_labels == CLASS_NAMES.index(name)).nonzero()[0]) for name in ("Shirt", "Trouser", "Bag")]
+garments = [by_hand.as_chw(data.test_images[i]) for i in examples]
+responses = {name: [by_hand.correlate2d_unfold(g, k, padding=1)[0] for g in garments]
+             for name, k in by_hand.KERNELS.items()}
+lab.show(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouser", "Bag"], by_hand.KERNELS, responses),
+         "by_hand_kernels")
+
+# %% [markdown]
+# **Why.** Each kernel is a template of a small pattern. The vertical-edge kernel fires on left and right outlines
+# (the sides of a shirt, the legs of trousers: red where brightness rises to the right, blue where it falls); the
+# horizontal-edge kernel fires on top and bottom outlines (the shoulders, the top of a bag and its handle); the
+# diagonal kernel on slanted outlines such as sleeves; blur averages away texture; sharpen exaggerates it. A CNN's
+# first layer learns kernels of this kind, chosen by the data rather than by hand (section 5.5).
+#
+# ✏️ **Exercise 4.1.** Design a 3×3 kernel that responds to *horizontal* edges (a change from dark above to light
+# below, or the reverse) and not to vertical ones.
+
+# %%
+my_kernel = None  # replace None with a 3×3 tensor, e.g. torch.tensor([[...], [...], [...]])
+print(exercises.check("horizontal edge kernel", my_kernel))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_kernel = torch.tensor([[-1.0, -1.0, -1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+# ```
+# Any kernel whose rows go from negative to positive (or the reverse) and whose rows each sum to the same value
+# works: it compares the row below with the row above, and ignores changes from left to right.
+# </details>
+
+# %% [markdown]
+# ### 4.4 Output size
+#
+# **Question.** A 28×28 input, a k×k kernel, padding p on each side, stride s: what size comes out?
+#
+# **Predict.** 28×28 with a 5×5 kernel, padding 1, stride 2?
+#
+# The kernel fits ⌊(n + 2p − k) / s⌋ + 1 times along each side. The table checks the formula against `nn.Conv2d`
+# for nine cases:
+
+# %%
+cases = [(28, 3, 0, 1), (28, 3, 1, 1), (28, 5, 2, 1), (28, 5, 1, 2), (28, 7, 3, 1), (28, 3, 1, 2), (14, 3, 0, 1),
+         (7, 3, 1, 2), (28, 2, 0, 2)]
+sizes = tables.output_sizes(cases)
+assert (sizes["formula"] == sizes["nn.Conv2d"]).all()
+sizes
+
+# %% [markdown]
+# **Why.** Without padding ("valid"), every k×k layer trims k − 1 pixels; 'same' padding adds (k − 1) / 2 zeros on
+# each side so that, at stride 1, the output keeps the input's size (hence odd kernels). With stride s the kernel
+# jumps s pixels, so the output shrinks about s times; then no padding can keep the size, which is why PyTorch
+# refuses `padding="same"` with stride > 1:
+
+# %%
+try:
+    nn.Conv2d(1, 1, 3, stride=2, padding="same")
+except ValueError as error:
+    print("ValueError:", error)
+
+# %% [markdown]
+# ✏️ **Exercise 4.2.** What side length comes out of a 5×5 kernel with padding 1 and stride 2 on a 28×28 input?
+
+# %%
+my_size = None  # replace None with a whole number
+print(exercises.check("output size", my_size))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_size = (28 + 2 * 1 - 5) // 2 + 1  # = 13
+# ```
+# </details>
+#
+# ### 4.5 The default CNN's shapes, step by step
+#
+# **Question.** Where does the number 3,136 (the inputs of the CNN's dense head) come from?
+#
+# **Predict.** The CNN has two blocks, each with two 3×3 'same' convolutions and a 2×2 max pool, with 32 then 64
+# channels. What shape leaves the second block?
+
+# %%
+trace = pd.DataFrame(by_hand.shape_trace(ConvConfig()))
+head_inputs = next(r for r in layer_summary(ConvNet()) if r["type"] == "Flatten")["output_shape"][0]
+assert trace.output.iloc[-1] == (head_inputs,)
+trace
+
+# %% [markdown]
+# **Why.** 'Same' convolutions keep 28 × 28; each 2×2 pool halves it (28 → 14 → 7); the last block has 64 channels,
+# so the head receives 64 × 7 × 7 = 3,136 numbers. In the model code the size is measured with a dry forward pass,
+# never typed, so changing a block cannot cause the familiar "mat1 and mat2 shapes cannot be multiplied" error.
+#
+# ✏️ **Exercise 4.3.** Add a third block with 128 channels (two 'same' 3×3 convolutions and a 2×2 max pool). How
+# many inputs does the dense head receive now?
+
+# %%
+my_head_inputs = None  # replace None with a whole number
+print(exercises.check("head inputs", my_head_inputs))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_head_inputs = 128 * 3 * 3  # 7 // 2 = 3: pooling floors the odd size
+# ```
+# Check it: `layer_summary(ConvNet(ConvConfig(channels=(32, 64, 128))))`.
+# </details>
+#
+# ### 4.6 Channels, parameters and cost
+#
+# **Question.** A convolution from C_in to C_out channels with k×k kernels: how many weights, and how many
+# multiply-accumulates (MACs) per image?
+#
+# **Predict.** Which of the CNN's four convolutions has the most parameters? The most MACs?
+#
+# Each of the C_out filters holds C_in × k × k weights (it looks at every input channel), plus a bias when there is
+# one: parameters = C_out · (C_in · k² + bias). Each output value costs C_in · k² MACs, and there are
+# C_out × H_out × W_out of them. The table checks both formulas against `layer_summary` for every convolution:
+
+# %%
+costs = tables.conv_costs(ConvNet())
+assert (costs["parameters (formula)"] == costs["parameters (layer_summary)"]).all()
+assert (costs["MACs (formula)"] == costs["MACs (layer_summary)"]).all()
+costs
+
+# %% [markdown]
+# **Why.** Parameters do not depend on the image size (weight sharing); MACs grow with the output area. That is why
+# the last convolution has the most parameters (64 × 64 × 9) but the first ones are costly per parameter (28 × 28
+# positions each), and why pooling early makes every later layer four times cheaper. The default CNN's convolutions
+# have no bias because the batch normalisation right after each one subtracts it again.
+#
+# ✏️ **Exercise 4.4.** How many parameters has `nn.Conv2d(32, 64, 3)` (with its bias)?
+
+# %%
+my_conv_parameters = None  # replace None with a whole number
+print(exercises.check("conv parameters", my_conv_parameters))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_conv_parameters = 64 * (32 * 3 * 3 + 1)  # = 18,496
+# ```
+# </details>
+#
+# ### 4.7 Pooling and the receptive field
+#
+# **Question.** Max pooling keeps the largest value of each 2×2 window. And after a few layers, how large a window
+# of the input does one unit depend on (its *receptive field*)?
+#
+# **Predict.** After two 3×3 convolutions, a 2×2 pool and two more 3×3 convolutions, how many input pixels wide is
+# what one unit sees?
+
+# %%
+feature_map = by_loops.relu()
+torch.testing.assert_close(by_hand.max_pool2d(feature_map), F.max_pool2d(feature_map, 2))
+summary_rows = layer_summary(ConvNet())
+fields = tables.receptive_fields(summary_rows)  # derived by hand beside layer_summary's column
+assert (fields["by hand"] == fields["layer_summary"]).all()
+lab.show(plots.receptive_fields(data.test_images[0], list(zip(fields.layer, fields["by hand"]))), "receptive_field")
+fields
+
+# %% [markdown]
+# **Why.** Each k×k layer widens the receptive field by (k − 1) × *jump*, where the jump is the distance in input
+# pixels between neighbouring units; every stride-2 layer doubles the jump. So two 3×3 layers see 5×5 (VGG's
+# argument for stacking small kernels: the same window as one 5×5 with fewer weights and an extra ReLU, Simonyan &
+# Zisserman 2015), and layers after a pool grow twice as fast. The *effective* receptive field is smaller than this
+# theoretical one: pixels near its centre weigh much more (Luo et al., 2016).
+#
+# ✏️ **Exercise 4.5.** Three 3×3 convolutions (stride 1), then a 2×2 max pool (stride 2), then one more 3×3
+# convolution: what is the final receptive field?
+
+# %%
+my_receptive_field = None  # replace None with a whole number of pixels
+print(exercises.check("receptive field", my_receptive_field))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_receptive_field = by_hand.receptive_fields([(3, 1), (3, 1), (3, 1), (2, 2), (3, 1)])[-1]  # 3, 5, 7, 8, 12
+# ```
+# </details>
+#
+# ### 4.8 Equivariance and invariance, measured
+#
+# **Question.** Move an image 2 pixels to the right. What happens to a convolution's output? To the output of
+# 2×2 max pooling? To the global average of the output?
+#
+# **Predict.** Which of the three stays exactly the same, which moves, and which changes?
+
+# %%
+shift_table = pd.DataFrame([vars(by_hand.shift_response(trousers, kernel, s)) for s in (1, 2)])
+assert (shift_table.conv_interior_difference < 1e-5).all()
+lab.show(plots.shift_response(by_hand.shift_demo(trousers, kernel, shift=2)), "by_hand_shift")
+shift_table.round(4)
+
+# %% [markdown]
+# **Why.** Because the same kernel is applied at every position, shifting the input shifts the output by the same
+# amount: convolution is **equivariant** to translation (exactly, away from the border where zeros enter). 2×2 max
+# pooling with stride 2 is equivariant only to shifts by whole pooling cells: a 2-pixel shift moves the pooled map
+# by one cell, a 1-pixel shift changes many pooled values. A global average over the whole map barely changes: it is
+# nearly **invariant**. A classifier needs invariance (a shifted shirt is still a shirt); convolutions give
+# equivariance, and pooling and the head must turn it into invariance. Section 7.1 measures how much of that
+# trained CNNs achieve.
+
+# %% [markdown]
+# ### 4.9 Learning a kernel from data
+#
+# **Question.** A CNN does not get its kernels by hand: it learns them by gradient descent. Can gradient descent
+# recover a known kernel from examples of what it does?
+#
+# **Predict.** Starting from small random weights, how many steps until the learned kernel looks like Sobel-x?
+
+# %%
+fit_kernel = by_hand.learn_kernel(data.train_images[:64], kernel, steps=500)
+torch.testing.assert_close(fit_kernel.kernel, kernel, atol=0.05, rtol=0)
+lab.show(plots.learned_kernel(kernel, fit_kernel.kernel, fit_kernel.losses), "by_hand_learned_kernel")
+
+# %% [markdown]
+# **Why.** The output of a convolution is linear in its weights, so the squared error between the learned kernel's
+# output and the target is a smooth bowl with one minimum, and gradient descent walks down to it (d2l chapter 7
+# makes the same point with a [1, −1] kernel). A CNN solves a harder version of this problem: 32 kernels at once,
+# followed by non-linear layers, with only the class label as the target.
+
+# %% [markdown]
+# ### 4.10 Playground
+#
+# Choose a kernel, a stride and a padding, and watch the output and its size. In a live Jupyter kernel this cell
+# shows sliders; in a rendered copy (GitHub, CI) it shows the default setting as a static figure.
+
+# %%
+if interactive():
+    from conv_workshop.playground import playground_widget
+
+    display(playground_widget(trousers[0]))
+else:
+    lab.show(plots.playground(trousers[0], "vertical edge (Sobel x)", kernel, by_loops[0], 1, 1), "playground")
+
+# %% [markdown]
+# ## 5. The CNN
+#
+# ### 5.1 The architecture
+#
+# **Question.** The default `ConvNet()` stacks two blocks of (3×3 conv → batch norm → ReLU) × 2 → 2×2 max pool, with
+# 32 then 64 channels, then flatten → dense 128 → dropout 0.3 → 10. Where are its parameters?
+#
+# **Predict.** Will it have more or fewer parameters than the dense baseline?
+
+# %%
+show_source(ConvConfig)
+tables.layers(summary_rows)
+
+# %% [markdown]
+# **Why.** The convolutions are cheap in parameters and expensive in compute; the dense head is the opposite. Its
+# first layer connects 3,136 inputs to 128 units and holds most of the model's weights, which is why a CNN can have
+# *more* parameters than a dense network on the same image. Section 6.8 replaces the head with global average
+# pooling (Lin et al., 2014) to test whether they are needed. Batch normalisation (Ioffe & Szegedy, 2015)
+# standardises each channel over the batch, which lets the whole stack train quickly at one learning rate
+# (section 6.7 removes it).
+
+# %% [markdown]
+# ### 5.2 The CNN against the dense baseline
+#
+# **Question.** Trained with the same recipe (optimiser, schedule, flips, data), how much better is the CNN?
+#
+# **Predict.** How many percentage points, and is the gain larger than the seed-to-seed noise?
+
+# %%
+cnn = lab.train("baseline", {"CNN": ConvConfig()}, splits, lab.profile.main_epochs)
+headline = experiments.effects({"CNN vs dense": {**dense, **cnn}}, splits.test_labels)
+histories = {"dense baseline": dense["dense baseline"][0].fit.history, "CNN": cnn["CNN"][0].fit.history}
+lab.show(plots.training_curves(histories, "Dense baseline vs CNN (seed 0)"), "training_curves")
+tables.effects(headline, lab.reference_effects({"CNN vs dense": experiments.baseline_variants()}, "headline"))
+
+# %% [markdown]
+# **Why.** Both models see the same images, flips, optimiser and schedule; they differ in the architecture and in
+# the dense model's longer schedule, which can only help it. The interval is for the difference of the means, and
+# the test counts both seed noise and the noise of a 10,000-image test set (section 6 explains it).
+
+# %%
+say(findings.effect(headline))
+
+# %% [markdown]
+# ### 5.3 Where does it go wrong?
+#
+# **Question.** Which classes does the CNN confuse, and are they the look-alike pairs the EDA predicted (2.3)?
+#
+# **Predict.** Which class is hardest?
+
+# %%
+best_cnn = max(cnn["CNN"], key=lambda o: o.record["best_val_accuracy"])  # chosen on validation, never on test
+best_dense = max(dense["dense baseline"], key=lambda o: o.record["best_val_accuracy"])
+cnn_logits = predict_logits(best_cnn.model, splits.test_images, lab.runtime)
+dense_predictions = predict_logits(best_dense.model, splits.test_images, lab.runtime).argmax(1)
+matrix = analysis.confusion_matrix(cnn_logits.argmax(1), splits.test_labels)
+lab.show(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matrix (test set)"), "confusion_matrix")
+per_class = analysis.per_class_table({"dense baseline": dense_predictions, "CNN": cnn_logits.argmax(1)},
+                                     splits.test_labels, CLASS_NAMES)
+lab.show(plots.per_class_dots(per_class, "Per-class test accuracy"), "per_class")
+say(findings.confusions(matrix, per_class, closest))
+
+# %% [markdown]
+# **Why.** The CNN's gains are largest where local shape decides (a collar, a sleeve's end, a zip) and smallest where
+# two classes share their outline and differ only in texture or fine detail at this resolution: shirts against
+# T-shirts, pullovers and coats. 28×28 pixels throw away most of what separates those classes for a human.
+
+# %% [markdown]
+# ### 5.4 The most confident mistakes
+
+# %%
+confidence = cnn_logits.softmax(1).max(1).values
+lab.show(plots.misclassified_gallery(splits.test_images, splits.test_labels, cnn_logits.argmax(1), confidence,
+                                     CLASS_NAMES), "mistakes")
+
+# %% [markdown]
+# **Why.** Several "mistakes" are ambiguous even to a person, and some labels look wrong: a test set's label noise
+# caps any model's accuracy. Confidence is not correctness: a network trained with cross-entropy can be very sure
+# and wrong.
+#
+# ### 5.5 What did the first layer learn?
+#
+# **Question.** Do the learned 3×3 filters resemble the hand-designed kernels of section 4.3?
+#
+# **Predict.** How many look like edge detectors?
+
+# %%
+first_conv = next(m for m in best_cnn.model.modules() if isinstance(m, nn.Conv2d))
+lab.show(plots.filters_beside(by_hand.KERNELS, first_conv.weight), "filters")
+
+# %% [markdown]
+# **Why.** Many learned filters are oriented edge and contrast detectors, like Sobel kernels but at orientations and
+# signs the data asked for; others are blob or centre-surround detectors. Nothing told the network to learn edges:
+# they are simply the most useful local patterns for telling these garments apart.
+#
+# ### 5.6 Feature maps: what flows through the network
+
+# %%
+maps = probes.feature_maps(best_cnn.model, data.test_images[0], lab.runtime)
+lab.show(plots.feature_maps(data.test_images[0], maps), "feature_maps")
+
+# %% [markdown]
+# **Why.** After block 1 the maps are 14×14 and still show the garment's outline through different filters; after
+# block 2 they are 7×7, each value summarising a 16×16 window: they say roughly *where* a pattern was found, and
+# the head reads those positions. Section 7.4 asks what the units of each block respond to.
+
+# %% [markdown]
+# ## 6. Controlled experiments
+#
+# Each experiment changes **one** factor of the default CNN and holds everything else fixed: data, recipe, epochs,
+# seeds. To fit the full profile into 90 minutes on a 2-core CPU, every controlled experiment trains on a
+# class-balanced subset of the training set (10,000 images in the full profile), with its own reference CNN trained
+# on the same subset; the headline models of sections 3 and 5 use all of it. So these are answers *for that data
+# budget*.
+#
+# **How a verdict is reached.** For each variant we compute the difference of mean test accuracy from the reference
+# CNN, with a 95 % interval that counts two sources of noise: seed to seed (Welch's unequal-variance t) and the
+# sampling of the test images (the same images score both models, so image by image). All comparisons of this
+# section form one family of tests against the same reference, and Holm's correction keeps the chance of *any*
+# false "better" or "worse" in the family at 5 %. A variant is called **better** or **worse** only when its adjusted
+# p-value is below 0.05; otherwise the table says **not resolved with N seeds**: the data cannot tell, which is not
+# the same as "no difference". In the figures, filled markers are resolved and hollow ones are not.
+#
+# **Predict before you run** (and write it down): which of these changes will help, which will hurt, and which will
+# not matter? 3×3 vs 5×5 vs 7×7 kernels; 1, 2 or 3 blocks; pooling vs strided convolutions; same vs valid padding;
+# max vs average pooling; narrower or wider; no batch norm; a global-average-pooling head.
+#
+# The next cell trains every variant with the profile's seeds (in the full profile, about 45 minutes on a 2-core
+# CPU; already recorded runs are reused).
+
+# %%
+controlled = lab.train_groups(experiments.controlled_experiments())
+effects = experiments.effects(controlled, lab.experiment_splits.test_labels)
+full_run = lab.reference_effects(experiments.controlled_experiments())
+say(findings.resolution(effects))
+
+# %% [markdown]
+# ### 6.1 Kernel size
+#
+# **Question.** Does a larger kernel help on 28×28 images? Only the kernel size of every convolution changes, with
+# 'same' padding so every variant feeds the same head.
+#
+# **Predict.** 3×3, 5×5 or 7×7: which wins, and at what cost?
+
+# %%
+lab.show_effects(effects, "kernel size", full_run)
+lab.show(plots.validation_curves({name: [o.fit.history for o in runs] for name, runs in controlled["kernel size"]
+                                  .items()}, "Validation accuracy (band: min–max over seeds)"), "kernel_size_curves")
+say(findings.effect(effects, "kernel size"))
+
+# %% [markdown]
+# **Why.** Parameters grow with k² and MACs with k² as well, but a larger kernel does not see anything new: two
+# stacked 3×3 layers already cover 5×5 and three cover 7×7, with fewer weights and more non-linearities in between.
+# On small images a large kernel also spends many of its weights on padding zeros near the border.
+#
+# ✏️ **Exercise 6.1.** Before looking at section 6.8: replace the dense head of the default CNN with global average
+# pooling (each of the 64 final channels averaged to one number, then a linear layer to 10 classes). How many
+# parameters does the model have? (The convolutions and batch norms hold 65,184.)
+
+# %%
+my_gap_parameters = None  # replace None with a whole number
+print(exercises.check("GAP parameters", my_gap_parameters))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_gap_parameters = 65_184 + (64 * 10 + 10)
+# ```
+# Check: `count_parameters(ConvNet(ConvConfig(head="gap")))`. The head shrinks from 402,826 weights to 650.
+# </details>
+#
+# ### 6.2 Depth
+#
+# **Question.** One block (32 channels, 14×14 maps into the head), two (the default) or three (32, 64, 128; 3×3
+# maps)? And two convolutions per block, or one?
+#
+# **Predict.** Does the third block help, and what does dropping the second convolution of each block cost?
+
+# %%
+lab.show_effects(effects, "depth", full_run)
+say(findings.effect(effects, "depth"))
+
+# %% [markdown]
+# **Why.** Depth grows the receptive field (section 4.7) and the number of non-linear steps between pixels and
+# classes. It also moves parameters: with one block the head sees 32 × 14 × 14 inputs and is *larger*; with three
+# it sees 128 × 3 × 3 and is smaller. So "deeper" here changes both the features and the head.
+#
+# ### 6.3 Downsampling: pooling or strided convolution
+#
+# **Question.** Each block ends with a 2×2 max pool. What if the block's last convolution used stride 2 instead?
+#
+# **Predict.** Which is cheaper, and which is more accurate?
+
+# %%
+lab.show_effects(effects, "downsampling", full_run)
+say(findings.effect(effects, "downsampling"))
+
+# %% [markdown]
+# **Why.** A stride-2 convolution computes only a quarter of its outputs, so it costs fewer MACs, and it learns how
+# to downsample rather than always taking the maximum. Max pooling keeps the strongest response in each window,
+# which adds a little tolerance to small shifts (section 7.1 measures it).
+#
+# ### 6.4 Padding: same or valid
+#
+# **Question.** Without padding, every 3×3 convolution loses a 1-pixel border (28 → 26 → 24 → pool 12 → 10 → 8 →
+# pool 4), so the head sees 64 × 4 × 4 inputs instead of 64 × 7 × 7.
+#
+# **Predict.** Does losing the border hurt, given that most of it is black background?
+
+# %%
+lab.show_effects(effects, "padding", full_run)
+say(findings.effect(effects, "padding"))
+
+# %% [markdown]
+# **Why.** Valid padding shrinks the maps and with them the head (fewer parameters and MACs); the pixels near the
+# border are seen by fewer windows. On Fashion-MNIST the border is mostly background, so little information is lost.
+#
+# ### 6.5 Pooling: max or average
+#
+# **Predict.** Same parameters, same cost: does taking the maximum beat taking the mean?
+
+# %%
+lab.show_effects(effects, "pooling", full_run)
+say(findings.effect(effects, "pooling"))
+
+# %% [markdown]
+# **Why.** Max pooling reports whether a pattern occurred anywhere in the window; average pooling how much of it
+# there was, diluted by the rest of the window. After ReLU, a detector's strongest response is usually the signal,
+# which favours max pooling, but on small images both keep most of what matters.
+#
+# ### 6.6 Width
+#
+# **Question.** 32 → 64 channels is the default. What about keeping 32 in both blocks, or doubling to 64 → 128?
+#
+# **Predict.** Is width cheap accuracy, or expensive noise?
+
+# %%
+lab.show_effects(effects, "width", full_run)
+say(findings.effect(effects, "width"))
+
+# %% [markdown]
+# **Why.** Cost grows with the product of input and output channels (section 4.6), so doubling every width roughly
+# quadruples the convolutions' MACs and doubles the head. Wider layers can represent more patterns, but with 10,000
+# training images the returns are small.
+#
+# ### 6.7 Batch normalisation
+#
+# **Question.** Remove every batch norm and keep everything else, including the learning rate.
+#
+# **Predict.** A small loss, a large one, or none?
+
+# %%
+lab.show_effects(effects, "batch norm", full_run)
+say(findings.effect(effects, "batch norm"))
+
+# %% [markdown]
+# **Why.** Batch norm keeps each channel's activations standardised during training, so the scale of the signal does
+# not drift as it passes through layers and a single, fairly high learning rate suits every layer. Without it the
+# same recipe trains the network less well in the same number of epochs; a lower rate or more epochs would narrow
+# the gap, which is why "with the same recipe" belongs in this conclusion.
+#
+# ### 6.8 The head: flatten + dense, or global average pooling
+#
+# **Question.** Global average pooling (GAP) averages each final feature map to one number, so the head has only
+# channels × 10 weights. Does the network need its 400,000-weight dense head?
+#
+# **Predict.** What happens to accuracy with GAP after two blocks? After three? With a small three-block network
+# that has fewer parameters than the dense baseline?
+
+# %%
+lab.show_effects(effects, "head", full_run)
+same_data_dense = lab.train("head", {"dense baseline": DenseConfig()})
+small_gap = experiments.effects({"small GAP vs dense": {**same_data_dense, "small GAP (16, 32, 64)":
+                                 controlled["head"]["small GAP (16, 32, 64)"]}}, lab.experiment_splits.test_labels)
+tables.effects(small_gap)
+
+# %% [markdown]
+# **Why.** A GAP head throws away *where* a feature was found and keeps only how strongly it was found somewhere.
+# After two blocks, each unit sees at most a 16×16 window of the 28×28 garment, so no single feature describes the
+# whole garment and averaging them loses the layout that the dense head used. A third block (receptive field 36,
+# larger than the image) lets each feature describe the whole garment again, and GAP works. The second table
+# compares the small GAP network with the dense baseline trained on the same images: the fair test of "better
+# accuracy with fewer parameters".
+
+# %%
+say(findings.effect(small_gap))
+
+# %% [markdown]
+# ### 6.9 Augmentation: what do random flips do?
+#
+# **Question.** Every model in this notebook trains with random horizontal flips (a mirrored garment is still the
+# same garment). How much does that help the dense model, and the CNN?
+#
+# **Predict.** Does the augmentation help the CNN more than the dense model?
+
+# %%
+augmentation = lab.train_groups(experiments.augmentation_variants())
+flips = experiments.effects(augmentation, lab.experiment_splits.test_labels)
+lab.show_effects(flips, None, lab.reference_effects(experiments.augmentation_variants()), name="augmentation")
+say(findings.effect(flips))
+
+# %% [markdown]
+# **Why.** Flipping doubles the variety of training images without new labels, which helps most when a model can
+# reuse what it learned on one side on the other. This experiment is also why every comparison in this notebook
+# gives *both* models flips: if only the CNN had them (an easy mistake), part of its lead would be augmentation.
+
+# %% [markdown]
+# ### 6.10 Accuracy against cost
+#
+# **Question.** Among all configurations above, which give the most accuracy for their parameters, or for their
+# compute? Those that no other configuration beats on both counts form the **Pareto front**.
+
+# %%
+points = effects.drop_duplicates(["parameters", "macs", "test_accuracy_mean"])
+lab.show(plots.accuracy_versus_cost(points, "Every controlled configuration (10,000 training images)"), "pareto")
+tables.pareto(points)
+
+# %% [markdown]
+# **Why.** A ratio such as "accuracy per parameter" rewards the smallest model however inaccurate it is; the front
+# shows instead what each extra parameter or MAC buys. Points close together in accuracy are often within noise
+# (see the verdicts above), so the front's order between neighbours is not settled by these seeds.
+
+# %% [markdown]
+# ## 7. Inductive-bias evidence
+#
+# ### 7.1 Translation: accuracy on shifted test images
+#
+# **Question.** The models were trained on centred garments. Move every test image 0–6 pixels (black fill) and
+# classify again, without retraining. Four models, each trained on the same 10,000 images: the dense baseline, the
+# default CNN (max pooling, dense head), the CNN with stride-2 convolutions instead of pooling, and the CNN with a
+# GAP head.
+#
+# **Predict.** Which model keeps its accuracy at 2 pixels? At 4? Does the direction matter?
+
+# %%
+shift_models = {"dense": same_data_dense["dense baseline"], "CNN (max pool)": controlled["downsampling"]["max pooling"],
+                "CNN (stride-2 conv)": controlled["downsampling"]["stride-2 conv"],
+                "CNN (GAP head)": controlled["head"]["global average pool"]}
+curve = probes.translation_curve({name: [o.model for o in runs[:3]] for name, runs in shift_models.items()},
+                                 *lab.probe_images(), lab.runtime)
+lab.write_table(curve, "translation.csv")
+lab.show(plots.translation(curve), "translation")
+tables.translation(curve, lab.committed("translation.csv"))
+
+# %% [markdown]
+# **Why.** Convolution is equivariant (section 4.8): a shifted garment gives shifted feature maps. Whether the
+# *prediction* survives depends on what comes after. A flatten + dense head has one weight per position, so shifted
+# features land on the wrong weights: the dense model and both dense-head CNNs fall quickly, the CNN more slowly
+# because its 2×2 pools absorb small shifts and its features are broad. A GAP head averages over positions and
+# keeps most of its accuracy. So **invariance comes from pooling and the head, not from convolution itself.**
+#
+# **And the direction?** Every position-dependent model loses less to vertical shifts than to horizontal ones,
+# the dense model included, so the cause is in the data rather than in convolution. The figure below measures one
+# such cause: a garment overlaps its own vertically shifted copy more than its horizontally shifted one (many are
+# taller than wide and vertically uniform, like trousers and dresses).
+
+# %%
+similarity = analysis.shift_similarity(lab.probe_images()[0])
+lab.show(plots.shift_similarity(similarity), "shift_similarity")
+say(findings.translation(curve, similarity))
+
+# %% [markdown]
+# ### 7.2 Spatial structure: scrambled pixels
+#
+# **Question.** Reorder the 784 pixels of every image by one fixed random permutation (the same for training and
+# test). No information is lost, but neighbouring pixels are no longer neighbours. The permutation is the model's
+# first layer, so random flips act on the real image before it is scrambled, exactly as at test time.
+#
+# **Predict.** Which model suffers, the dense one or the CNN?
+
+# %%
+scrambling = lab.train_groups(experiments.scrambling_variants())
+scrambled = experiments.effects(scrambling, lab.experiment_splits.test_labels)
+lab.show_effects(scrambled, None, lab.reference_effects(experiments.scrambling_variants()), name="permutation")
+say(findings.effect(scrambled))
+
+# %% [markdown]
+# **Why.** A dense layer is indifferent to the order of its inputs: a permutation of the pixels is just a
+# permutation of its first weight matrix's columns, so it learns exactly as well. A convolution assumes that the
+# pixels in a 3×3 window belong together; after scrambling they do not, and its locality and weight sharing become
+# wrong assumptions. That is the measured answer to "when is convolution the wrong tool?": when the inputs have no
+# spatial (or temporal) neighbourhood structure, such as a table of unrelated features.
+#
+# ✏️ **Exercise 7.1.** Scrambling loses no information. Write the permutation that *undoes* it.
+
+# %%
+scramble = probes.pixel_permutation(seed=0)
+my_inverse = None  # replace None with a tensor of 784 indices such that scrambled[:, my_inverse] restores the image
+print(exercises.check("unscramble", my_inverse, permutation=scramble))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_inverse = torch.argsort(scramble)
+# ```
+# If pixel `scramble[j]` moved to place `j`, the pixel now at place `argsort(scramble)[i]` came from place `i`.
+# </details>
+
+# %% [markdown]
+# ### 7.3 Data efficiency
+#
+# **Question.** With less training data, does the CNN's lead grow or shrink? Class-balanced subsets of the training
+# set; smaller sets get more epochs so that every model sees at least the same number of images.
+#
+# **Predict.** With 500 training images (50 per class), how far ahead is the CNN?
+
+# %%
+sizes = {}
+for size in lab.profile.data_sizes:
+    subset = lab.data_size_splits(size)
+    sizes[f"n={size}"] = lab.train("data_size", {f"dense n={size}": DenseConfig(), f"CNN n={size}": ConvConfig()},
+                                   subset, lab.profile.data_size_epochs(size, len(splits.train_labels)))
+efficiency = experiments.effects(sizes, splits.test_labels)
+lab.show(plots.data_efficiency(tables.efficiency_points(efficiency)), "data_efficiency")
+tables.effects(efficiency, lab.reference_data_size(), experiment=True)
+
+# %% [markdown]
+# **Why.** An assumption that is right is worth the most when data is scarce: locality and weight sharing let the
+# CNN learn an edge detector once and use it everywhere, where the dense model must learn it separately at every
+# position from examples at that position. With more data the dense model can learn more of that structure itself,
+# and the gap narrows.
+
+# %%
+say(findings.data_size(efficiency))
+
+# %% [markdown]
+# ### 7.4 Hierarchy: what units at each depth respond to
+#
+# **Question.** Do units of the second block respond to more class-specific patterns than units of the first?
+# Each block's units see a window of the input (section 4.7: 6×6 after block 1, 16×16 after block 2). Below, for a
+# few channels of each block, the patches under the receptive field of its six strongest test images.
+
+# %%
+tops = probes.top_activating_patches(best_cnn.model, splits.test_images, lab.runtime)
+geometry = probes.block_geometry(best_cnn.model)
+patches = {block: [probes.receptive_patch(splits.test_images[r.image], geometry[block], r.row, r.column)
+                   for r in table.itertuples()] for block, table in tops.items()}
+lab.show(plots.top_patches(splits.test_images, tops, patches), "top_patches")
+
+# %% [markdown]
+# **Predict.** If deeper units are more class-specific, their strongest images should come from fewer classes. The
+# next cell measures that for *every* channel of each block over the whole test set: the entropy of the classes among
+# a channel's 100 strongest images (0 bits = one class, 3.3 bits = all ten equally), against the same measure with
+# the labels shuffled, which is what a channel blind to class would score.
+
+# %%
+selectivity = probes.class_selectivity(best_cnn.model, splits.test_images, splits.test_labels, lab.runtime)
+lab.write_table(selectivity, "selectivity.csv")
+lab.show(plots.selectivity(selectivity), "selectivity")
+hierarchy = tables.selectivity(selectivity, lab.committed("selectivity.csv"))
+hierarchy
+
+# %% [markdown]
+# **Why.** A block-1 unit sees a 6×6 patch: an edge or a corner, shared by many garments, so its strongest images
+# come from many classes. A block-2 unit sees 16×16, enough for a collar, a heel or a strap, patterns that belong to
+# fewer classes. Both are far below the shuffled baseline, so even first-block units prefer some classes. The test
+# is a rank test over channels (one model, every channel); it says nothing about other seeds.
+
+# %%
+say(findings.hierarchy(selectivity))
+
+# %% [markdown]
+# ## 8. Interpretation
+#
+# ### 8.1 What the CNN looks at
+#
+# **Question.** For a given prediction, which pixels carried the evidence? Two methods from Captum, PyTorch's
+# attribution library: **Grad-CAM** (Selvaraju et al., 2017) weights the last block's feature maps by the gradient
+# of the class score; **occlusion** hides a 6×6 patch at a time and records how much the class score drops.
+# Examples: shirts and T-shirts classified correctly, and confused with each other, plus two other classes.
+#
+# **Predict.** For a shirt mistaken for a T-shirt, where will the evidence be?
+
+# %%
+chosen = attribution.choose_examples(splits.test_labels, cnn_logits.argmax(1), CLASS_NAMES)
+explained_images, predicted = splits.test_images[chosen], cnn_logits.argmax(1)[chosen]
+cam = attribution.grad_cam(best_cnn.model, explained_images, predicted)
+occluded = attribution.occlusion(best_cnn.model, explained_images, predicted)
+titles = [f"{CLASS_NAMES[t]}\n→ {CLASS_NAMES[p]}" for t, p in zip(splits.test_labels[chosen], predicted)]
+lab.show(plots.attribution(explained_images, titles, cam, occluded), "attribution")
+
+# %% [markdown]
+# **Why, and what these maps cannot show.** Both maps explain the *predicted* class for one image. Grad-CAM has the
+# resolution of the last block (14×14, upsampled), so it says which region mattered, not which pixels; occlusion
+# says what hurts the score when hidden, which may differ from what helped (a black patch is itself an input the
+# model never saw). Neither shows *why* a region matters, nor what the model would do with other images; they are
+# hypotheses to test, not proofs. For shirts against T-shirts, look whether the evidence sits on the collar and
+# sleeve ends, the places where the two classes differ.
+#
+# ✏️ **Exercise 8.1.** Grad-CAM here uses the last ReLU of the last block. At what resolution (side length, in
+# units) is the map before it is upsampled to 28×28?
+
+# %%
+my_cam_side = None  # replace None with a whole number
+print(exercises.check("Grad-CAM resolution", my_cam_side))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_cam_side = 14  # block 2's convolutions run on 14×14 maps; its pool comes after the last ReLU
+# ```
+# </details>
+
+# %% [markdown]
+# ### 8.2 What the evidence says
+#
+# Every claim of the original workshop, beside what this run measured and its comparator. Subset rows are labelled
+# with their training-set size.
+
+# %%
+tables.claims(headline, effects, small_gap, curve)
+
+# %% [markdown]
+# **When is convolution the wrong tool?** When inputs have no neighbourhood structure (section 7.2: the CNN's lead
+# vanishes on scrambled pixels); when absolute position is the signal (a GAP head discards it, section 7.1); and when
+# the relation between far-apart parts decides, which a CNN only sees after enough layers for one receptive field to
+# cover both.
+
+# %% [markdown]
+# ## 9. Saving the weights
+#
+# The best CNN (chosen by validation accuracy among the headline seeds) is saved two ways in
+# `fashion_mnist_cnn_model_pytorch/`:
+#
+# - `best_model.pth`: a dictionary of plain data (state dict, config, class names, normalisation, metrics, versions)
+#   that loads with `torch.load(path, weights_only=True)`, so loading it runs no code from the file;
+# - `complete_model.pth`: a `torch.export` program, the whole model, loadable without this package's classes.
+#
+# Both are re-evaluated after saving: the accuracy stated is the accuracy of the files.
+
+# %%
+from conv_workshop.artifacts import save_and_verify, write_model_card
+
+saved = save_and_verify(best_cnn, lab.artifacts, splits.test_images, splits.test_labels, lab.profile.name)
+say(findings.saved_model(saved))
+
+# %% [markdown]
+# ✏️ **Exercise 9.1.** Load the checkpoint safely (without unpickling code) and read the test accuracy it records.
+
+# %%
+my_recorded_accuracy = None  # replace None with the number stored under checkpoint["metrics"]["test_accuracy"]
+print(exercises.check("checkpoint accuracy", my_recorded_accuracy, path=lab.artifacts / "best_model.pth"))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# checkpoint = torch.load(lab.artifacts / "best_model.pth", weights_only=True)
+# my_recorded_accuracy = checkpoint["metrics"]["test_accuracy"]
+# ```
+# </details>
+
+# %% [markdown]
+# ## 10. Export to ONNX
+#
+# The model is exported with a dynamic batch dimension, checked with `onnx.checker`, and compared with ONNX Runtime
+# on the whole test set. Its input is float32 N×1×28×28 pixels in [0, 1]: normalisation is inside the graph. The
+# model card beside the weights records the architecture, recipe, metrics and known confusions.
+
+# %%
+from conv_workshop.export import export_onnx, onnx_parity
+
+onnx_path = export_onnx(lab.artifacts / "fashion_mnist_cnn.onnx", saved.model)
+parity = onnx_parity(onnx_path, saved.model, splits.test_images, splits.test_labels)
+assert parity["max_abs_logit_diff"] <= 1e-4 and parity["prediction_agreement"] >= 0.999
+write_model_card(lab.artifacts / "model_card.json", best_cnn, saved, parity, splits.test_images, splits.test_labels,
+                 len(splits.val_labels), lab.run_date)
+pd.Series(parity).to_frame("value")
+
+# %% [markdown]
+# ## 11. Deployment
+#
+# `make serve` starts a FastAPI service over the ONNX model with ONNX Runtime on `127.0.0.1:8000` (`GET /health`,
+# `GET /classes`, `POST /predict` with an image upload or a JSON 28×28 array; documentation at `/docs`). Here the same
+# app answers in-process. A test image becomes a 200×200 "product photo" (a dark garment on white), which the
+# service's preprocessing inverts and shrinks back to 28×28; then a request that is not an image gets a clear error.
+
+# %%
+from conv_workshop.serve_demo import demo_requests, product_photo
+
+print("true class of the photo:", CLASS_NAMES[int(data.test_labels[1])])
+for reply in demo_requests(onnx_path, product_photo(data.test_images[1])):
+    print(reply["request"], "->", reply["status"], json.dumps(reply["response"], indent=1))
+
+# %% [markdown]
+# Other ways to deploy: TorchServe is in limited maintenance, so prefer this ONNX Runtime service or NVIDIA Triton
+# for self-hosting; managed platforms (AWS SageMaker, Google Vertex AI, Azure ML) accept the same ONNX file or the
+# `complete_model.pth` program.
+
+# %% [markdown]
+# ## 12. Summary and references
+#
+# The table lists every training run of this notebook, grouped by experiment and variant (all numbers are in
+# `results/runs.csv`, one row per run with its versions and device).
+
+# %%
+run = lab.finish()
+tables.run_summary(lab.recorder.runs_path)
+
+# %%
+say(findings.run_facts(run, lab.recorder.runs_path))
+
+# %% [markdown]
+# **References**
+#
+# - H. Xiao, K. Rasul, R. Vollgraf. *Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning
+#   Algorithms.* arXiv:1708.07747, 2017.
+# - K. Simonyan, A. Zisserman. *Very Deep Convolutional Networks for Large-Scale Image Recognition.* ICLR 2015
+#   (stacked 3×3 convolutions).
+# - S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate
+#   Shift.* ICML 2015.
+# - M. Lin, Q. Chen, S. Yan. *Network In Network.* ICLR 2014 (global average pooling).
+# - R. R. Selvaraju et al. *Grad-CAM: Visual Explanations from Deep Networks via Gradient-based Localization.*
+#   ICCV 2017.
+# - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural
+#   Networks.* NeurIPS 2016.
+# - S. Holm. *A Simple Sequentially Rejective Multiple Test Procedure.* Scandinavian Journal of Statistics, 1979.
+# - A. Zhang, Z. C. Lipton, M. Li, A. J. Smola. *Dive into Deep Learning*, chapter 7 (Convolutional Neural
+#   Networks). https://d2l.ai
+# - Stanford CS231n, *Convolutional Neural Networks for Visual Recognition*, course notes on convolutional
+#   networks. https://cs231n.github.io/convolutional-networks/
+# - N. Kokhlikyan et al. *Captum: A unified and generic model interpretability library for PyTorch.* 2020.
