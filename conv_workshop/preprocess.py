@@ -32,11 +32,12 @@ FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
 MAX_SIDE = 8_192
 MAX_PIXELS = 4_096 * 4_096
 LIMITS = f"at most {MAX_SIDE:,} pixels a side and {MAX_PIXELS / 1e6:.1f} megapixels"
-# Decoding and shrinking takes up to ~9 bytes a pixel at once (decoded pixels, a converted copy, Pillow's
-# premultiplied copy for transparency), ~150 MB at the pixel limit; so larger images take turns, in any thread.
+# Shrinking holds the decoded pixels (up to 4 bytes each: 64 MB at the pixel limit) and one band of converted rows;
+# images above LARGE_PIXELS take turns, in whatever thread, so that concurrent requests cannot multiply that.
 LARGE_PIXELS = 2_000_000
+BAND_PIXELS = 1 << 20
 _large_images = threading.Lock()
-SHRINK_MARGIN = 4  # a JPEG is decoded at no less than 4× the output size, so the final Lanczos step keeps detail
+SHRINK_MARGIN = 4  # images are averaged down to no less than 4× the output size; a last Lanczos step does the rest
 SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 EXIF_ORIENTATION = 0x0112
@@ -105,29 +106,55 @@ def _fit(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def _working_mode(image: Image.Image) -> str:
+    """The mode pixels are averaged in: their real 16-bit range; premultiplied alpha where there is transparency, so
+    that the colour of invisible pixels does not bleed into the edges; else 8-bit grey."""
+    if image.mode in SIXTEEN_BIT or image.mode == "I":
+        return "I"
+    if image.mode in ("F", "La"):
+        return image.mode
+    if image.mode == "LA":
+        return "La"
+    if image.mode in WITH_ALPHA or "transparency" in image.info:
+        return "RGBa"
+    return "L"
+
+
+def _reduce_in_bands(image: Image.Image, mode: str, factors: tuple[int, int]) -> Image.Image:
+    """The image in mode, box-averaged by factors, converted one band of rows at a time: beside the decoded pixels
+    only a band-sized copy exists (a whole converted copy of a 16-megapixel RGBA image would add 64 MB)."""
+    rows = factors[1] * max(1, BAND_PIXELS // (image.width * factors[1]))
+    reduced = Image.new(mode, (-(-image.width // factors[0]), -(-image.height // factors[1])))
+    for top in range(0, image.height, rows):
+        band = image.crop((0, top, image.width, min(image.height, top + rows)))
+        if mode == "RGBa" and band.mode not in ("RGBA", "RGBa"):
+            band = band.convert("RGBA")  # palette, or a grey/RGB image with a transparent colour
+        band = band if band.mode == mode else band.convert(mode)
+        reduced.paste(band.reduce(factors), (0, top // factors[1]))
+    return reduced
+
+
 def _shrink(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Grey values in [0, 1] and alpha (or None) at the fitted size, upright; InputError if the data is corrupt."""
     width, height = _fit(image.size)
-    white = {"I": 65_535.0, "F": 1.0}.get("I" if image.mode in SIXTEEN_BIT else image.mode, 255.0)
-    if image.mode in SIXTEEN_BIT:
-        target = "I"  # resizable, and read by the real 16-bit range instead of being clipped at 255
-    elif image.mode in WITH_ALPHA or "transparency" in image.info:
-        target = "LA"
-    else:
-        target = image.mode if image.mode in ("L", "I", "F") else "L"
+    mode = _working_mode(image)
+    white = {"I": 65_535.0, "F": 1.0}.get(mode, 255.0)
     try:
         image.draft(None, (width * SHRINK_MARGIN, height * SHRINK_MARGIN))  # JPEG only: decode at 1/2, 1/4 or 1/8
+        factors = (max(1, image.width // (width * SHRINK_MARGIN)), max(1, image.height // (height * SHRINK_MARGIN)))
         with _large_images if image.width * image.height > LARGE_PIXELS else contextlib.nullcontext():
             orientation = image.getexif().get(EXIF_ORIENTATION)
-            converted = image if image.mode == target else image.convert(target)
-            small = converted.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            reduced = _reduce_in_bands(image, mode, factors)
+        if mode in ("RGBa", "La"):  # un-premultiplied (RGBa only converts to LA correctly through RGBA)
+            reduced = reduced.convert("RGBA" if mode == "RGBa" else "LA").convert("LA")
+        small = reduced.resize((width, height), Image.Resampling.LANCZOS)
     except UNREADABLE:
         raise InputError(f"the {image.format or 'image'} data is corrupt or truncated: send a complete image "
                          "file") from None
     if orientation in UPRIGHT:
         small = small.transpose(UPRIGHT[orientation])
     pixels = np.asarray(small, dtype=np.float32)
-    if target == "LA":
+    if small.mode == "LA":
         return pixels[..., 0] / white, pixels[..., 1] / 255.0
     return np.clip(pixels / white, 0.0, 1.0), None
 

@@ -293,6 +293,22 @@ def test_a_chunked_body_is_cut_at_the_limit_without_being_read(server):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the server's memory from /proc")
+def test_memory_stays_bounded_under_concurrent_large_images(server):
+    """16 of the largest accepted images (16.8 megapixels with transparency) from 8 clients at once."""
+    large = png_bytes(Image.new("RGBA", (4_096, 4_096), (255, 255, 255, 0)))
+    Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+    before = _memory_kib(server.pid, "VmRSS")
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: server.http.post("/predict", content=large).status_code, range(16)))
+    assert statuses == [200] * 16
+    grown = (_memory_kib(server.pid, "VmHWM") - before) / 1024
+    assert grown < 150, f"the server's peak memory grew by {grown:.0f} MiB"
+
+
+@pytest.mark.slow
 def test_concurrent_requests_share_the_session_safely(server):
     bodies = [encode(garment_photo(width=60 + 7 * i, height=50 + 3 * i, dark_on_light=i % 2 == 0)) for i in range(8)]
 
