@@ -32,11 +32,11 @@ FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
 MAX_SIDE = 8_192
 MAX_PIXELS = 4_096 * 4_096
 LIMITS = f"at most {MAX_SIDE:,} pixels a side and {MAX_PIXELS / 1e6:.1f} megapixels"
-# Shrinking holds the decoded pixels (up to 4 bytes each: 64 MB at the pixel limit) and one band of converted rows;
-# images above LARGE_PIXELS take turns, in whatever thread, so that concurrent requests cannot multiply that.
-LARGE_PIXELS = 2_000_000
+# Shrinking holds an image's decoded pixels (up to 4 bytes each: 64 MiB at the pixel limit) and one band of
+# converted rows. Over all threads at once, at most DECODE_BUDGET bytes of them: an image waits for its share.
+# 80 MiB lets one image at the limit through at a time, so the largest images also never take every core.
+DECODE_BUDGET = 80 * 2**20
 BAND_PIXELS = 1 << 20
-_large_images = threading.Lock()
 SHRINK_MARGIN = 4  # images are averaged down to no less than 4× the output size; a last Lanczos step does the rest
 SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -51,6 +51,30 @@ OTHER_FORMATS = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"%PDF": "PDF", b"%!PS"
 # What Pillow's parsers and decoders raise for malformed data (fuzzing finds all of these); their messages can hold
 # object reprs, so they are never shown to the user.
 UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error)
+
+
+class _Budget:
+    """Bytes that threads may hold at once: reserve() waits until the amount fits (an amount over the whole budget
+    waits to be alone), so memory stays bounded whatever the number of concurrent requests."""
+
+    def __init__(self, total: int):
+        self.total, self.used, self.changed = total, 0, threading.Condition()
+
+    @contextlib.contextmanager
+    def reserve(self, amount: int):
+        amount = min(amount, self.total)
+        with self.changed:
+            self.changed.wait_for(lambda: self.used + amount <= self.total)
+            self.used += amount
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.used -= amount
+                self.changed.notify_all()
+
+
+_decoding = _Budget(DECODE_BUDGET)
 
 
 class InputError(ValueError):
@@ -142,7 +166,9 @@ def _shrink(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         image.draft(None, (width * SHRINK_MARGIN, height * SHRINK_MARGIN))  # JPEG only: decode at 1/2, 1/4 or 1/8
         factors = (max(1, image.width // (width * SHRINK_MARGIN)), max(1, image.height // (height * SHRINK_MARGIN)))
-        with _large_images if image.width * image.height > LARGE_PIXELS else contextlib.nullcontext():
+        pixels = image.width * image.height
+        bytes_per_pixel = 1 if image.mode in ("1", "L", "P") else 2 if image.mode in SIXTEEN_BIT else 4  # Pillow's
+        with _decoding.reserve(pixels * bytes_per_pixel + min(pixels, BAND_PIXELS) * 8):  # + a band, two copies
             orientation = image.getexif().get(EXIF_ORIENTATION)
             reduced = _reduce_in_bands(image, mode, factors)
         if mode in ("RGBa", "La"):  # un-premultiplied (RGBa only converts to LA correctly through RGBA)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -215,3 +216,24 @@ def test_a_large_jpeg_decoded_at_a_reduced_scale_gives_the_same_picture():
 def test_true_and_false_are_not_pixel_values():
     with pytest.raises(InputError, match="numbers, not true/false"):
         validate_array([[True] * 28] * 28)
+
+
+def test_the_decode_budget_bounds_what_threads_hold_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conv_workshop.preprocess import _Budget
+
+    budget, lock, held, peak = _Budget(100), threading.Lock(), [0], [0]
+
+    def hold(amount):
+        with budget.reserve(amount):
+            with lock:
+                held[0] += min(amount, 100)
+                peak[0] = max(peak[0], held[0])
+            time.sleep(0.02)
+            with lock:
+                held[0] -= min(amount, 100)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(hold, [60, 60, 30, 30, 150, 10, 5, 90]))  # 150: over the whole budget, so it waits to be alone
+    assert 90 <= peak[0] <= 100 and budget.used == 0
