@@ -4,8 +4,9 @@ Fashion-MNIST shows a light garment on a black background, centred, filling a 28
 1. checked from its header alone, before a pixel is decoded: a PNG, JPEG, WebP, BMP or GIF, at most 8,192 pixels
    a side and 16.8 megapixels (4,096 × 4,096), with a single frame (animated GIF, PNG or WebP are refused; a
    phone's multi-picture JPEG uses its main picture);
-2. decoded (a JPEG at a reduced scale) and shrunk so that its longer side is 28 pixels, keeping the aspect ratio;
-   the padding comes last, so memory never grows with a padded full-resolution square;
+2. decoded (a JPEG at a reduced scale) and shrunk so that its longer side is 28 pixels, keeping the aspect ratio:
+   averaged down one band of rows at a time (transparency premultiplied), then Lanczos; the padding comes last, so
+   memory never grows with a padded square, and all threads together hold at most 80 MiB of decoded pixels;
 3. turned upright from its EXIF orientation (phone photos) and read by its real range: 16-bit images by 65,535;
 4. given its background: an opaque image's is the median of its border; a transparent image is composited onto
    the colour opposite its garment (black under a light garment, white under a dark one);
@@ -111,6 +112,8 @@ def load_image(data: bytes) -> Image.Image:
                                          "(convert it to PNG or JPEG first)") from None
         raise InputError(f"not a readable image: send a complete {FORMAT_NAMES} file") from None
     width, height = image.size
+    if width < 1 or height < 1:
+        raise InputError(f"image is {width}×{height} pixels: send an image with pixels in it")
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
         raise InputTooLargeError(f"image is {width:,}×{height:,} pixels: send one of {LIMITS} "
                                  "(shrink it first; the model sees 28×28)")

@@ -2,7 +2,7 @@
 
 Bad input never gives a 500: every refusal is a 4xx with one JSON shape, {"error": "..."}, that names what is wrong
 and says what to send. The body is counted while it streams in and never read past its limit; decoding and
-inference run in a small thread pool, so the event loop keeps answering (/health) while images are processed.
+inference run in a thread pool, so the event loop keeps answering (/health) while images are processed.
 The service imports numpy, Pillow, ONNX Runtime and FastAPI, never torch.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError
 from starlette.exceptions import HTTPException
 
@@ -100,7 +102,7 @@ def describe_errors(errors: list[dict]) -> str:
     for message, fields in list(problems.items())[:3]:
         named = ", ".join(f for f in fields[:3] if f) + (f" and {len(fields) - 3} more" if len(fields) > 3 else "")
         parts.append(f"{named}: {message}" if named else message)
-        roots += [field.split("[")[0].split(".")[0] or "pixels" for field in fields[:1]]
+        roots.append(fields[0].split("[")[0].split(".")[0] or "pixels")  # a body-wide error is about the pixels
     return "; ".join(parts + [SEND[root] for root in dict.fromkeys(roots) if root in SEND])
 
 
@@ -115,8 +117,9 @@ class BodyLimit:
     def __init__(self, app, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
 
-    def too_large(self, size: str) -> HTTPException:
-        return HTTPException(413, f"body {size}is over the {self.max_bytes:,}-byte ({self.max_bytes / 2**20:g} MiB) "
+    def too_large(self, declared: int | None = None) -> HTTPException:
+        size = "" if declared is None else f" of {declared:,} bytes"
+        return HTTPException(413, f"body{size} is over the {self.max_bytes:,}-byte ({self.max_bytes / 2**20:g} MiB) "
                                   "limit: send a smaller image (the model sees 28×28, so shrink it first)")
 
     async def __call__(self, scope, receive, send):
@@ -124,7 +127,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            error = self.too_large(f"of {int(declared):,} bytes ")
+            error = self.too_large(int(declared))
             return await error_response(error.status_code, error.detail)(scope, receive, send)
         received = 0
 
@@ -133,7 +136,7 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b"")) if message["type"] == "http.request" else 0
             if received > self.max_bytes:
-                raise self.too_large("")  # the handlers turn it into the JSON 413; nothing more is read
+                raise self.too_large()  # the handlers turn it into the JSON 413; nothing more is read
             return message
 
         await self.app(scope, limited_receive, send)
@@ -295,4 +298,7 @@ def main(host: str = "127.0.0.1", port: int = 8000, model_path: str | None = Non
     import uvicorn
 
     return_freed_memory()
+    # Pillow warns for every image over 89 megapixels it opens; the service refuses far smaller ones itself, so the
+    # warning would only let clients fill the log.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     uvicorn.run(create_app(model_path), host=host, port=port, log_level="info")
