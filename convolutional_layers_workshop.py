@@ -69,7 +69,7 @@ from torch import nn
 
 from conv_workshop import analysis, attribution, by_hand, exercises, experiments, findings, plots, probes, tables
 from conv_workshop.data import CLASS_NAMES
-from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, DenseConfig, layer_summary
+from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, layer_summary
 from conv_workshop.training import predict_logits
 from conv_workshop.workshop import interactive, say, show_source, start
 
@@ -275,12 +275,10 @@ print(exercises.check("training step order", my_steps))
 # **Predict.** Does the dense model gain from three times as many epochs?
 
 # %%
-dense = lab.train("baseline", {"dense baseline": DenseConfig()}, splits, lab.profile.main_epochs)
-dense_short = lab.train("baseline", {"dense baseline, CNN's epochs": DenseConfig()}, splits, lab.profile.main_epochs,
-                        dense_epoch_factor=1)
-schedule = experiments.effects({"dense schedule": {**dense, **dense_short}}, splits.test_labels)
-lab.show(plots.training_curves({"dense baseline": dense["dense baseline"][0].fit.history}), "training_dense")
-tables.effects(schedule)
+dense_runs = lab.train("baseline", experiments.schedule_variants(), splits, lab.profile.main_epochs)
+schedule = experiments.effects({"dense schedule": dense_runs}, splits.test_labels)
+lab.show(plots.training_curves({"dense baseline": dense_runs["dense baseline"][0].fit.history}), "training_dense")
+tables.effects(schedule, lab.reference_effects({"dense schedule": experiments.schedule_variants()}, "headline"))
 
 # %% [markdown]
 # **Why.** A baseline stopped before it converges makes any rival look good. The dense model is cheap (one epoch
@@ -618,6 +616,7 @@ tables.layers(summary_rows)
 
 # %%
 cnn = lab.train("baseline", {"CNN": ConvConfig()}, splits, lab.profile.main_epochs)
+dense = {"dense baseline": dense_runs["dense baseline"]}
 headline = experiments.effects({"CNN vs dense": {**dense, **cnn}}, splits.test_labels)
 histories = {"dense baseline": dense["dense baseline"][0].fit.history, "CNN": cnn["CNN"][0].fit.history}
 lab.show(plots.training_curves(histories, "Dense baseline vs CNN (seed 0)"), "training_curves")
@@ -645,6 +644,11 @@ cnn_logits = predict_logits(best_cnn.model, splits.test_images, lab.runtime)
 dense_predictions = predict_logits(best_dense.model, splits.test_images, lab.runtime).argmax(1)
 matrix = analysis.confusion_matrix(cnn_logits.argmax(1), splits.test_labels)
 lab.show(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matrix (test set)"), "confusion_matrix")
+
+# %% [markdown]
+# Per class, beside the dense baseline: where does the CNN gain most?
+
+# %%
 per_class = analysis.per_class_table({"dense baseline": dense_predictions, "CNN": cnn_logits.argmax(1)},
                                      splits.test_labels, CLASS_NAMES)
 lab.show(plots.per_class_dots(per_class, "Per-class test accuracy"), "per_class")
@@ -860,10 +864,9 @@ say(findings.effect(effects, "batch norm"))
 
 # %%
 lab.show_effects(effects, "head", full_run)
-same_data_dense = lab.train("head", {"dense baseline": DenseConfig()})
-small_gap = experiments.effects({"small GAP vs dense": {**same_data_dense, "small GAP (16, 32, 64)":
-                                 controlled["head"]["small GAP (16, 32, 64)"]}}, lab.experiment_splits.test_labels)
-tables.effects(small_gap)
+small_gap_runs = lab.train("head", experiments.small_gap_variants())  # the CNN's runs come from the cache
+small_gap = experiments.effects({"small GAP vs dense": small_gap_runs}, lab.experiment_splits.test_labels)
+tables.effects(small_gap, lab.reference_effects({"small GAP vs dense": experiments.small_gap_variants()}))
 
 # %% [markdown]
 # **Why.** A GAP head throws away *where* a feature was found and keeps only how strongly it was found somewhere.
@@ -902,8 +905,8 @@ say(findings.effect(flips))
 # compute? Those that no other configuration beats on both counts form the **Pareto front**.
 
 # %%
-points = effects.drop_duplicates(["parameters", "macs", "test_accuracy_mean"])
-lab.show(plots.accuracy_versus_cost(points, "Every controlled configuration (10,000 training images)"), "pareto")
+points = experiments.configurations(effects)  # each configuration once; the reference is "default CNN"
+lab.show(plots.accuracy_versus_cost(points), "pareto")
 tables.pareto(points)
 
 # %% [markdown]
@@ -924,7 +927,7 @@ tables.pareto(points)
 # **Predict.** Which model keeps its accuracy at 2 pixels? At 4? Does the direction matter?
 
 # %%
-shift_models = {"dense": same_data_dense["dense baseline"], "CNN (max pool)": controlled["downsampling"]["max pooling"],
+shift_models = {"dense": small_gap_runs["dense baseline"], "CNN (max pool)": controlled["downsampling"]["max pooling"],
                 "CNN (stride-2 conv)": controlled["downsampling"]["stride-2 conv"],
                 "CNN (GAP head)": controlled["head"]["global average pool"]}
 curve = probes.translation_curve({name: [o.model for o in runs[:3]] for name, runs in shift_models.items()},
@@ -999,9 +1002,8 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 # %%
 sizes = {}
 for size in lab.profile.data_sizes:
-    subset = lab.data_size_splits(size)
-    sizes[f"n={size}"] = lab.train("data_size", {f"dense n={size}": DenseConfig(), f"CNN n={size}": ConvConfig()},
-                                   subset, lab.profile.data_size_epochs(size, len(splits.train_labels)))
+    subset, epochs = lab.data_size_splits(size), lab.profile.data_size_epochs(size, len(splits.train_labels))
+    sizes[f"n={size}"] = lab.train("data_size", experiments.data_size_variants(size), subset, epochs)
 efficiency = experiments.effects(sizes, splits.test_labels)
 lab.show(plots.data_efficiency(tables.efficiency_points(efficiency)), "data_efficiency")
 tables.effects(efficiency, lab.reference_data_size(), experiment=True)

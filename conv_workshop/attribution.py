@@ -42,15 +42,19 @@ def occlusion(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, win
 
 
 def choose_examples(labels: torch.Tensor, predictions: torch.Tensor, class_names: tuple[str, ...],
-                    pair: tuple[str, str] = ("Shirt", "T-shirt/top"), per_kind: int = 1) -> list[int]:
-    """Test images to explain: for a confusable pair (a, b), correct a, correct b, a mistaken for b and b mistaken
-    for a (per_kind of each, the first ones in test order), plus one correct image of two other classes."""
+                    pair: tuple[str, str] = ("Shirt", "T-shirt/top"), count: int = 8) -> list[int]:
+    """`count` test images to explain: for a confusable pair (a, b), one correct a, one correct b, and up to two of
+    each confusion (a → b, b → a), then one correct image of two other classes; missing kinds are filled with
+    further correct images of the pair. Always the first images in test order, so a rerun picks the same ones."""
     a, b = (class_names.index(name) for name in pair)
     labels, predictions = labels.numpy(), predictions.numpy()
-    chosen: list[int] = []
-    for true, predicted in ((a, a), (b, b), (a, b), (b, a)):
-        chosen += np.flatnonzero((labels == true) & (predictions == predicted))[:per_kind].tolist()
+
+    def first(true: int, predicted: int, many: int) -> list[int]:
+        return np.flatnonzero((labels == true) & (predictions == predicted))[:many].tolist()
+
     others = [c for c in range(len(class_names)) if c not in (a, b)]
-    for other in (others[0], others[-1]):  # trousers-like and boots-like classes in Fashion-MNIST order
-        chosen += np.flatnonzero((labels == other) & (predictions == other))[:1].tolist()
-    return chosen
+    extra = first(others[0], others[0], 1) + first(others[-1], others[-1], 1)
+    chosen = first(a, a, 1) + first(b, b, 1) + first(a, b, 2) + first(b, a, 2)
+    fill = [i for i in first(a, a, count) + first(b, b, count) if i not in chosen]
+    chosen += fill[:max(0, count - len(extra) - len(chosen))]
+    return chosen + extra

@@ -146,14 +146,21 @@ def default_train_config(config: ModelConfig, epochs: int, dense_epoch_factor: i
 
 @dataclass(frozen=True)
 class Variant:
-    """A model config trained with a recipe other than the default one (only the augmentation can differ)."""
+    """A model config trained with a recipe other than the default one: its augmentation, or (for a dense model)
+    its epoch factor, is the factor under study."""
 
     config: ModelConfig
     augment: str = "flip"
+    dense_epoch_factor: int | None = None  # None: the experiment's factor (DENSE_EPOCH_FACTOR by default)
 
 
-def _unpack(variant: ModelConfig | Variant) -> tuple[ModelConfig, str]:
-    return (variant.config, variant.augment) if isinstance(variant, Variant) else (variant, "flip")
+def recipe(variant: ModelConfig | Variant, epochs: int, dense_epoch_factor: int = DENSE_EPOCH_FACTOR,
+           ) -> tuple[ModelConfig, TrainConfig]:
+    """The model config and training recipe of a variant trained with a CNN budget of `epochs`."""
+    if isinstance(variant, Variant):
+        factor = variant.dense_epoch_factor or dense_epoch_factor
+        return variant.config, default_train_config(variant.config, epochs, factor, variant.augment)
+    return variant, default_train_config(variant, epochs, dense_epoch_factor)
 
 
 def train_and_record(experiment: str, variant: str, config: ModelConfig, splits: Splits, train_config: TrainConfig,
@@ -226,10 +233,9 @@ def run_variants(experiment: str, variants: dict[str, ModelConfig | Variant], sp
     """
     outcomes: dict[str, list[Outcome]] = {}
     for variant, entry in variants.items():
-        config, augment = _unpack(entry)
+        config, train_config = recipe(entry, epochs, dense_epoch_factor)
         outcomes[variant] = []
         for seed in (seeds(config, len(splits.train_labels)) if callable(seeds) else seeds):
-            train_config = default_train_config(config, epochs, dense_epoch_factor, augment)
             key = run_key(config, train_config, seed, splits.name, len(splits.train_labels))
             recorded = replay.get(key) if replay is not None else None
             if cache is not None and key in cache:
@@ -290,6 +296,24 @@ def controlled_experiments() -> dict[str, dict[str, ModelConfig]]:
 def baseline_variants() -> dict[str, ModelConfig]:
     """The headline comparison; the dense baseline (first) is the reference."""
     return {"dense baseline": DenseConfig(), "CNN": ConvConfig()}
+
+
+def schedule_variants() -> dict[str, ModelConfig | Variant]:
+    """The dense baseline with the recipe's longer schedule (first) and with the CNN's own number of epochs."""
+    return {"dense baseline": DenseConfig(),
+            "dense baseline, CNN's epochs": Variant(DenseConfig(), dense_epoch_factor=1)}
+
+
+def small_gap_variants() -> dict[str, ModelConfig]:
+    """The fair test of 'better accuracy with fewer parameters': the dense baseline (first) against a small CNN with
+    a global-average-pooling head, trained on the same images."""
+    return {"dense baseline": DenseConfig(), "small GAP (16, 32, 64)": architecture_variants()["head"][
+        "small GAP (16, 32, 64)"]}
+
+
+def data_size_variants(size: int) -> dict[str, ModelConfig]:
+    """The data-efficiency probe at one training-set size; the dense baseline (first) is the reference."""
+    return {f"dense n={size}": DenseConfig(), f"CNN n={size}": ConvConfig()}
 
 
 def augmentation_variants() -> dict[str, dict[str, Variant]]:
@@ -361,3 +385,28 @@ def effects(groups: dict[str, dict[str, list[Outcome]]], test_labels: torch.Tens
     table.loc[table.variant == table.reference, "verdict"] = "reference"
     columns = ["experiment", "variant", "reference"]
     return table[columns + [c for c in table.columns if c not in columns]]
+
+
+def configurations(table: pd.DataFrame) -> pd.DataFrame:
+    """Each distinct configuration of an effects table once (the shared reference CNN is named 'default CNN')."""
+    unique = table.copy()
+    unique.loc[unique.verdict == "reference", "variant"] = "default CNN"
+    unique.loc[unique.verdict == "reference", "experiment"] = "all"
+    return unique.drop_duplicates(["parameters", "macs", "test_accuracy_mean"]).reset_index(drop=True)
+
+
+def recorded_outcomes(recorded: RecordedRuns, variants: dict, train_size: int, epochs: int,
+                      data: str = "Fashion-MNIST", seeds: range = range(10)) -> dict[str, list[Outcome]]:
+    """The recorded runs of these variants (found by run key, whatever experiment trained them), without models."""
+    found = {}
+    for variant, entry in variants.items():
+        config, train_config = recipe(entry, epochs)
+        runs = []
+        for seed in seeds:
+            hit = recorded.get(run_key(config, train_config, seed, data, train_size))
+            if hit is not None:
+                record, fit_result, predictions = hit
+                runs.append(Outcome(record=record, fit=fit_result, test_predictions=predictions))
+        if runs:
+            found[variant] = runs
+    return found

@@ -18,6 +18,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter
 
 from .results import write_atomic
 
@@ -37,8 +38,9 @@ def _as_numpy(image) -> np.ndarray:
 
 
 def _garment(axis, image, title: str | None = None, fontsize: int = 8):
-    """A 28×28 uint8 image as the model sees it: 0 = black background, 255 = white."""
-    shown = axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=255)
+    """A 28×28 image as the model sees it: 0 = black background, white = 255 (uint8) or 1 (floats in [0, 1])."""
+    top = 1.0 if isinstance(image, torch.Tensor) and image.is_floating_point() else 255
+    shown = axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=top)
     axis.set_xticks([])
     axis.set_yticks([])
     if title:
@@ -62,7 +64,16 @@ def _colorbar(figure, mappable, axes, label: str, **kwargs):
     bar = figure.colorbar(mappable, ax=axes, shrink=kwargs.pop("shrink", 0.85), **kwargs)
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
+    bar.formatter = FormatStrFormatter("%.2g")  # no detached "1e−6" offset text colliding with titles
+    bar.update_ticks()
     return bar
+
+
+def _slanted_xticks(axis):
+    """Class names on the x axis turned upright (vertical), so long neighbours never overlap; y labels level."""
+    for label in axis.get_xticklabels():
+        label.set(rotation=90, ha="center")
+    axis.tick_params(axis="y", rotation=0)
 
 
 def _legend_right(axis, **kwargs):
@@ -132,8 +143,7 @@ def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
     sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, cbar_kws={"label": "distance"},
                 annot_kws={"fontsize": 7})
     axis.set(title="Distance between class-mean images (small = look alike)", xlabel="class", ylabel="class")
-    axis.tick_params(axis="x", rotation=45)
-    axis.tick_params(axis="y", rotation=0)
+    _slanted_xticks(axis)
     return figure
 
 
@@ -165,16 +175,20 @@ def training_curves(histories: dict[str, list[dict]], title: str = "Training cur
     accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
     for axis in (loss_axis, accuracy_axis):
         axis.grid(alpha=0.3)
-    _legend_right(accuracy_axis)
+    handles, labels = loss_axis.get_legend_handles_labels()
+    _legend_right(accuracy_axis, handles=handles, labels=labels)
     figure.suptitle(title)
     return figure
 
 
 # --- The convolution by hand ------------------------------------------------------------------------------------
 
-def _annotate_kernel(axis, kernel: np.ndarray, fontsize: int = 8):
+def _annotate_kernel(axis, kernel: np.ndarray, fontsize: int = 8, limit: float | None = None):
+    """Write each weight in its cell, white on the darkest colours so it stays readable."""
+    limit = limit or float(np.abs(kernel).max()) or 1.0
     for (i, j), value in np.ndenumerate(kernel):
-        axis.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=fontsize)
+        axis.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=fontsize,
+                  color="white" if abs(value) > 0.6 * limit else "black")
 
 
 def convolution_check(image: torch.Tensor, kernel: torch.Tensor, by_loops: torch.Tensor,
@@ -226,6 +240,7 @@ def kernel_gallery(images: list[torch.Tensor], titles: list[str], kernels: dict[
         values = _as_numpy(kernel)
         _signed(axes[0, col], values, title=name.replace(" (", "\n("), fontsize=8)
         _annotate_kernel(axes[0, col], values, fontsize=7)
+        axes[0, col].set_ylabel("weights" if col == 1 else "", fontsize=8)
     for row, (image, title) in enumerate(zip(images, titles), start=1):
         _garment(axes[row, 0], image)
         axes[row, 0].set_ylabel(title, fontsize=8)
@@ -241,27 +256,26 @@ def kernel_gallery(images: list[torch.Tensor], titles: list[str], kernels: dict[
 
 
 def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns: int = 8) -> plt.Figure:
-    """Hand-designed 3×3 kernels beside a CNN's learned first-layer filters, each set on its own symmetric scale."""
+    """Hand-designed 3×3 kernels (each divided by its largest |weight|) above a CNN's learned first-layer filters
+    (one shared symmetric scale, so their strengths compare)."""
     learned = learned.detach().float().cpu()[:, 0]
     rows = math.ceil(len(learned) / columns)
-    figure = plt.figure(figsize=(13, 0.4 + 1.15 * max(rows, 2)))
-    left, right = figure.subfigures(1, 2, width_ratios=[len(hand) / 2 + 1, columns + 1])
-    hand_axes = left.subplots(2, math.ceil(len(hand) / 2), squeeze=False)
-    for axis in hand_axes.flat:
-        axis.axis("off")
-    limit = max(float(k.abs().max()) for k in hand.values())
-    for axis, (name, kernel) in zip(hand_axes.flat, hand.items()):
-        shown = _signed(axis, kernel, limit, title=name.split(" (")[0], fontsize=7)
-    _colorbar(left, shown, hand_axes.ravel().tolist(), "weight", shrink=0.8)
-    left.suptitle("designed by hand", fontsize=10)
-    learned_axes = right.subplots(rows, columns, squeeze=False)
+    figure = plt.figure(figsize=(11, 2.6 + 1.2 * rows))
+    top, bottom = figure.subfigures(2, 1, height_ratios=[2.3, 1.2 * rows])
+    hand_axes = np.atleast_1d(top.subplots(1, len(hand)))
+    for axis, (name, kernel) in zip(hand_axes, hand.items()):
+        values = _as_numpy(kernel) / float(np.abs(_as_numpy(kernel)).max())
+        shown = _signed(axis, values, 1.0, title=name.replace(" (", "\n("), fontsize=8)
+    _colorbar(top, shown, hand_axes.tolist(), "weight ÷ largest |weight|", shrink=0.9)
+    top.suptitle("Designed by hand (section 4.3)", fontsize=10)
+    learned_axes = bottom.subplots(rows, columns, squeeze=False)
     limit = float(learned.abs().max())
     for axis in learned_axes.flat:
         axis.axis("off")
     for axis, kernel in zip(learned_axes.flat, learned):
         shown = _signed(axis, kernel, limit)
-    _colorbar(right, shown, learned_axes.ravel().tolist(), "weight", shrink=0.8)
-    right.suptitle(f"learned by the CNN ({len(learned)} first-layer filters)", fontsize=10)
+    _colorbar(bottom, shown, learned_axes.ravel().tolist(), "weight", shrink=0.8)
+    bottom.suptitle(f"Learned by the CNN: its {len(learned)} first-layer 3×3 filters", fontsize=10)
     return figure
 
 
@@ -278,12 +292,13 @@ def shift_response(demo: dict[str, torch.Tensor]) -> plt.Figure:
         axes[row, 1].set(xticks=[], yticks=[], title="conv + ReLU")
     _colorbar(figure, shown, axes[:, 1].tolist(), "response")
     difference = _as_numpy(demo["difference"])
-    shown = _signed(axes[0, 2], difference, max(float(np.abs(difference).max()), 1e-6),
+    shown = _signed(axes[0, 2], difference, max(float(np.abs(difference).max()), 1e-3),
                     title="conv(moved) − moved(conv)", fontsize=9)
     _colorbar(figure, shown, axes[0, 2], "difference")
     axes[1, 2].axis("off")
-    axes[1, 2].text(0.0, 0.5, "Zero away from the border:\nthe response moved\nwith the input\n(equivariance).",
-                    fontsize=9, va="center")
+    inner = np.abs(difference[3:-3, 3:-3]).max()
+    axes[1, 2].text(0.0, 0.5, f"Largest |difference| away\nfrom the border: {inner:.1g}.\nThe response moved with\n"
+                    "the input (equivariance).", fontsize=9, va="center")
     limit = float(max(demo["pooled"].max(), demo["moved_pooled"].max())) or 1.0
     for row, key in enumerate(("pooled", "moved_pooled")):
         shown = axes[row, 3].imshow(_as_numpy(demo[key]), cmap="magma", vmin=0, vmax=limit)
@@ -294,11 +309,12 @@ def shift_response(demo: dict[str, torch.Tensor]) -> plt.Figure:
 
 
 def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: list[float]) -> plt.Figure:
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"wspace": 0.4, "width_ratios": [1, 1, 1.6]})
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained",
+                                gridspec_kw={"width_ratios": [1, 1, 1.6]})
     limit = float(max(true_kernel.abs().max(), learned.abs().max()))
     for axis, values, title in ((axes[0], true_kernel, "true kernel"), (axes[1], learned, "learned kernel")):
         shown = _signed(axis, values, limit, title=title, fontsize=10)
-        _annotate_kernel(axis, _as_numpy(values))
+        _annotate_kernel(axis, _as_numpy(values), limit=limit)
     _colorbar(figure, shown, axes[:2].tolist(), "weight")
     axes[2].plot(np.arange(1, len(losses) + 1), losses)
     axes[2].set(yscale="log", title="Squared error while learning", xlabel="gradient-descent step",
@@ -330,8 +346,7 @@ def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title:
     sns.heatmap(matrix.numpy(), annot=True, fmt="d", cmap="Blues", xticklabels=class_names,
                 yticklabels=class_names, ax=axis, cbar_kws={"label": "test images"}, annot_kws={"fontsize": 7})
     axis.set(title=title, xlabel="predicted class", ylabel="true class")
-    axis.tick_params(axis="x", rotation=45)
-    axis.tick_params(axis="y", rotation=0)
+    _slanted_xticks(axis)
     return figure
 
 
@@ -410,11 +425,12 @@ def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFram
                     axis.hlines(y[i] + offset, ref.low, ref.high, color="0.55", lw=2)
                 axis.plot(ref.difference, y[i] + offset, "D", ms=6, color="0.55")
     axis.axvline(0, color="0.3", lw=1)
-    labels = [f"{r.variant}\n({r.verdict})" for r in rows.itertuples()]
+    several = rows.reference.nunique() > 1
+    labels = [f"{r.variant}{' − ' + r.reference if several else ''}\n({r.verdict})" for r in rows.itertuples()]
     axis.set_yticks(y, labels, fontsize=8)
     axis.set_ylim(len(rows) - 0.5, -0.5)
-    first = rows.reference.iloc[0] if len(rows) else ""
-    axis.set(title=title, xlabel=f"test accuracy minus the reference ({first}), points")
+    first = "its reference" if several else (rows.reference.iloc[0] if len(rows) else "")
+    axis.set(title=title, xlabel=f"test accuracy minus {first} (points)", ylabel="variant (verdict)")
     axis.grid(alpha=0.3, axis="x")
     handles = [Line2D([], [], marker="o", color="C0", mfc="C0", lw=2, label="this run, resolved (Holm)"),
                Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="this run, not resolved")]
@@ -450,8 +466,10 @@ def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
     return front
 
 
-def accuracy_versus_cost(points: pd.DataFrame, title: str) -> plt.Figure:
+def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     """Accuracy against parameters and MACs (log axes); the Pareto front is joined and labelled."""
+    title = (f"Every controlled configuration ({int(points.train_size.iloc[0]):,} training images, "
+             f"{int(points.epochs.iloc[0])} epochs)")
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True, gridspec_kw={"wspace": 0.08})
     for axis, cost, label in ((axes[0], "parameters", "parameters (log scale)"),
                               (axes[1], "macs", "multiply-accumulates per image (log scale)")):
@@ -480,8 +498,8 @@ def translation(curve: pd.DataFrame) -> plt.Figure:
     from .stats import mean_interval
 
     directions = list(dict.fromkeys(curve.direction))
-    figure, axes = plt.subplots(1, len(directions), figsize=(4.2 * len(directions), 3.6), sharey=True,
-                                squeeze=False)
+    figure, axes = plt.subplots(1, len(directions), figsize=(4.4 * len(directions), 3.8), sharey=True,
+                                squeeze=False, layout="constrained")
     for axis, direction in zip(axes[0], directions):
         part = curve[curve.direction == direction]
         for index, (model, rows) in enumerate(part.groupby("model", sort=False)):

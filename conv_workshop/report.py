@@ -2,149 +2,122 @@
 
   python -m conv_workshop report          # rewrite the generated blocks in both READMEs
   python -m conv_workshop report --check  # exit 1 if a README is out of date (the tests run this)
+
+The verdicts are computed here exactly as in the notebook: the same families of comparisons (experiments.*_variants),
+found in the recorded runs by run key, tested by conv_workshop.stats against the real test labels.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+import torch
 
+from . import tables
 from .data import SPLIT_FILES, VALIDATION_SIZE
-from .experiments import DENSE_EPOCH_FACTOR, architecture_variants, default_train_config, kernel_size_variants
-from .models import (
-    ConvConfig,
-    ConvNet,
-    DenseBaseline,
-    DenseConfig,
-    ModelConfig,
-    config_to_dict,
-    count_parameters,
-    layer_summary,
+from .experiments import (
+    DENSE_EPOCH_FACTOR,
+    RecordedRuns,
+    augmentation_variants,
+    baseline_variants,
+    controlled_experiments,
+    data_size_variants,
+    effects,
+    recorded_outcomes,
+    schedule_variants,
+    scrambling_variants,
+    small_gap_variants,
 )
-from .profiles import PROFILES, Profile
-from .results import load_runs, summarise, to_markdown, write_atomic
+from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
+from .profiles import PROFILES
+from .results import load_runs, to_markdown, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 READMES = {"en": ROOT / "README.md", "es": ROOT / "README.es.md"}
 BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)
+FULL_TRAIN_SIZE = SPLIT_FILES["train"][2] - VALIDATION_SIZE
 
-WORDS = {
-    "en": {"variant": "variant", "experiment": "experiment", "seeds": "seeds", "epochs": "epochs",
-           "params": "parameters", "macs": "MACs/image", "acc": "test accuracy (%)", "time": "train s/run",
-           "device": "Reference run", "what": "what", "value": "value",
-           "none": "No recorded results yet: run the notebook in the full profile.", "shift": "shift (pixels)",
-           "train": "train images"},
-    "es": {"variant": "variante", "experiment": "experimento", "seeds": "semillas", "epochs": "épocas",
-           "params": "parámetros", "macs": "MACs/imagen", "acc": "precisión de prueba (%)",
-           "time": "s de entrenamiento/ejecución", "device": "Ejecución de referencia", "what": "qué",
-           "value": "valor", "none": "Aún no hay resultados registrados: ejecute el notebook en el perfil full.",
-           "shift": "desplazamiento (píxeles)", "train": "imágenes de entrenamiento"},
+NONE = {"en": "No recorded results yet: run the notebook in the full profile.",
+        "es": "Aún no hay resultados registrados: ejecute el notebook en el perfil full."}
+SPANISH = {
+    "experiment": "experimento", "variant": "variante", "seeds": "semillas", "parameters": "parámetros",
+    "MACs (M)": "MACs (M)", "test accuracy (%)": "precisión de prueba (%)",
+    "difference (points, 95 % CI)": "diferencia (puntos, IC 95 %)", "verdict": "veredicto",
+    "epochs": "épocas", "train images": "imágenes de entrenamiento", "flips": "volteos",
+    "direction": "dirección", "shift": "desplazamiento (px)", "block": "bloque", "channels": "canales",
+    "median entropy (bits)": "entropía mediana (bits)", "labels shuffled (bits)": "etiquetas barajadas (bits)",
+    "p (below shuffled)": "p (bajo barajadas)", "p (vs first block)": "p (frente al bloque 1)",
 }
 
 
-def _accuracy(mean: float, std: float) -> str:
-    return f"{mean * 100:.2f} ± {std * 100:.2f}"
+def _spanish_verdict(text: str) -> str:
+    if text.startswith("not resolved with"):
+        count = text.split()[3]
+        return f"sin resolver con {count} semilla{'s' if count != '1' else ''}"
+    return {"better": "mejor", "worse": "peor", "reference": "referencia"}.get(text, text)
 
 
-def _table(summary: pd.DataFrame, words: dict, with_experiment: bool = False) -> str:
-    columns = {"variant": words["variant"], "seeds": words["seeds"], "epochs": words["epochs"],
-               "parameters": words["params"], "macs": words["macs"], "accuracy": words["acc"],
-               "time": words["time"]}
-    frame = pd.DataFrame({
-        columns["variant"]: summary.variant,
-        columns["seeds"]: summary.seeds,
-        words["train"]: [f"{int(v):,}" for v in summary.train_size],
-        columns["epochs"]: summary.epochs,
-        columns["parameters"]: [f"{int(v):,}" for v in summary.parameters],
-        columns["macs"]: [f"{v / 1e6:.1f} M" for v in summary.macs],
-        columns["accuracy"]: [_accuracy(m, s) for m, s in zip(summary.test_accuracy_mean, summary.test_accuracy_std)],
-        columns["time"]: [f"{v:.1f}" for v in summary.train_seconds_mean],
-    })
-    if with_experiment:
-        frame.insert(0, words["experiment"], summary.experiment)
-    return to_markdown(frame)
+def _localise(frame: pd.DataFrame, language: str) -> pd.DataFrame:
+    if language != "es":
+        return frame
+    frame = frame.copy()
+    if "verdict" in frame:
+        frame["verdict"] = frame.verdict.map(_spanish_verdict)
+    if "flips" in frame:
+        frame["flips"] = frame.flips.map({"yes": "sí", "no": "no"})
+    return frame.rename(columns=SPANISH)
 
 
-def _key(value: dict) -> str:
-    return json.dumps(value, sort_keys=True)
+def _markdown(frame: pd.DataFrame, language: str) -> str:
+    return to_markdown(_localise(frame, language))
 
 
-def runs_of(runs: pd.DataFrame, config: ModelConfig, epochs: int, data: str, train_size: int,
-            dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> pd.DataFrame:
-    """The recorded runs (one per seed) of one configuration, found by what makes a run the same run (model config,
-    recipe, data, training-set size; see experiments.run_key), not by the label of the experiment that trained it.
+def test_labels() -> torch.Tensor:
+    """The Fashion-MNIST test labels the recorded predictions are scored against (the data must be installed)."""
+    from .data import load_fashion_mnist
 
-    Identical runs are trained once and shared, so a table's row may come from another experiment's records.
-    """
-    if runs.empty:
-        return runs
-    recipe = asdict(default_train_config(config, epochs, dense_epoch_factor))
-    match = runs[(runs.config.map(lambda text: _key(json.loads(text))) == _key(config_to_dict(config)))
-                 & (runs.train_config.map(lambda text: _key(json.loads(text))) == _key(recipe))
-                 & (runs.data == data) & (runs.train_size == train_size)]
-    return match.drop_duplicates("seed")
+    return load_fashion_mnist(download=False).test_labels
 
 
-def _profile_of(runs: pd.DataFrame) -> Profile:
-    return PROFILES.get(str(runs.profile.iloc[0]), PROFILES["full"])
+def recorded_families(root: Path = ROOT, labels: torch.Tensor | None = None) -> dict[str, pd.DataFrame]:
+    """Every family of comparisons of the committed full run, with the notebook's grouping and statistics."""
+    recorded = RecordedRuns(root / "results" / "runs.csv", root / "results" / "histories.jsonl",
+                            root / "results" / "predictions.jsonl")
+    if not len(recorded):
+        return {}
+    labels = test_labels() if labels is None else labels
+    full = PROFILES["full"]
+    headline = (FULL_TRAIN_SIZE, full.main_epochs)
+    subset = (full.experiment_train_size, full.experiment_epochs)
+
+    def family(groups: dict[str, dict], sizes: dict[str, tuple[int, int]] | None = None, default=subset):
+        found = {name: recorded_outcomes(recorded, variants, *(sizes or {}).get(name, default))
+                 for name, variants in groups.items()}
+        found = {name: runs for name, runs in found.items() if len(runs) > 1 and next(iter(groups[name])) in runs}
+        return effects(found, labels) if found else pd.DataFrame()
+
+    sizes = {f"n={size}": (min(size, FULL_TRAIN_SIZE), full.data_size_epochs(size, FULL_TRAIN_SIZE))
+             for size in full.data_sizes}
+    return {
+        "schedule": family({"dense schedule": schedule_variants()}, default=headline),
+        "headline": family({"CNN vs dense": baseline_variants()}, default=headline),
+        "controlled": family(controlled_experiments()),
+        "small GAP": family({"small GAP vs dense": small_gap_variants()}),
+        "augmentation": family(augmentation_variants()),
+        "scrambling": family(scrambling_variants()),
+        "data size": family({f"n={size}": data_size_variants(size) for size in full.data_sizes}, sizes),
+    }
 
 
-def _experiment_set(runs: pd.DataFrame) -> tuple[str, int, int]:
-    """(data, training-set size, CNN epochs) of the recorded run's controlled experiments."""
-    profile = _profile_of(runs)
-    full_size = int(runs.train_size.max())
-    size = min(profile.experiment_train_size or full_size, full_size)
-    return "Fashion-MNIST", size, profile.experiment_epochs
-
-
-def experiment_summary(runs: pd.DataFrame, experiments: dict) -> pd.DataFrame:
-    """One row per (experiment, variant) of controlled experiments, found by run key, not by the run's label.
-
-    The default CNN is trained once and serves as every experiment's reference row.
-    """
-    if runs.empty:
-        return pd.DataFrame()
-    data, size, epochs = _experiment_set(runs)
-    rows = []
-    for experiment, variants in experiments.items():
-        for variant, config in variants.items():
-            match = runs_of(runs, config, epochs, data, size)
-            if not match.empty:
-                rows.append(match.assign(experiment=experiment, variant=variant))
-    if not rows:
-        return pd.DataFrame()
-    return summarise(pd.concat(rows))
-
-
-def probe_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """The permutation and data-size probes, each row found by run key (the notebook shares identical runs)."""
-    if runs.empty:
-        return pd.DataFrame()
-    profile = _profile_of(runs)
-    data, size, epochs = _experiment_set(runs)
-    full_size = int(runs.train_size.max())
-    permuted = runs[runs.data != data].data
-    rows = []
-    for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig())):
-        for pixels, data_name in (("intact", data), ("scrambled", permuted.iloc[0] if len(permuted) else None)):
-            match = runs_of(runs, config, epochs, data_name, size) if data_name else runs.iloc[:0]
-            if not match.empty:
-                rows.append(match.assign(experiment="permutation", variant=f"{model} ({pixels})"))
-    for train_size in profile.data_sizes:
-        train_size = min(train_size, full_size)
-        cnn_epochs = profile.main_epochs if train_size == full_size else profile.epochs_for(train_size,
-                                                                                             profile.main_epochs)
-        for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig())):
-            match = runs_of(runs, config, cnn_epochs, data, train_size)
-            if not match.empty:
-                rows.append(match.assign(experiment="data size", variant=f"{model} n={train_size}"))
-    if not rows:
-        return pd.DataFrame()
-    return summarise(pd.concat(rows)).drop_duplicates(["experiment", "variant"])
+def _effects_table(table: pd.DataFrame, language: str, experiment: bool = False, extra: tuple[str, ...] = ()) -> str:
+    if table.empty:
+        return NONE[language]
+    columns = (("experiment",) if experiment else ()) + ("variant", "seeds", *extra, "parameters", "MACs (M)",
+                                                         "accuracy", "difference", "verdict")
+    return _markdown(tables.summary(table, columns), language)
 
 
 REFERENCE_RUN_PHRASES = {
@@ -203,88 +176,88 @@ def profiles_table(language: str, root: Path = ROOT) -> str:
     return to_markdown(pd.DataFrame(rows))
 
 
-def generated_blocks(language: str, root: Path = ROOT) -> dict[str, str]:
-    words = WORDS[language]
+def generated_blocks(language: str, root: Path = ROOT, labels: torch.Tensor | None = None) -> dict[str, str]:
     runs = load_runs(root / "results" / "runs.csv")
-    blocks: dict[str, str] = {}
-    if runs.empty:
-        blocks = {name: words["none"] for name in ("reference-run", "headline", "kernel", "architecture", "probes",
-                                                   "artifacts")}
-        return {**blocks, "profiles": profiles_table(language, root)}
-    blocks["reference-run"] = _reference_run(runs, root, language)
-    blocks["profiles"] = profiles_table(language, root)
-    summary = summarise(runs)
-    blocks["headline"] = _table(summary[summary.experiment == "baseline"], words)
-    kernel = experiment_summary(runs, {"kernel size": kernel_size_variants()})
-    blocks["kernel"] = _table(kernel, words) if not kernel.empty else ""
-    architecture = experiment_summary(runs, architecture_variants())
-    blocks["architecture"] = _table(architecture, words, with_experiment=True) if not architecture.empty else ""
-
-    probes = probe_summary(runs)
-    probe_rows = [{words["experiment"]: row.experiment, words["variant"]: row.variant, words["seeds"]: row.seeds,
-                   words["train"]: f"{int(row.train_size):,}", words["epochs"]: row.epochs,
-                   words["acc"]: _accuracy(row.test_accuracy_mean, row.test_accuracy_std)}
-                  for row in probes.itertuples()]
-    translation = root / "results" / "translation.csv"
-    blocks["probes"] = to_markdown(pd.DataFrame(probe_rows)) if probe_rows else ""
-    if translation.exists():
-        curve = pd.read_csv(translation)
-        curve = curve[(curve.direction == "horizontal") & curve["shift"].isin([0, 2, 4, 6])]
-        wide = curve.pivot_table(index="shift", columns="model", values="accuracy", sort=False) * 100
-        wide = wide.round(1).reset_index().rename(columns={"shift": words["shift"]})
-        blocks["probes"] += "\n\n" + to_markdown(wide)
-
-    card_path = root / "fashion_mnist_cnn_model_pytorch" / "model_card.json"
-    if card_path.exists():
-        card = json.loads(card_path.read_text())
-        metrics = card["metrics"]
-        onnx = metrics["onnx"]
-        table = pd.DataFrame([
-            ["best_model.pth / complete_model.pth", f"{metrics['test_accuracy'] * 100:.2f} %"],
-            ["fashion_mnist_cnn.onnx (ONNX Runtime)", f"{onnx['onnx_accuracy'] * 100:.2f} %"],
-            ["max abs logit difference, PyTorch vs ONNX", f"{onnx['max_abs_logit_diff']:.2e}"],
-            ["same predicted class", f"{onnx['prediction_agreement'] * 100:.2f} %"],
-            [words["params"], f"{card['parameters']:,}"],
-        ], columns=[words["what"], words["value"]])
-        blocks["artifacts"] = to_markdown(table)
+    blocks: dict[str, str] = {"profiles": profiles_table(language, root)}
+    families = recorded_families(root, labels) if not runs.empty else {}
+    if not families:
+        for name in ("reference-run", "headline", "kernel", "architecture", "augmentation", "probes", "artifacts"):
+            blocks[name] = NONE[language]
     else:
-        blocks["artifacts"] = words["none"]
+        blocks["reference-run"] = _reference_run(runs, root, language)
+        headline = pd.concat([families["headline"], families["schedule"]], ignore_index=True)
+        blocks["headline"] = _effects_table(headline, language, experiment=True, extra=("train images", "epochs"))
+        controlled = families["controlled"]
+        kernel = controlled[controlled.experiment == "kernel size"] if not controlled.empty else controlled
+        blocks["kernel"] = _effects_table(kernel, language)
+        others = controlled[controlled.experiment != "kernel size"] if not controlled.empty else controlled
+        blocks["architecture"] = _effects_table(pd.concat([others, families["small GAP"]], ignore_index=True),
+                                                language, experiment=True)
+        blocks["augmentation"] = _effects_table(families["augmentation"], language, experiment=True)
+        probes = [_effects_table(families["scrambling"], language, experiment=True),
+                  _effects_table(families["data size"], language, experiment=True, extra=("train images", "epochs"))]
+        translation = root / "results" / "translation.csv"
+        if translation.exists():
+            table = tables.translation(pd.read_csv(translation)).reset_index()
+            probes.append(_markdown(table[table.direction != "diagonal"], language))
+        selectivity = root / "results" / "selectivity.csv"
+        if selectivity.exists():
+            probes.append(_markdown(tables.selectivity(pd.read_csv(selectivity)), language))
+        blocks["probes"] = "\n\n".join(probes)
+        blocks["artifacts"] = _artifacts(root, language)
+    blocks["cnn-parameters"] = _cnn_parameters(language)
+    blocks["benchmarks"] = _benchmarks(root, language)
+    return blocks
 
-    cnn_layers = layer_summary(ConvNet())
-    fields = [str(row["receptive_field"]) for row in cnn_layers if row["type"] == "Conv2d"]
-    last_pool = [row["receptive_field"] for row in cnn_layers if row["type"] == "MaxPool2d"][-1]
-    blocks["probes"] += "\n\n" + {
-        "en": f"Hierarchy: the receptive fields of the CNN's four convolutions are {', '.join(fields)} pixels "
-              f"({last_pool} after the last pooling); section 5c of the notebook shows what units at each depth "
-              "respond to.",
-        "es": f"Jerarquía: los campos receptivos de las cuatro convoluciones de la CNN son {', '.join(fields)} "
-              f"píxeles ({last_pool} tras el último pooling); la sección 5c del notebook muestra a qué responden "
-              "las unidades de cada profundidad.",
-    }[language]
-    rows = {row["layer"]: row for row in cnn_layers}
+
+def _artifacts(root: Path, language: str) -> str:
+    card_path = root / "fashion_mnist_cnn_model_pytorch" / "model_card.json"
+    if not card_path.exists():
+        return NONE[language]
+    card = json.loads(card_path.read_text())
+    metrics, onnx = card["metrics"], card["metrics"]["onnx"]
+    what, value = ("qué", "valor") if language == "es" else ("what", "value")
+    table = pd.DataFrame([
+        ["best_model.pth / complete_model.pth", f"{metrics['test_accuracy'] * 100:.2f} %"],
+        ["fashion_mnist_cnn.onnx (ONNX Runtime)", f"{onnx['onnx_accuracy'] * 100:.2f} %"],
+        ["max abs logit difference, PyTorch vs ONNX", f"{onnx['max_abs_logit_diff']:.2e}"],
+        ["same predicted class", f"{onnx['prediction_agreement'] * 100:.2f} %"],
+        ["parámetros" if language == "es" else "parameters", f"{card['parameters']:,}"],
+    ], columns=[what, value])
+    return to_markdown(table)
+
+
+def _cnn_parameters(language: str) -> str:
+    rows = {row["layer"]: row for row in layer_summary(ConvNet())}
     cnn, dense, head = count_parameters(ConvNet()), count_parameters(DenseBaseline()), rows["head.1"]["parameters"]
-    blocks["cnn-parameters"] = {
+    return {
         "en": f"The CNN has **{cnn / dense:.1f}×** the dense baseline's parameters ({cnn:,} vs {dense:,}), not fewer: "
               f"{head / cnn:.0%} of them ({head:,}) are in the first dense layer of its head.",
         "es": f"La CNN tiene **{cnn / dense:.1f}×** los parámetros del modelo denso ({cnn:,} frente a {dense:,}), no "
               f"menos: el {head / cnn:.0%} ({head:,}) está en la primera capa densa de su cabeza.",
     }[language]
 
+
+def _benchmarks(root: Path, language: str) -> str:
+    what, value = ("qué", "valor") if language == "es" else ("what", "value")
     benchmark = root / "results" / "benchmarks"
     sections = []
     for path in sorted(benchmark.glob("*.json")) if benchmark.exists() else []:
         data = json.loads(path.read_text())
-        if all(isinstance(value, dict) for value in data.values()):  # one row per item (e.g. notebook profiles)
-            table = pd.DataFrame([{"": name, **value} for name, value in data.items()])
+        if all(isinstance(item, dict) for item in data.values()):  # one row per item (e.g. notebook profiles)
+            table = pd.DataFrame([{"": name, **item} for name, item in data.items()])
             if "seconds" in table:
                 table.insert(2, "minutes", (table.seconds / 60).round(1))
         else:
-            table = pd.DataFrame({words["what"]: list(data), words["value"]: list(data.values())})
+            table = pd.DataFrame({what: list(data), value: [_cell(v) for v in data.values()]})
         script = f"benchmarks/{path.stem}.py"
         producer = script if (root / script).exists() else "tools/run_notebook.py --record-timing"
         sections.append(f"`{producer}` → `{path.relative_to(root)}`\n\n{to_markdown(table)}")
-    blocks["benchmarks"] = "\n\n".join(sections) if sections else words["none"]
-    return blocks
+    return "\n\n".join(sections) if sections else NONE[language]
+
+
+def _cell(value) -> str:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
 def render(text: str, blocks: dict[str, str]) -> str:

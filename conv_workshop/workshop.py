@@ -34,12 +34,11 @@ from .experiments import (
     Outcome,
     RecordedRuns,
     Recorder,
-    default_train_config,
+    data_size_variants,
     effects,
-    run_key,
+    recorded_outcomes,
     run_variants,
 )
-from .models import ConvConfig, DenseConfig
 from .plots import save_figure
 from .profiles import PROFILES, Profile, choose_profile
 from .results import environment_fields, load_runs, write_atomic
@@ -150,26 +149,6 @@ class Workshop:
 
     # --- the committed full run, shown beside a smaller profile's results ---
 
-    def reference_outcomes(self, variants: dict, train_size: int, epochs: int,
-                           dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> dict[str, list[Outcome]]:
-        """The committed full run's runs of these variants (found by run key), or {} in the full profile itself."""
-        if self.profile.name == "full":
-            return {}
-        recorded = _committed_runs()
-        found = {}
-        for variant, entry in variants.items():
-            config, augment = (entry.config, entry.augment) if hasattr(entry, "augment") else (entry, "flip")
-            train_config = default_train_config(config, epochs, dense_epoch_factor, augment)
-            runs = []
-            for seed in range(10):
-                hit = recorded.get(run_key(config, train_config, seed, "Fashion-MNIST", train_size))
-                if hit is not None:
-                    record, fit_result, predictions = hit
-                    runs.append(Outcome(record=record, fit=fit_result, test_predictions=predictions))
-            if runs:
-                found[variant] = runs
-        return found
-
     def reference_effects(self, groups: dict[str, dict], scope: str = "experiments",
                           sizes: dict[str, tuple[int, int]] | None = None) -> pd.DataFrame | None:
         """The committed full run's effects table for these experiments (None in the full profile or if missing).
@@ -180,7 +159,9 @@ class Workshop:
         full = PROFILES["full"]
         default = ((full.experiment_train_size, full.experiment_epochs) if scope == "experiments"
                    else (FULL_TRAIN_SIZE, full.main_epochs))
-        outcomes = {name: self.reference_outcomes(variants, *(sizes or {}).get(name, default))
+        if self.profile.name == "full":
+            return None
+        outcomes = {name: recorded_outcomes(_committed_runs(), variants, *(sizes or {}).get(name, default))
                     for name, variants in groups.items()}
         outcomes = {name: found for name, found in outcomes.items()
                     if found and next(iter(groups[name])) in found and len(found) > 1}
@@ -191,8 +172,7 @@ class Workshop:
     def reference_data_size(self) -> pd.DataFrame | None:
         """The committed full run's data-size probe, as an effects table (CNN minus dense at each size)."""
         full = PROFILES["full"]
-        groups = {f"n={size}": {f"dense n={size}": DenseConfig(), f"CNN n={size}": ConvConfig()}
-                  for size in full.data_sizes}
+        groups = {f"n={size}": data_size_variants(size) for size in full.data_sizes}
         sizes = {f"n={size}": (min(size, FULL_TRAIN_SIZE), full.data_size_epochs(size, FULL_TRAIN_SIZE))
                  for size in full.data_sizes}
         return self.reference_effects(groups, sizes=sizes)

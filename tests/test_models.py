@@ -102,3 +102,37 @@ def test_models_take_raw_pixels_and_normalise_inside():
     normalise = model.features[0]
     x = torch.full((1, 1, 28, 28), float(normalise.mean))
     assert torch.allclose(normalise(x), torch.zeros_like(x), atol=1e-6)
+
+
+def test_scrambled_models_reorder_pixels_inside_and_keep_their_parameters():
+    from conv_workshop.models import PixelPermutation
+    from conv_workshop.probes import permute_pixels, pixel_permutation
+
+    scrambled = ConvNet(ConvConfig(scramble=0))
+    assert isinstance(scrambled.features[0], PixelPermutation)
+    assert count_parameters(scrambled) == count_parameters(ConvNet())
+    assert torch.equal(scrambled.features[0].order, pixel_permutation(seed=0))
+    images = torch.rand(3, 1, 28, 28)
+    assert torch.equal(scrambled.features[0](images), permute_pixels(images, pixel_permutation(seed=0)))
+    assert config_from_dict(config_to_dict(ConvConfig(scramble=0))) == ConvConfig(scramble=0)
+    assert config_from_dict({k: v for k, v in config_to_dict(ConvConfig()).items() if k != "scramble"}) == ConvConfig()
+
+
+def test_augmentation_acts_on_the_real_image_before_the_scrambling():
+    """The flip the trainer applies commutes with the scrambling as applied: every training input the network body
+    sees is P(x) or P(flip(x)), the test-time scrambling of a real image, never flip(P(x))."""
+    from conv_workshop.probes import permute_pixels, pixel_permutation
+    from conv_workshop.training import augment_batch
+
+    model = DenseBaseline(DenseConfig(scramble=0))
+    seen = []
+    model.net[1].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach().clone()))
+    # net[0] scrambles, net[1] normalises: what net[1] receives is the scrambled batch
+    x = torch.rand(16, 1, 28, 28)
+    augmented = augment_batch(x, "flip", torch.Generator().manual_seed(0))  # what fit() feeds the model
+    model(augmented)
+    permutation = pixel_permutation(seed=0)
+    for i in range(16):
+        real = (permute_pixels(x[i:i + 1], permutation), permute_pixels(x[i:i + 1].flip(-1), permutation))
+        assert any(torch.equal(seen[0][i:i + 1], r) for r in real)
+        assert not torch.equal(seen[0][i:i + 1], permute_pixels(x[i:i + 1], permutation).flip(-1))

@@ -10,8 +10,12 @@ from conv_workshop.probes import (
     feature_maps,
     permute_pixels,
     pixel_permutation,
+    block_geometry,
+    class_selectivity,
+    entropy_bits,
+    receptive_patch,
     shift_images,
-    top_activating,
+    top_activating_patches,
     translation_curve,
 )
 from conv_workshop.training import Runtime
@@ -39,10 +43,10 @@ def test_permutation_keeps_every_pixel_and_is_invertible():
     assert torch.equal(permutation, pixel_permutation(seed=1))
 
 
-def test_translation_curve_has_a_row_per_model_direction_and_shift(tiny_splits):
-    models = {"MLP": DenseBaseline().eval(), "CNN": ConvNet(ConvConfig(channels=(4,), hidden=8)).eval()}
+def test_translation_curve_has_a_row_per_model_seed_direction_and_shift(tiny_splits):
+    models = {"MLP": DenseBaseline().eval(), "CNN": [ConvNet(ConvConfig(channels=(4,), hidden=8)).eval()] * 2}
     curve = translation_curve(models, tiny_splits.test_images, tiny_splits.test_labels, FP32, max_shift=2)
-    assert len(curve) == 2 * 3 * 3
+    assert len(curve) == (1 + 2) * 3 * 3 and set(curve[curve.model == "CNN"].seed) == {0, 1}
     assert set(curve.direction) == {"horizontal", "vertical", "diagonal"}
     assert curve.accuracy.between(0, 1).all()
 
@@ -55,7 +59,34 @@ def test_block_outputs_and_activations():
     image = torch.randint(0, 256, (28, 28), dtype=torch.uint8)
     maps = feature_maps(model, image, FP32)
     assert [m.shape for m in maps.values()] == [(4, 14, 14), (8, 7, 7), (8, 3, 3)]
-    tables = top_activating(model, torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8), FP32, channels=2, top=3)
+    tables = top_activating_patches(model, torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8), FP32, channels=2,
+                                    top=3)
     assert all(len(t) == 2 * 3 for t in tables.values())
     first = tables["block 1"]
     assert first[first.channel == 0].activation.is_monotonic_decreasing
+    assert first.row.between(0, 13).all() and first.column.between(0, 13).all()
+
+
+def test_block_geometry_matches_the_layer_summary_and_crops_the_right_patch():
+    from conv_workshop.models import layer_summary
+
+    model = ConvNet()
+    geometry = block_geometry(model)
+    pools = [r["receptive_field"] for r in layer_summary(model) if r["type"] == "MaxPool2d"]
+    assert [g.size for g in geometry.values()] == pools == [6, 16]
+    assert [g.jump for g in geometry.values()] == [2, 4]
+    image = torch.arange(28 * 28, dtype=torch.float32).reshape(28, 28)
+    patch = receptive_patch(image, geometry["block 1"], 3, 4)  # unit (3, 4) of block 1 sees rows 4..9, cols 6..11
+    assert patch.shape == (6, 6) and torch.equal(patch, image[4:10, 6:12])
+    corner = receptive_patch(image, geometry["block 2"], 0, 0)  # zeros where the window leaves the image
+    assert corner.shape == (16, 16) and corner[0, 0] == 0 and corner[-1, -1] == image[9, 9]
+
+
+def test_class_selectivity_covers_every_channel_against_a_shuffled_baseline():
+    assert entropy_bits(torch.zeros(10, dtype=torch.long).numpy()) == 0
+    assert abs(entropy_bits(torch.arange(10).numpy()) - 3.3219) < 1e-3
+    model = ConvNet(ConvConfig(channels=(4, 8), hidden=8)).eval()
+    images = torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8)
+    table = class_selectivity(model, images, torch.arange(60) % 10, FP32, top=20, shuffles=3)
+    assert list(table.groupby("block").channel.count()) == [4, 8]
+    assert table.entropy.between(0, 3.33).all() and table.shuffled_entropy.between(0, 3.33).all()

@@ -27,9 +27,14 @@ def test_only_the_full_profile_writes_the_committed_results(monkeypatch):
     assert PROFILES["full"].output_dir == Path("/tmp/elsewhere")
 
 
-def test_full_profile_has_three_seeds_everywhere():
+def test_full_profile_has_three_seeds_everywhere_and_five_where_runs_are_cheap():
+    from conv_workshop.models import ConvConfig, DenseConfig
+
     full = PROFILES["full"]
-    assert len(full.main_seeds) >= 3 and len(full.experiment_seeds) >= 3
+    assert len(full.seeds) >= 3 and len(full.cheap_seeds) >= 5
+    assert full.seeds_for(ConvConfig(), 10_000) == full.seeds
+    assert full.seeds_for(DenseConfig(), 55_000) == full.cheap_seeds  # every dense run is cheap
+    assert full.seeds_for(ConvConfig(), 2_000) == full.cheap_seeds
     assert full.main_epochs == full.experiment_epochs == 10
     # Headline models on all the data; the controlled experiments on a subset, so that full fits a 2-core CPU.
     assert full.subset is None and full.experiment_train_size == 10_000
@@ -42,3 +47,9 @@ def test_small_training_sets_get_more_epochs():
     assert full.epochs_for(2_000, 10) == 25
     assert full.epochs_for(55_000, 10) == 10
     assert full.epochs_for(10, 10) == 100  # capped
+
+
+def test_the_data_size_probe_uses_the_headline_budget_on_the_whole_split():
+    full = PROFILES["full"]
+    assert full.data_size_epochs(55_000, 55_000) == full.main_epochs
+    assert full.data_size_epochs(500, 55_000) == full.epochs_for(500, full.main_epochs) == 100

@@ -48,11 +48,13 @@ def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
     assert second["same small"][0].record["experiment"] == "a"
 
 
-def test_the_dense_baseline_trains_longer_and_the_cnn_sees_flips():
+def test_one_recipe_for_every_model_with_the_dense_schedule_declared():
     assert DENSE_EPOCH_FACTOR > 1
     assert default_train_config(ConvConfig(), 10) == TrainConfig(epochs=10, augment="flip")
-    assert default_train_config(DenseConfig(), 10) == TrainConfig(epochs=10 * DENSE_EPOCH_FACTOR, augment="none")
+    # The same augmentation for the dense model; only its epochs differ (a declared budget difference).
+    assert default_train_config(DenseConfig(), 10) == TrainConfig(epochs=10 * DENSE_EPOCH_FACTOR, augment="flip")
     assert default_train_config(DenseConfig(), 10, dense_epoch_factor=1).epochs == 10
+    assert default_train_config(ConvConfig(), 10, augment="none").augment == "none"
 
 
 def test_variants_record_the_epochs_each_model_trained(tiny_splits, tmp_path):
@@ -119,13 +121,14 @@ def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path
     first = Recorder(tmp_path / "first", "test")
     small = {"small": ConvConfig(channels=(4,), hidden=8), "dense": DenseConfig()}
     original = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, first, progress=False)
-    replay = RecordedRuns(first.runs_path, first.histories_path)
+    replay = RecordedRuns(first.runs_path, first.histories_path, first.predictions_path)
     assert len(replay) == 4
     second = Recorder(tmp_path / "second", "test")
     replayed = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, second, progress=False, replay=replay)
     assert load_runs(second.runs_path).test_accuracy.tolist() == load_runs(first.runs_path).test_accuracy.tolist()
     outcome = replayed["small"][1]
     assert outcome.replayed and outcome.trained_model is None
+    assert (outcome.test_predictions == original["small"][1].test_predictions).all()
     assert outcome.fit.history == original["small"][1].fit.history
     model = outcome.model  # retrained on demand with the same seed: the same numbers on the same machine
     assert outcome.replay_check[0] == outcome.replay_check[1]

@@ -81,7 +81,7 @@ def test_long_runs_validate_every_few_epochs_and_at_the_last(tiny_splits):
     assert result.best_epoch in (3, 6, 7)
     assert result.best_val_accuracy == max(h.get("val_accuracy", -1) for h in result.history)
     assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32)["accuracy"] == result.best_val_accuracy
-    assert validation_interval(TrainConfig(epochs=10)) == 1  # the standard 10-epoch run validates every epoch
+    assert validation_interval(TrainConfig(epochs=10)) == 2  # a 10-epoch run validates every other epoch
     with pytest.raises(ValueError, match="validate at least once"):
         validation_interval(TrainConfig(validations=0))
 
@@ -120,3 +120,58 @@ def test_cuda_mixed_precision_path_is_seeded(tiny_splits):
     _, second = _run(tiny_splits, seed=3, runtime=runtime)
     assert [h["train_loss"] for h in first.history] == [h["train_loss"] for h in second.history]
     assert first.best_val_accuracy > 0.3
+
+
+def test_fit_really_steps_the_optimiser(tiny_splits, monkeypatch):
+    """Parameters change and the loss on a fixed batch falls; with the optimiser's step disabled, neither happens."""
+    def losses_and_change(disable_step: bool):
+        if disable_step:
+            monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: None)
+        torch.manual_seed(0)
+        model = DenseBaseline()
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        x, y = to_input(tiny_splits.train_images[:64], FP32), tiny_splits.train_labels[:64]
+        model.eval()
+        with torch.no_grad():
+            start = F.cross_entropy(model(x), y)
+        fit(model, tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images, tiny_splits.val_labels,
+            TrainConfig(epochs=2, batch_size=32), FP32, progress=False)
+        model.eval()
+        with torch.no_grad():
+            end = F.cross_entropy(model(x), y)
+        changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+        monkeypatch.undo()
+        return start, end, changed
+
+    start, end, changed = losses_and_change(disable_step=False)
+    assert changed and end < start * 0.7
+    start, end, changed = losses_and_change(disable_step=True)
+    assert not changed and end == start
+
+
+def test_a_training_set_smaller_than_a_batch_counts_the_images_it_has(tiny_splits):
+    torch.manual_seed(0)
+    model = DenseBaseline()
+    images, labels = tiny_splits.train_images[:100], tiny_splits.train_labels[:100]
+    result = fit(model, images, labels, tiny_splits.val_images, tiny_splits.val_labels,
+                 TrainConfig(epochs=3, batch_size=256), FP32, progress=False)
+    # Accuracy over the 100 images seen can reach 1.0 (it was capped at 100/256 when 256 were assumed).
+    assert all(0 <= h["train_accuracy"] <= 1 for h in result.history)
+    seconds = sum(h["seconds"] for h in result.history)
+    assert result.images_per_second == pytest.approx(3 * 100 / seconds, rel=0.05)
+
+
+def test_fp16_loss_scaling_follows_the_device(tiny_splits, monkeypatch):
+    built = []
+    original = torch.amp.GradScaler
+
+    def recording(*args, **kwargs):
+        scaler = original(*args, **kwargs)
+        built.append(scaler)
+        return scaler
+
+    monkeypatch.setattr(torch.amp, "GradScaler", recording)
+    torch.manual_seed(0)
+    fit(DenseBaseline(), tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images,
+        tiny_splits.val_labels, TrainConfig(epochs=1, batch_size=64), choose_runtime("cpu", "fp16"), progress=False)
+    assert built and built[0].is_enabled() and built[0]._device == "cpu"
