@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 DATA_PACKAGE := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test lint serve bench report lab notebook data clean
+.PHONY: run test lint serve bench report lab replay data clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick
 	$(PY) tools/run_notebook.py --profile $(PROFILE) $(if $(filter full,$(PROFILE)),--in-place,)
 
 test: $(VENV)/.installed data  ## lint + the whole test suite
-	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks
+	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py
 	$(PY) -m pytest
 
 serve: $(VENV)/.installed  ## the prediction service on http://127.0.0.1:8000 (docs at /docs)
@@ -36,8 +36,8 @@ bench: $(VENV)/.installed data  ## benchmarks: training throughput, export laten
 report: $(VENV)/.installed  ## regenerate the README tables from results/
 	$(PY) -m conv_workshop report
 
-notebook: $(VENV)/.installed  ## regenerate the notebook's cells from tools/build_notebook.py (clears outputs)
-	$(PY) tools/build_notebook.py
+replay: $(VENV)/.installed data  ## re-render the committed notebook from the recorded full run (training unchanged)
+	$(PY) tools/run_notebook.py --profile full --in-place --replay --record-timing results/benchmarks/notebook_profiles.json
 
 lab: $(VENV)/.installed data
 	$(VENV)/bin/jupyter lab convolutional_layers_workshop.ipynb

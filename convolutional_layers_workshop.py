@@ -606,6 +606,21 @@ tables.layers(summary_rows)
 # pooling (Lin et al., 2014) to test whether they are needed. Batch normalisation (Ioffe & Szegedy, 2015)
 # standardises each channel over the batch, which lets the whole stack train quickly at one learning rate
 # (section 6.7 removes it).
+#
+# ✏️ **Exercise 5.1.** How many parameters has the head's first linear layer (from the flattened 64 × 7 × 7 maps to
+# 128 units, with biases)?
+
+# %%
+my_head_parameters = None  # replace None with a whole number
+print(exercises.check("head parameters", my_head_parameters))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_head_parameters = 64 * 7 * 7 * 128 + 128  # = 401,536, most of the model
+# ```
+# </details>
 
 # %% [markdown]
 # ### 5.2 The CNN against the dense baseline

@@ -82,6 +82,12 @@ def _head_inputs(answer) -> tuple[bool, str]:
     return _number(answer, next(r for r in rows if r["type"] == "Flatten")["output_shape"][0])
 
 
+def _head_parameters(answer) -> tuple[bool, str]:
+    from .models import ConvNet, layer_summary
+
+    return _number(answer, next(r for r in layer_summary(ConvNet()) if r["type"] == "Linear")["parameters"])
+
+
 def _conv_parameters(answer) -> tuple[bool, str]:
     return _number(answer, sum(p.numel() for p in torch.nn.Conv2d(32, 64, 3).parameters()))
 
@@ -140,6 +146,8 @@ EXERCISES: dict[str, Exercise] = {
     "output size": Exercise("⌊(n + 2p − k) / s⌋ + 1 with n = 28, k = 5, p = 1, s = 2.", _output_size),
     "head inputs": Exercise("a 2×2 pool with stride 2 turns 7×7 into ⌊(7 − 2) / 2⌋ + 1; multiply by the channels.",
                             _head_inputs),
+    "head parameters": Exercise("inputs × outputs weights plus one bias per output: 3,136 inputs, 128 outputs.",
+                                _head_parameters),
     "conv parameters": Exercise("C_out · (C_in · k · k + 1), with C_in = 32, C_out = 64, k = 3.", _conv_parameters),
     "receptive field": Exercise("add (k − 1) × jump for each layer; the pool doubles the jump for the layers after "
                                 "it (by_hand.receptive_fields does this).", _receptive_field),

@@ -168,8 +168,8 @@ def profiles_table(language: str, root: Path = ROOT) -> str:
                 f"{train:,} / {experiments:,}",
             "épocas (CNN / denso / experimentos)" if es else "epochs (CNN / dense / experiments)":
                 f"{profile.main_epochs} / {profile.main_epochs * DENSE_EPOCH_FACTOR} / {profile.experiment_epochs}",
-            "semillas (principales / experimentos)" if es else "seeds (headline / experiments)":
-                f"{len(profile.main_seeds)} / {len(profile.experiment_seeds)}",
+            "semillas (CNN / ejecuciones baratas)" if es else "seeds (CNNs / cheap runs)":
+                f"{len(profile.seeds)} / {len(profile.cheap_seeds)}",
             "presupuesto, CPU de 2 núcleos" if es else "budget, 2-core CPU": f"≤ {profile.cpu_budget_minutes} min",
             "medido" if es else "measured": measured,
         })

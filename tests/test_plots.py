@@ -121,7 +121,8 @@ def figures() -> dict[str, Figure]:
                           for seed in range(3) for d in ("horizontal", "vertical", "diagonal") for s in range(7)])
     efficiency = pd.DataFrame({"model": ["dense", "CNN"] * 3, "train_size": [500, 500, 2000, 2000, 55000, 55000],
                                "test_accuracy_mean": [0.78, 0.82, 0.82, 0.86, 0.89, 0.93],
-                               "low": [0.77, 0.81, 0.81, 0.85, 0.88, 0.92], "high": [0.79, 0.83, 0.83, 0.87, 0.9, 0.94]})
+                               "low": [0.77, 0.81, 0.81, 0.85, 0.88, 0.92],
+                               "high": [0.79, 0.83, 0.83, 0.87, 0.9, 0.94]})
     tables = {"block 1": pd.DataFrame({"channel": [0, 0, 1, 1], "rank": [0, 1, 0, 1], "image": [0, 1, 2, 3],
                                        "activation": [2.0, 1.0, 2.0, 1.0], "row": 0, "column": 0})}
     patches = {"block 1": [images[i, :6, :6] for i in range(4)]}

@@ -6,13 +6,13 @@ import torch
 
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline
 from conv_workshop.probes import (
+    block_geometry,
     block_outputs,
+    class_selectivity,
+    entropy_bits,
     feature_maps,
     permute_pixels,
     pixel_permutation,
-    block_geometry,
-    class_selectivity,
-    entropy_bits,
     receptive_patch,
     shift_images,
     top_activating_patches,

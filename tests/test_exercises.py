@@ -1,0 +1,78 @@
+"""Every exercise in the notebook has a check, a hidden solution that passes it, and a blank that fails politely."""
+
+from __future__ import annotations
+
+import ast
+import re
+from types import SimpleNamespace
+
+import jupytext
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from conv_workshop import by_hand, exercises
+from conv_workshop.export import save_checkpoint
+from conv_workshop.models import ConvNet
+from conv_workshop.probes import pixel_permutation
+
+from .conftest import ROOT
+
+
+def notebook_exercises() -> list[dict]:
+    """(name, answer variable, context keywords, solution code, section) for each exercise cell."""
+    cells = jupytext.read(ROOT / "convolutional_layers_workshop.py").cells
+    found, section = [], None
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and (match := re.search(r"^## (\d+)\. ", cell.source, re.M)):
+            section = int(match.group(1))
+        if cell.cell_type != "code" or "exercises.check(" not in cell.source:
+            continue
+        call = next(node for node in ast.walk(ast.parse(cell.source))
+                    if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "check")
+        solution_cell = cells[index + 1]
+        code = re.search(r"<details><summary>Solution</summary>.*?```python\n(.*?)```", solution_cell.source, re.S)
+        assert code, f"exercise {call.args[0].value!r} has no hidden solution right after it"
+        found.append({"name": call.args[0].value, "variable": call.args[1].id, "section": section,
+                      "context": {k.arg: ast.unparse(k.value) for k in call.keywords}, "solution": code.group(1)})
+    return found
+
+
+EXERCISES = notebook_exercises()
+
+
+@pytest.fixture(scope="module")
+def namespace(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("artifacts")
+    save_checkpoint(folder / "best_model.pth", ConvNet(), {}, {"test_accuracy": 0.9123})
+    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    images[:, :, :5] = 0
+    return {"torch": torch, "np": np, "nn": nn, "F": F, "by_hand": by_hand,
+            "data": SimpleNamespace(train_images=images), "scramble": pixel_permutation(seed=0),
+            "lab": SimpleNamespace(artifacts=folder)}
+
+
+def test_the_workshop_has_enough_exercises_across_its_sections():
+    assert len(EXERCISES) >= 8
+    assert {e["name"] for e in EXERCISES} <= set(exercises.EXERCISES)
+    assert {2, 3, 4, 5, 6, 7, 8, 9} <= {e["section"] for e in EXERCISES}
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e["name"] for e in EXERCISES])
+def test_each_solution_passes_its_check(exercise, namespace):
+    scope = dict(namespace)
+    exec(exercise["solution"], scope)  # noqa: S102 - the notebook's own solution text
+    context = {key: eval(value, scope) for key, value in exercise["context"].items()}  # noqa: S307
+    result = exercises.check(exercise["name"], scope[exercise["variable"]], **context)
+    assert result.right, str(result)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e["name"] for e in EXERCISES])
+def test_a_blank_or_wrong_answer_is_not_yet_with_a_hint(exercise, namespace):
+    context = {key: eval(value, dict(namespace)) for key, value in exercise["context"].items()}  # noqa: S307
+    blank = exercises.check(exercise["name"], None, **context)
+    assert not blank.right and "Hint:" in str(blank) and str(blank).startswith("✗ not yet")
+    wrong = exercises.check(exercise["name"], "not an answer", **context)
+    assert not wrong.right and "Hint:" in str(wrong)

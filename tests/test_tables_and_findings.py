@@ -1,0 +1,81 @@
+"""Tables read as a reader reads them, and generated sentences say what the numbers say (verdicts included)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from conv_workshop import findings, tables
+from conv_workshop.experiments import Outcome, effects
+from conv_workshop.models import ConvNet, DenseBaseline, layer_summary
+from conv_workshop.training import FitResult
+
+
+def _outcomes(accuracies: list[float], labels: np.ndarray, seed: int = 0) -> list[Outcome]:
+    rng = np.random.default_rng(seed)
+    runs = []
+    for accuracy in accuracies:
+        predictions = np.where(rng.random(len(labels)) < accuracy, labels, (labels + 1) % 10).astype(np.uint8)
+        record = {"test_accuracy": float((predictions == labels).mean()), "train_size": 10_000, "epochs": 10,
+                  "train_config": {"augment": "flip"}, "parameters": 468_010, "macs": 18_691_840,
+                  "test_loss": 0.3, "train_seconds": 40.0}
+        runs.append(Outcome(record=record, fit=FitResult([], 1, 0.9, 1.0, 1.0), test_predictions=predictions))
+    return runs
+
+
+def test_accuracy_has_a_spread_only_with_several_seeds():
+    assert tables.accuracy(0.93661, 0.0013, 3) == "93.66 ± 0.13"
+    assert tables.accuracy(0.93661, float("nan"), 1) == "93.66"
+    assert tables.difference(-0.284, -0.71, 0.15) == "−0.28 [−0.71, +0.15]"
+    assert tables.difference(1.0, float("nan"), float("nan")) == "+1.00"
+
+
+def test_effects_tables_and_sentences_follow_the_statistics():
+    labels = np.arange(5000) % 10
+    groups = {"kernel size": {"3×3": _outcomes([0.90, 0.901, 0.899], labels),
+                              "7×7": _outcomes([0.85, 0.851, 0.849], labels, 1),
+                              "5×5": _outcomes([0.8995, 0.9005, 0.901], labels, 2)}}
+    table = effects(groups, torch.from_numpy(labels))
+    rows = table.set_index("variant")
+    assert rows.loc["3×3", "verdict"] == "reference" and rows.loc["7×7", "verdict"] == "worse"
+    assert rows.loc["5×5", "verdict"] == "not resolved with 3 seeds"
+    assert rows.loc["7×7", "family_size"] == 2 and rows.loc["7×7", "p_holm"] >= rows.loc["7×7", "p_value"]
+    shown = tables.effects(table)
+    assert list(shown.columns) == ["variant", "seeds", "parameters", "MACs (M)", "test accuracy (%)",
+                                   "difference (points, 95 % CI)", "verdict"]
+    assert shown.parameters.iloc[0] == "468,010" and shown["MACs (M)"].iloc[0] == "18.7"
+    sentence = findings.effect(table)
+    assert "7×7 minus 3×3" in sentence and "(worse)" in sentence and "(not resolved with 3 seeds)" in sentence
+    assert "better" not in sentence
+    assert "resolved after Holm" in findings.resolution(table)
+
+
+def test_layer_tables_name_layers_for_people():
+    names = tables.layer_names(layer_summary(ConvNet()))
+    assert names[:3] == ["normalise", "block 1, conv 1", "block 1, batch norm 1"]
+    assert "block 2, max pool" in names and "head, linear 1" in names
+    table = tables.layers(layer_summary(DenseBaseline()))
+    assert table.iloc[-1].layer == "total" and table.iloc[-1].parameters == "109,386"
+    costs = tables.conv_costs(ConvNet())
+    assert (costs["parameters (formula)"] == costs["parameters (layer_summary)"]).all() and len(costs) == 4
+
+
+def test_translation_table_gives_a_mean_and_interval_per_shift():
+    curve = pd.DataFrame([{"model": "CNN", "seed": s, "direction": "horizontal", "shift": shift,
+                           "accuracy": 0.9 - shift / 20 + s / 100} for s in range(3) for shift in range(7)])
+    table = tables.translation(curve)
+    assert table.loc[("horizontal", 0), "CNN"] == "91.0 [88.5, 93.5]"
+    similarity = pd.DataFrame([{"direction": d, "shift": 4, "similarity": v}
+                               for d, v in (("horizontal", 0.68), ("vertical", 0.72))])
+    assert "0.72 with its 4-pixel vertical shift" in findings.translation(curve.assign(model="CNN"), similarity)
+
+
+def test_one_seed_is_reported_as_unresolved():
+    labels = np.arange(1000) % 10
+    table = effects({"x": {"a": _outcomes([0.9], labels), "b": _outcomes([0.7], labels, 1)}}, torch.from_numpy(labels))
+    row = table.set_index("variant").loc["b"]
+    assert row.verdict == "not resolved with 1 seed" and math.isnan(row.low)
+    assert tables.effects(table).iloc[1]["test accuracy (%)"].count("±") == 0
