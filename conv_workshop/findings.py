@@ -11,7 +11,7 @@ import math
 import pandas as pd
 import torch
 
-from .tables import accuracy, difference
+from .tables import difference
 
 
 def _pct(value: float, digits: int = 1) -> str:
@@ -140,7 +140,3 @@ def run_facts(run: dict, runs_path) -> str:
                  f"{run['retrained_for_models']} retrained because figures use their models (recorded vs retrained "
                  f"test accuracy: {checks})")
     return text + "."
-
-
-def accuracy_text(row) -> str:
-    return accuracy(row.test_accuracy_mean, row.test_accuracy_std, row.seeds)

@@ -192,32 +192,3 @@ def class_selectivity(model: nn.Module, images: torch.Tensor, labels: torch.Tens
             rows.append({"block": block, "channel": channel, "entropy": entropy_bits(labels[index]),
                          "shuffled_entropy": float(np.mean([entropy_bits(s[index]) for s in shuffled]))})
     return pd.DataFrame(rows)
-
-
-@torch.no_grad()
-def top_activating(model: nn.Module, images: torch.Tensor, runtime: Runtime, channels: int = 4, top: int = 6,
-                   batch_size: int = EVAL_BATCH_SIZE) -> dict[str, pd.DataFrame]:
-    """For each block, the `top` images that most excite each of its first `channels` channels (max over space)."""
-    stages = block_outputs(model)
-    scores: dict[str, list[torch.Tensor]] = {name: [] for name in stages}
-    handles = [module.register_forward_hook(
-        lambda m, i, o, n=name: scores[n].append(o[:, :channels].float().amax(dim=(2, 3)).cpu()))
-        for name, module in stages.items()]
-    model.eval()
-    try:
-        for start in range(0, len(images), batch_size):
-            with runtime.autocast():
-                model(to_input(images[start:start + batch_size], runtime))
-    finally:
-        for handle in handles:
-            handle.remove()
-    tables = {}
-    for name, parts in scores.items():
-        activations = torch.cat(parts)
-        rows = []
-        for channel in range(activations.shape[1]):
-            values, index = activations[:, channel].topk(top)
-            rows += [{"channel": channel, "rank": r, "image": int(i), "activation": float(v)}
-                     for r, (v, i) in enumerate(zip(values, index))]
-        tables[name] = pd.DataFrame(rows)
-    return tables

@@ -125,13 +125,6 @@ def summarise(runs: pd.DataFrame, by: tuple[str, ...] = ("experiment", "variant"
     return table
 
 
-def mean_std(values, percent: bool = True, digits: int = 2) -> str:
-    """'93.41 ± 0.12' from a list of accuracies (fractions), the form every table and sentence uses."""
-    series = pd.Series(list(values), dtype=float) * (100 if percent else 1)
-    std = series.std() if len(series) > 1 else 0.0
-    return f"{series.mean():.{digits}f} ± {std:.{digits}f}"
-
-
 def to_markdown(table: pd.DataFrame) -> str:
     """A pipe table without the optional tabulate dependency."""
     header = "| " + " | ".join(map(str, table.columns)) + " |"

@@ -1,0 +1,54 @@
+"""The notebook's session: in a smaller profile it finds the committed full run's results to show beside the
+learner's, by run key, with the same statistics; in the full profile it shows none."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from conv_workshop import workshop
+from conv_workshop.data import Splits
+from conv_workshop.experiments import Recorder, default_train_config
+from conv_workshop.models import ConvConfig, config_to_dict
+from conv_workshop.profiles import PROFILES
+from conv_workshop.results import RUN_FIELDS
+from conv_workshop.training import Runtime
+
+
+def _record(recorder: Recorder, variant: str, config, seed: int, labels: np.ndarray, accuracy: float) -> None:
+    rng = np.random.default_rng(seed + int(accuracy * 1000))
+    predictions = np.where(rng.random(len(labels)) < accuracy, labels, (labels + 1) % 10).astype(np.uint8)
+    row = dict.fromkeys(RUN_FIELDS, 0)
+    row.update(run_id=f"kernel/{variant}/{seed}", experiment="kernel_size", variant=variant, profile="full",
+               config=config_to_dict(config), train_config=asdict(default_train_config(config, 10)), seed=seed,
+               epochs=10, data="Fashion-MNIST", train_size=10_000, parameters=1, macs=1,
+               test_accuracy=float((predictions == labels).mean()), best_epoch=10, best_val_accuracy=0.9)
+    recorder.record(row, [{"epoch": 10, "train_loss": 0.1, "val_accuracy": 0.9}], predictions)
+
+
+def _session(profile: str, labels: torch.Tensor) -> workshop.Workshop:
+    empty = torch.zeros(0, 28, 28, dtype=torch.uint8)
+    splits = Splits(empty, labels[:0], empty, labels[:0], empty, labels[:0])
+    return workshop.Workshop(PROFILES[profile], Runtime("cpu", "cpu", "fp32", False), Recorder("unused", profile),
+                             None, SimpleNamespace(test_labels=labels), splits, splits)
+
+
+def test_smaller_profiles_see_the_committed_full_run(tmp_path, monkeypatch):
+    labels = np.arange(2000) % 10
+    recorder = Recorder(tmp_path, "full")
+    variants = {"3×3": ConvConfig(), "7×7": ConvConfig(kernel_size=7)}
+    for seed in range(3):
+        _record(recorder, "3×3", variants["3×3"], seed, labels, 0.90)
+        _record(recorder, "7×7", variants["7×7"], seed, labels, 0.80)
+    monkeypatch.setattr(workshop, "COMMITTED", tmp_path / "results")
+    monkeypatch.setattr(workshop, "_COMMITTED_CACHE", {})
+    quick = _session("quick", torch.from_numpy(labels))
+    reference = quick.reference_effects({"kernel size": variants})
+    rows = reference.set_index("variant")
+    assert rows.loc["3×3", "verdict"] == "reference" and rows.loc["7×7", "verdict"] == "worse"
+    assert rows.loc["7×7", "seeds"] == 3 and rows.loc["7×7", "difference"] < -5
+    assert _session("full", torch.from_numpy(labels)).reference_effects({"kernel size": variants}) is None
+    assert quick.reference_effects({"other": {"a": ConvConfig(kernel_size=5), "b": ConvConfig()}}) is None
