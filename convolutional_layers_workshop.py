@@ -24,16 +24,26 @@
 # **How to read it.** Every section is a small lesson:
 # 1. a **question**, and a prompt to **predict** the answer before you run the cell (write your guess down: the
 #    point is to find out where your intuition is wrong);
-# 2. a short code cell whose **figure or table** answers it;
-# 3. **why**: the concept that holds whatever this run's numbers are;
-# 4. at most one sentence generated from this run's numbers.
+# 2. a short code cell whose **figure or table** answers it, followed by at most one sentence generated from this
+#    run's numbers;
+# 3. **why**: the mechanism behind the answer, which holds whatever this run's numbers are. Where the *outcome*
+#    could differ between runs, the text says what to look for instead of announcing it.
 #
 # **Exercises** (✏️) have a cell to fill in, a check that says *right* or *not yet* with a hint, and a hidden
 # solution. *Run All* works with the blanks untouched.
 #
 # **Contents.** 0 Setup · 1 The question · 2 The data · 3 A dense baseline and the training loop ·
 # 4 The convolutional layer by hand · 5 The CNN · 6 Controlled experiments · 7 Inductive-bias evidence ·
-# 8 Interpretation · 9 Saving the weights · 10 ONNX export · 11 Deployment · 12 Summary and references
+# 8 Interpretation · 9 Saving the weights · 10 ONNX export · 11 Deployment · 12 Summary and references.
+# Sections 9–11 are for people who reuse the trained model; a learner can stop after section 8.
+#
+# **A few words used throughout.** A *pixel* value is 0 (black) to 255 (white). A network's *parameters* (weights)
+# are the numbers training adjusts; an *epoch* is one pass over the training images; a *seed* fixes the random
+# choices of a run (initial weights, the order of images), so two seeds give two honest repetitions of the same
+# experiment. *ReLU* is the function max(0, x) applied after a layer, which makes the network non-linear;
+# *dropout* randomly zeroes some units during training so that the network cannot rely on any single one. The
+# network's outputs are ten scores (*logits*), one per class; *softmax* turns them into probabilities, and the
+# *cross-entropy* loss is −ln(probability of the true class).
 #
 # All reusable code is in the tested package `conv_workshop/`; the notebook shows that code where it teaches.
 # *Versión en español del README: [README.es.md](README.es.md).*
@@ -75,7 +85,8 @@ from conv_workshop.workshop import interactive, say, show_source, start
 
 lab = start(PROFILE, REPLAY)
 data, splits = lab.data, lab.splits
-lab.setup_table()
+display(lab.setup_table())
+say(findings.profile_note(lab.profile, lab.committed_run_found()))
 
 # %% [markdown]
 # ## 1. The question
@@ -111,31 +122,31 @@ lab.setup_table()
 counts = analysis.class_counts(data.train_labels, CLASS_NAMES)
 lab.show(plots.class_balance(counts), "eda_class_balance")
 lab.show(plots.sample_grid(data.train_images, data.train_labels, CLASS_NAMES), "eda_samples")
-say(findings.dataset(data, lab.splits, lab.profile.name, counts))
+say(findings.dataset(data, lab.splits, lab.profile.name, counts))  # sizes of this run's training and test sets
 
 # %% [markdown]
 # **Why it matters.** With balanced classes, accuracy is a fair summary and needs no class weighting. The images are
 # light garments on a black background (pixel 0): that is what the model learns, so a product photo (dark garment on
-# white) must be inverted before the model can read it (section 11). The validation images, carved from the training
-# set, choose epochs and models; the test set is only used to report.
+# white) must be inverted before the model can read it (section 11). The *validation* images, carved from the
+# training set, choose epochs and models; the *test* set is only used to report, so that no choice is fitted to it.
 
 # %% [markdown]
 # ### 2.2 Is brightness enough?
 #
 # **Question.** Could a model tell classes apart from how much "ink" an image has?
 #
-# **Predict.** Which class covers the most pixels, and which the fewest?
+# **Predict.** Which class covers the most pixels, and which the fewest? Do the ranges of two classes overlap?
 
 # %%
 intensity = analysis.intensity_summary(data.train_images, data.train_labels, CLASS_NAMES)
 lab.show(plots.intensity_distributions(data.train_images, data.train_labels, CLASS_NAMES), "eda_intensity")
-display(intensity.round(3))
+display(tables.intensity(intensity))
 say(findings.ink(intensity, data.train_images))
 
 # %% [markdown]
-# **Why.** A global statistic such as the number of bright pixels separates classes with very different shapes
-# (a sandal from a coat) but not garments of the same size and outline (a shirt from a pullover): those differ in
-# *where* the bright pixels are, not in how many there are.
+# **Why.** A global statistic such as the number of bright pixels can only separate classes whose ranges in the right
+# panel do not overlap: garments of very different size (a sandal and a coat), not garments of the same size and
+# outline (a shirt and a pullover). Those differ in *where* the bright pixels are, not in how many there are.
 
 # %% [markdown]
 # ### 2.3 Which classes look alike?
@@ -150,18 +161,20 @@ lab.show(plots.mean_images(analysis.class_means(data.train_images, data.train_la
 distances = analysis.class_mean_distances(data.train_images, data.train_labels, CLASS_NAMES)
 lab.show(plots.distance_heatmap(distances), "eda_class_distances")
 closest = analysis.closest_class_pairs(distances)
-closest.round(2)
+closest.round(1)
 
 # %% [markdown]
 # **Why.** A class mean is a template. A dense layer's first weights act much like a set of such templates matched
-# against the whole image, so classes whose templates nearly coincide (the upper-body garments) are where a model
-# that matches whole images will fail, and where local details (a collar, buttons, a zip) must decide.
+# against the whole image, so classes whose templates nearly coincide are where a model that matches whole images is
+# likely to fail, and where local details (a collar, buttons, a zip) must decide.
 
 # %% [markdown]
 # ### 2.4 The best linear view
 #
-# **Question.** Principal component analysis finds the two directions of pixel space with the most variance. In
-# that view, which classes stand apart?
+# **Question.** Principal component analysis (PCA) finds the two directions of pixel space along which the images
+# vary most, and draws every image as a point on them. In that view, which classes stand apart? We measure "apart"
+# by **purity**: the share of a point's 20 nearest neighbours in this view that have its class (1 = apart, about
+# 0.1 = mixed among the ten classes).
 #
 # **Predict.** Footwear, trousers, bags, tops: which groups separate?
 
@@ -173,23 +186,26 @@ purity = analysis.neighbour_purity(coordinates, data.train_labels[sample], CLASS
 say(findings.pca(purity, explained))
 
 # %% [markdown]
-# **Why.** "Purity" is the share of a point's 20 nearest neighbours in this view that share its class. Any linear
-# projection keeps only global directions of variation; classes mixed together here need non-linear, local
-# features, which is what a stack of convolutions and ReLUs can build.
+# **Why.** Two directions keep only the largest, most global variations (overall size and brightness, tops against
+# footwear). Classes mixed in this 2-D view may still be separable using the other 782 directions, but the
+# differences between them are smaller and more local: a collar, a zip, a sleeve's length. Finding such local
+# patterns wherever they are is what convolutions are built for.
 #
-# ✏️ **Exercise 2.1.** What fraction of all training pixels is exactly 0 (black)?
+# ✏️ **Exercise 2.1.** Section 7.1 will shift garments sideways. What fraction of training images already touch the
+# left or the right edge (a non-zero pixel in the first or the last column)?
 
 # %%
-my_background_share = None  # replace None with a number between 0 and 1, computed from data.train_images
-print(exercises.check("background share", my_background_share, images=data.train_images))
+my_edge_share = None  # replace None with a number between 0 and 1, computed from data.train_images
+print(exercises.check("edge share", my_edge_share, images=data.train_images))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # ```python
-# my_background_share = float((data.train_images == 0).float().mean())
+# first, last = data.train_images[:, :, 0], data.train_images[:, :, -1]  # the first and last column of each image
+# my_edge_share = float(((first > 0).any(1) | (last > 0).any(1)).float().mean())
 # ```
-# Half of every image is background: the garment is a small light shape on black.
+# A garment that already touches an edge loses part of itself when it is shifted out of the frame.
 # </details>
 
 # %% [markdown]
@@ -201,16 +217,9 @@ print(exercises.check("background share", my_background_share, images=data.train
 # parameters is that, and where are they?
 #
 # **Predict.** Which layer holds most of them?
-
-# %%
-tables.layers(layer_summary(DenseBaseline()))
-
-# %% [markdown]
-# **Why.** A linear layer from *n* to *m* units has *n × m* weights plus *m* biases, so the first layer, with one
-# weight per pixel per unit, dominates. It has no notion of which pixels are neighbours: shuffle the 784 inputs the
-# same way for every image and it can learn exactly as well (section 7.2 tests this).
 #
-# ✏️ **Exercise 3.1.** Count the dense baseline's parameters by hand.
+# ✏️ **Exercise 3.1.** Before running the next cell, count them by hand: a linear layer from *n* to *m* units has
+# *n × m* weights plus *m* biases.
 
 # %%
 my_dense_parameters = None  # replace None with a whole number
@@ -223,6 +232,17 @@ print(exercises.check("dense parameters", my_dense_parameters))
 # my_dense_parameters = (784 * 128 + 128) + (128 * 64 + 64) + (64 * 10 + 10)
 # ```
 # </details>
+#
+# The table lists each layer with the shape of its output, its parameters and its multiply-accumulates per image
+# (*MACs*: one multiplication and one addition each, the unit of compute used throughout).
+
+# %%
+tables.layers(layer_summary(DenseBaseline()))
+
+# %% [markdown]
+# **Why.** The first layer, with one weight per pixel per unit, dominates. It has no notion of which pixels are
+# neighbours: reorder the 784 inputs the same way for every image, reorder its weights to match, and it computes
+# exactly the same function (section 7.2 tests what training makes of that).
 
 # %% [markdown]
 # ### 3.2 The training loop, in plain sight
@@ -232,28 +252,11 @@ print(exercises.check("dense parameters", my_dense_parameters))
 #
 # **Predict.** Before any training, what should the loss be for 10 classes? (A model that knows nothing gives each
 # class probability 1/10.)
-
-# %%
-show_source(by_hand.train_epoch)
-torch.manual_seed(0)
-plain = DenseBaseline()
-initial_loss = by_hand.evaluate_loss(plain, splits.val_images, splits.val_labels)
-by_hand.train_epoch(plain, splits.train_images, splits.train_labels, torch.optim.AdamW(plain.parameters(), lr=1e-3))
-plain_accuracy = by_hand.accuracy(plain, splits.val_images, splits.val_labels)
-say(findings.training_loop(initial_loss, plain_accuracy))
-
-# %% [markdown]
-# **Why.** The initial loss is a sanity check (CS231n's first one): cross-entropy of a uniform guess is
-# ln 10 ≈ 2.30, so a very different starting loss means a bug in the data or the model. The package's `fit()` runs
-# this same loop and adds what a careful experiment needs: a seed for every random choice, a one-cycle learning-rate
-# schedule, random horizontal flips (the same for every model), bfloat16 autocast and channels-last memory on a
-# CPU that supports them (mixed precision with loss scaling on CUDA), validation a few times per run, and keeping
-# the weights of the best validated epoch. Every run is recorded with its versions and device.
 #
-# ✏️ **Exercise 3.2.** Put the five steps of a training step in order.
+# ✏️ **Exercise 3.2.** Before reading the loop below: in which order do those five steps run?
 
 # %%
-my_steps = None  # e.g. ["forward", "loss", "backward", "step", "zero_grad"], reordered correctly
+my_steps = None  # a list of the names "zero_grad", "forward", "loss", "backward" and "step", in order
 print(exercises.check("training step order", my_steps))
 
 # %% [markdown]
@@ -265,6 +268,26 @@ print(exercises.check("training step order", my_steps))
 # `zero_grad` may also come last (after `step`): what matters is that gradients are cleared between two
 # `backward` calls, because PyTorch adds new gradients to old ones.
 # </details>
+#
+# Here is the loop, then one epoch of it on the dense baseline, with the loss measured before and the accuracy after:
+
+# %%
+show_source(by_hand.train_epoch)
+torch.manual_seed(0)
+plain = DenseBaseline()
+initial_loss = by_hand.evaluate_loss(plain, splits.val_images, splits.val_labels)
+by_hand.train_epoch(plain, splits.train_images, splits.train_labels, torch.optim.AdamW(plain.parameters(), lr=1e-3))
+plain_accuracy = by_hand.accuracy(plain, splits.val_images, splits.val_labels)
+say(findings.training_loop(initial_loss, plain_accuracy))
+
+# %% [markdown]
+# **Why.** The initial loss is a sanity check (CS231n's first one): the cross-entropy of a uniform guess is
+# ln 10 ≈ 2.30, so a very different starting loss means a bug in the data or the model. From here on, the package's
+# `fit()` runs this same loop with a few additions a careful experiment needs: a seed for every random choice, a
+# learning rate that rises then falls during the run (the "one-cycle" schedule), random left-right flips of the
+# training images (for every model alike), validation a few times per run keeping the best weights, and faster
+# arithmetic (16-bit floats where the hardware has them). Training accuracy is measured on flipped images with
+# dropout on, which is why it can sit below validation accuracy.
 
 # %% [markdown]
 # ### 3.3 How long should the baseline train?
@@ -273,21 +296,24 @@ print(exercises.check("training step order", my_steps))
 # comparison at equal epochs flatter the CNN?
 #
 # **Predict.** Does the dense model gain from three times as many epochs?
+#
+# The cell trains the dense baseline with the recipe's schedule (three times the CNN's epochs) and with the CNN's
+# own number of epochs, each with several seeds, and compares them. The "difference" column is each variant minus
+# the first row, with its 95 % interval; the "verdict" says whether that difference is resolved (section 6 explains
+# the test).
 
 # %%
 dense_runs = lab.train("baseline", experiments.schedule_variants(), splits, lab.profile.main_epochs)
 schedule = experiments.effects({"dense schedule": dense_runs}, splits.test_labels)
 lab.show(plots.training_curves({"dense baseline": dense_runs["dense baseline"][0].fit.history}), "training_dense")
-tables.effects(schedule, lab.reference_effects({"dense schedule": experiments.schedule_variants()}, "headline"))
+display(tables.effects(schedule, lab.reference_effects({"dense schedule": experiments.schedule_variants()},
+                                                       "headline")))
+say(findings.effect(schedule))
 
 # %% [markdown]
-# **Why.** A baseline stopped before it converges makes any rival look good. The dense model is cheap (one epoch
-# costs a fraction of a CNN epoch), so it trains `DENSE_EPOCH_FACTOR` = 3 times the CNN's epochs: a declared budget
-# difference, shown in every table that compares them. The difference column is the dense model with the CNN's
-# epochs minus the recipe's, with its 95 % interval (section 6 explains the test).
-
-# %%
-say(findings.effect(schedule))
+# **Why.** A baseline stopped early makes any rival look good. The dense model is cheap (an epoch costs a fraction
+# of a CNN epoch), so it trains three times the CNN's epochs: a declared budget difference, shown in every table that
+# compares them. This tests whether the extra epochs help; whether even more would help further is not tested.
 
 # %% [markdown]
 # ## 4. The convolutional layer by hand
@@ -301,7 +327,9 @@ say(findings.effect(schedule))
 #
 # Each output is the sum of the kernel's weights times the pixels under it. Here are the loops, then the same
 # computation with `unfold` (every window becomes a column, and all outputs are one matrix product), both checked
-# against PyTorch's `F.conv2d`:
+# against PyTorch's `F.conv2d`. The shapes follow PyTorch: an image is C×H×W (channels × height × width; a grayscale
+# image has one channel), a stack of kernels is C_out×C_in×k×k, and `x[None]` adds the batch dimension that
+# `F.conv2d` expects in front. For now, read C_in = C_out = 1; section 4.6 explains channels.
 
 # %%
 show_source(by_hand.correlate2d, by_hand.correlate2d_unfold)
@@ -333,7 +361,8 @@ lab.show(plots.correlation_vs_convolution(kernel, by_loops[0], flipped_response[
 
 # %% [markdown]
 # **Why.** PyTorch's `nn.Conv2d` computes cross-correlation: the kernel is used as stored, not flipped. Flipping the
-# left-right-antisymmetric Sobel kernel negates it, so every response changes sign. For a layer that *learns* its
+# Sobel-x kernel (whose right column is the negative of its left one) negates it, so every response keeps its place
+# and changes sign. For a layer that *learns* its
 # kernels the distinction does not matter (it would simply learn the flipped weights), but it matters when you copy
 # a kernel from a textbook that uses the flipped convention.
 
@@ -353,14 +382,14 @@ lab.show(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouser", "Ba
          "by_hand_kernels")
 
 # %% [markdown]
-# **Why.** Each kernel is a template of a small pattern. The vertical-edge kernel fires on left and right outlines
-# (the sides of a shirt, the legs of trousers: red where brightness rises to the right, blue where it falls); the
-# horizontal-edge kernel fires on top and bottom outlines (the shoulders, the top of a bag and its handle); the
-# diagonal kernel on slanted outlines such as sleeves; blur averages away texture; sharpen exaggerates it. A CNN's
-# first layer learns kernels of this kind, chosen by the data rather than by hand (section 5.5).
+# **Why.** Each kernel is a template of a small pattern, and its response is large where the window under it looks
+# like the template. The vertical-edge kernel responds to left and right outlines (red where brightness rises to the
+# right, blue where it falls: the sides of a shirt, the legs of trousers); the horizontal-edge kernel to top and
+# bottom outlines (shoulders, the top of a bag); the diagonal kernel to slanted outlines; blur averages texture away;
+# sharpen exaggerates it. A CNN's first layer learns kernels of this kind from the data (section 5.5).
 #
 # ✏️ **Exercise 4.1.** Design a 3×3 kernel that responds to *horizontal* edges (a change from dark above to light
-# below, or the reverse) and not to vertical ones.
+# below, or the reverse), gives no response to vertical edges, and gives zero on a flat area.
 
 # %%
 my_kernel = None  # replace None with a 3×3 tensor, e.g. torch.tensor([[...], [...], [...]])
@@ -372,8 +401,9 @@ print(exercises.check("horizontal edge kernel", my_kernel))
 # ```python
 # my_kernel = torch.tensor([[-1.0, -1.0, -1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
 # ```
-# Any kernel whose rows go from negative to positive (or the reverse) and whose rows each sum to the same value
-# works: it compares the row below with the row above, and ignores changes from left to right.
+# It compares the row below with the row above. Its weights are constant along each row, so a change from left to
+# right cancels out; and each column sums to zero, so a flat area gives zero. Sobel-y (in `by_hand.KERNELS`) is the
+# same idea with the middle column weighted twice.
 # </details>
 
 # %% [markdown]
@@ -384,7 +414,7 @@ print(exercises.check("horizontal edge kernel", my_kernel))
 # **Predict.** 28×28 with a 5×5 kernel, padding 1, stride 2?
 #
 # The kernel fits ⌊(n + 2p − k) / s⌋ + 1 times along each side. The table checks the formula against `nn.Conv2d`
-# for nine cases:
+# for nine cases (the last one, k = 2 with stride 2, is the shape of a 2×2 pooling window, section 4.7):
 
 # %%
 cases = [(28, 3, 0, 1), (28, 3, 1, 1), (28, 5, 2, 1), (28, 5, 1, 2), (28, 7, 3, 1), (28, 3, 1, 2), (14, 3, 0, 1),
@@ -406,7 +436,7 @@ except ValueError as error:
     print("ValueError:", error)
 
 # %% [markdown]
-# ✏️ **Exercise 4.2.** What side length comes out of a 5×5 kernel with padding 1 and stride 2 on a 28×28 input?
+# ✏️ **Exercise 4.2.** What side length comes out of a 7×7 kernel with padding 2 and stride 3 on a 28×28 input?
 
 # %%
 my_size = None  # replace None with a whole number
@@ -416,7 +446,7 @@ print(exercises.check("output size", my_size))
 # <details><summary>Solution</summary>
 #
 # ```python
-# my_size = (28 + 2 * 1 - 5) // 2 + 1  # = 13
+# my_size = (28 + 2 * 2 - 7) // 3 + 1  # = 9
 # ```
 # </details>
 #
@@ -424,8 +454,9 @@ print(exercises.check("output size", my_size))
 #
 # **Question.** Where does the number 3,136 (the inputs of the CNN's dense head) come from?
 #
-# **Predict.** The CNN has two blocks, each with two 3×3 'same' convolutions and a 2×2 max pool, with 32 then 64
-# channels. What shape leaves the second block?
+# **Predict.** The CNN has two blocks, each with two 3×3 'same' convolutions and a 2×2 max pool (which keeps the
+# largest of every 2×2 window, halving each side). The first block computes 32 output maps (*channels*: one per
+# filter), the second 64. What shape leaves the second block?
 
 # %%
 trace = pd.DataFrame(by_hand.shape_trace(ConvConfig()))
@@ -475,7 +506,8 @@ costs
 # **Why.** Parameters do not depend on the image size (weight sharing); MACs grow with the output area. That is why
 # the last convolution has the most parameters (64 × 64 × 9) but the first ones are costly per parameter (28 × 28
 # positions each), and why pooling early makes every later layer four times cheaper. The default CNN's convolutions
-# have no bias because the batch normalisation right after each one subtracts it again.
+# have no bias because each is followed by batch normalisation (section 5.1), which subtracts each channel's mean and
+# so would cancel a bias anyway.
 #
 # ✏️ **Exercise 4.4.** How many parameters has `nn.Conv2d(32, 64, 3)` (with its bias)?
 
@@ -526,22 +558,24 @@ print(exercises.check("receptive field", my_receptive_field))
 # <details><summary>Solution</summary>
 #
 # ```python
-# my_receptive_field = by_hand.receptive_fields([(3, 1), (3, 1), (3, 1), (2, 2), (3, 1)])[-1]  # 3, 5, 7, 8, 12
+# # field grows by (k − 1) × jump; a stride-2 layer doubles the jump for the layers after it
+# # 3×3: 1 + 2 = 3;  3×3: 3 + 2 = 5;  3×3: 5 + 2 = 7;  2×2 pool: 7 + 1 = 8 (jump becomes 2);  3×3: 8 + 2·2 = 12
+# my_receptive_field = 12
 # ```
 # </details>
 #
 # ### 4.8 Equivariance and invariance, measured
 #
 # **Question.** Move an image 2 pixels to the right. What happens to a convolution's output? To the output of
-# 2×2 max pooling? To the global average of the output?
+# 2×2 max pooling? To the global average of the output (the mean over all positions, one number per map)?
 #
 # **Predict.** Which of the three stays exactly the same, which moves, and which changes?
 
 # %%
-shift_table = pd.DataFrame([vars(by_hand.shift_response(trousers, kernel, s)) for s in (1, 2)])
-assert (shift_table.conv_interior_difference < 1e-5).all()
+responses = [by_hand.shift_response(trousers, kernel, shift) for shift in (1, 2)]
+assert all(r.conv_interior_difference < 1e-5 for r in responses)  # the convolution moved with its input
 lab.show(plots.shift_response(by_hand.shift_demo(trousers, kernel, shift=2)), "by_hand_shift")
-shift_table.round(4)
+tables.shift_responses(responses)
 
 # %% [markdown]
 # **Why.** Because the same kernel is applied at every position, shifting the input shifts the output by the same
@@ -603,9 +637,9 @@ tables.layers(summary_rows)
 # **Why.** The convolutions are cheap in parameters and expensive in compute; the dense head is the opposite. Its
 # first layer connects 3,136 inputs to 128 units and holds most of the model's weights, which is why a CNN can have
 # *more* parameters than a dense network on the same image. Section 6.8 replaces the head with global average
-# pooling (Lin et al., 2014) to test whether they are needed. Batch normalisation (Ioffe & Szegedy, 2015)
-# standardises each channel over the batch, which lets the whole stack train quickly at one learning rate
-# (section 6.7 removes it).
+# pooling (Lin et al., 2014) to test whether they are needed. *Batch normalisation* (Ioffe & Szegedy, 2015)
+# standardises each channel over the images of a batch (subtract the mean, divide by the standard deviation, then a
+# learned scale and shift), which helps the whole stack train at one learning rate (section 6.7 removes it).
 #
 # ✏️ **Exercise 5.1.** How many parameters has the head's first linear layer (from the flattened 64 × 7 × 7 maps to
 # 128 units, with biases)?
@@ -628,6 +662,8 @@ print(exercises.check("head parameters", my_head_parameters))
 # **Question.** Trained with the same recipe (optimiser, schedule, flips, data), how much better is the CNN?
 #
 # **Predict.** How many percentage points, and is the gain larger than the seed-to-seed noise?
+#
+# The cell trains the default CNN with the profile's seeds and compares it with the dense baseline of section 3.3.
 
 # %%
 cnn = lab.train("baseline", {"CNN": ConvConfig()}, splits, lab.profile.main_epochs)
@@ -635,15 +671,14 @@ dense = {"dense baseline": dense_runs["dense baseline"]}
 headline = experiments.effects({"CNN vs dense": {**dense, **cnn}}, splits.test_labels)
 histories = {"dense baseline": dense["dense baseline"][0].fit.history, "CNN": cnn["CNN"][0].fit.history}
 lab.show(plots.training_curves(histories, "Dense baseline vs CNN (seed 0)"), "training_curves")
-tables.effects(headline, lab.reference_effects({"CNN vs dense": experiments.baseline_variants()}, "headline"))
+display(tables.effects(headline, lab.reference_effects({"CNN vs dense": experiments.baseline_variants()},
+                                                       "headline")))
+say(findings.effect(headline))
 
 # %% [markdown]
-# **Why.** Both models see the same images, flips, optimiser and schedule; they differ in the architecture and in
-# the dense model's longer schedule, which can only help it. The interval is for the difference of the means, and
-# the test counts both seed noise and the noise of a 10,000-image test set (section 6 explains it).
-
-# %%
-say(findings.effect(headline))
+# **Why.** Both models see the same images, flips, optimiser and schedule; they differ in the architecture, and in
+# the dense model's longer schedule, which section 3.3 showed helps it rather than hurts. The interval is for the
+# difference of the means, and counts both seed noise and the noise of a finite test set (section 6 explains it).
 
 # %% [markdown]
 # ### 5.3 Where does it go wrong?
@@ -651,6 +686,8 @@ say(findings.effect(headline))
 # **Question.** Which classes does the CNN confuse, and are they the look-alike pairs the EDA predicted (2.3)?
 #
 # **Predict.** Which class is hardest?
+#
+# The model shown is the CNN seed with the best *validation* accuracy (never chosen on the test set).
 
 # %%
 best_cnn = max(cnn["CNN"], key=lambda o: o.record["best_val_accuracy"])  # chosen on validation, never on test
@@ -661,21 +698,27 @@ matrix = analysis.confusion_matrix(cnn_logits.argmax(1), splits.test_labels)
 lab.show(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matrix (test set)"), "confusion_matrix")
 
 # %% [markdown]
-# Per class, beside the dense baseline: where does the CNN gain most?
+# **Predict.** Per class, beside the dense baseline: where will the CNN gain most, and where least?
 
 # %%
 per_class = analysis.per_class_table({"dense baseline": dense_predictions, "CNN": cnn_logits.argmax(1)},
                                      splits.test_labels, CLASS_NAMES)
-lab.show(plots.per_class_dots(per_class, "Per-class test accuracy"), "per_class")
+lab.show(plots.per_class_dots(per_class, "Per-class test accuracy", counts=analysis.class_counts(
+    splits.test_labels, CLASS_NAMES)["count"]), "per_class")
 say(findings.confusions(matrix, per_class, closest))
 
 # %% [markdown]
-# **Why.** The CNN's gains are largest where local shape decides (a collar, a sleeve's end, a zip) and smallest where
-# two classes share their outline and differ only in texture or fine detail at this resolution: shirts against
-# T-shirts, pullovers and coats. 28×28 pixels throw away most of what separates those classes for a human.
+# **Why.** Where two classes share their outline (shirts, T-shirts, pullovers, coats) only local details separate
+# them, and at 28×28 pixels many of those details are gone: that is where any model is expected to struggle, and
+# where a detector of local patterns has the most to gain or the least left to find. The bars are 95 % intervals for
+# each class's accuracy on its test images; the largest measured gain is one of ten noisy differences, so read it
+# with its interval.
 
 # %% [markdown]
 # ### 5.4 The most confident mistakes
+#
+# **Question.** When the CNN is wrong, is it unsure, or confidently wrong? **Predict** what the mistakes look like.
+# The gallery shows the most confident mistake of each (true, predicted) pair first.
 
 # %%
 confidence = cnn_logits.softmax(1).max(1).values
@@ -683,9 +726,9 @@ lab.show(plots.misclassified_gallery(splits.test_images, splits.test_labels, cnn
                                      CLASS_NAMES), "mistakes")
 
 # %% [markdown]
-# **Why.** Several "mistakes" are ambiguous even to a person, and some labels look wrong: a test set's label noise
-# caps any model's accuracy. Confidence is not correctness: a network trained with cross-entropy can be very sure
-# and wrong.
+# **Why.** Look for two kinds of error: images that are ambiguous at 28×28 even to a person (or carry a doubtful
+# label), and images the model should have got. Label noise caps any model's accuracy; and confidence is not
+# correctness: the softmax probability of a network trained with cross-entropy can be high on a wrong answer.
 #
 # ### 5.5 What did the first layer learn?
 #
@@ -698,20 +741,24 @@ first_conv = next(m for m in best_cnn.model.modules() if isinstance(m, nn.Conv2d
 lab.show(plots.filters_beside(by_hand.KERNELS, first_conv.weight), "filters")
 
 # %% [markdown]
-# **Why.** Many learned filters are oriented edge and contrast detectors, like Sobel kernels but at orientations and
-# signs the data asked for; others are blob or centre-surround detectors. Nothing told the network to learn edges:
-# they are simply the most useful local patterns for telling these garments apart.
+# **Why.** Look for filters with a positive side and a negative side (edge detectors, like Sobel kernels at other
+# orientations) and filters with a centre unlike its surround (spot detectors). Whatever the first layer learns,
+# nothing told it to: gradient descent keeps the local patterns that help tell these garments apart (section 4.9
+# showed the mechanism on one kernel).
 #
 # ### 5.6 Feature maps: what flows through the network
+#
+# **Question.** What does one image look like after each block? **Predict** the size of the maps after block 1 and
+# after block 2 (section 4.5).
 
 # %%
 maps = probes.feature_maps(best_cnn.model, data.test_images[0], lab.runtime)
 lab.show(plots.feature_maps(data.test_images[0], maps), "feature_maps")
 
 # %% [markdown]
-# **Why.** After block 1 the maps are 14×14 and still show the garment's outline through different filters; after
-# block 2 they are 7×7, each value summarising a 16×16 window: they say roughly *where* a pattern was found, and
-# the head reads those positions. Section 7.4 asks what the units of each block respond to.
+# **Why.** After block 1 the maps are 14×14 and can still be compared with the garment's outline; after block 2 they
+# are 7×7, each value summarising a 16×16 window: they say roughly *where* a pattern was found, and the dense head
+# reads those positions. Section 7.4 asks what the units of each block respond to.
 
 # %% [markdown]
 # ## 6. Controlled experiments
@@ -724,11 +771,13 @@ lab.show(plots.feature_maps(data.test_images[0], maps), "feature_maps")
 #
 # **How a verdict is reached.** For each variant we compute the difference of mean test accuracy from the reference
 # CNN, with a 95 % interval that counts two sources of noise: seed to seed (Welch's unequal-variance t) and the
-# sampling of the test images (the same images score both models, so image by image). All comparisons of this
-# section form one family of tests against the same reference, and Holm's correction keeps the chance of *any*
-# false "better" or "worse" in the family at 5 %. A variant is called **better** or **worse** only when its adjusted
-# p-value is below 0.05; otherwise the table says **not resolved with N seeds**: the data cannot tell, which is not
-# the same as "no difference". In the figures, filled markers are resolved and hollow ones are not.
+# sampling of the test images (the same images score both models, so image by image). The comparisons of sections
+# 6.1–6.8 against the reference CNN form one *family* of tests, and Holm's correction keeps the chance of *any* false
+# "better" or "worse" in the family at 5 %; every other table (6.8's small network, 6.9, section 7) is its own,
+# smaller family, corrected the same way. A variant is called **better** or **worse** only when its adjusted p-value
+# is below 0.05; otherwise the table says **not resolved with N seeds**: the data cannot tell, which is not the same
+# as "no difference". With one seed no test is possible at all. In the figures, filled markers are resolved and
+# hollow ones are not.
 #
 # **Predict before you run** (and write it down): which of these changes will help, which will hurt, and which will
 # not matter? 3×3 vs 5×5 vs 7×7 kernels; 1, 2 or 3 blocks; pooling vs strided convolutions; same vs valid padding;
@@ -753,32 +802,21 @@ say(findings.resolution(effects))
 
 # %%
 lab.show_effects(effects, "kernel size", full_run)
-lab.show(plots.validation_curves({name: [o.fit.history for o in runs] for name, runs in controlled["kernel size"]
-                                  .items()}, "Validation accuracy (band: min–max over seeds)"), "kernel_size_curves")
 say(findings.effect(effects, "kernel size"))
 
 # %% [markdown]
-# **Why.** Parameters grow with k² and MACs with k² as well, but a larger kernel does not see anything new: two
-# stacked 3×3 layers already cover 5×5 and three cover 7×7, with fewer weights and more non-linearities in between.
-# On small images a large kernel also spends many of its weights on padding zeros near the border.
-#
-# ✏️ **Exercise 6.1.** Before looking at section 6.8: replace the dense head of the default CNN with global average
-# pooling (each of the 64 final channels averaged to one number, then a linear layer to 10 classes). How many
-# parameters does the model have? (The convolutions and batch norms hold 65,184.)
+# **Why.** Parameters and MACs of each convolution grow with k², but a larger kernel does not see anything a stack
+# cannot: two stacked 3×3 layers already cover 5×5 and three cover 7×7, with fewer weights and more
+# non-linearities in between. On small images a large kernel also spends more of its weights on the padding zeros
+# near the border. Whether the extra capacity pays for itself is what the table answers; the curves below show how
+# validation accuracy evolved for each kernel size.
 
 # %%
-my_gap_parameters = None  # replace None with a whole number
-print(exercises.check("GAP parameters", my_gap_parameters))
+kernel_histories = {name: [o.fit.history for o in runs] for name, runs in controlled["kernel size"].items()}
+lab.show(plots.validation_curves(kernel_histories, "Validation accuracy (band: min–max over seeds)"),
+         "kernel_size_curves")
 
 # %% [markdown]
-# <details><summary>Solution</summary>
-#
-# ```python
-# my_gap_parameters = 65_184 + (64 * 10 + 10)
-# ```
-# Check: `count_parameters(ConvNet(ConvConfig(head="gap")))`. The head shrinks from 402,826 weights to 650.
-# </details>
-#
 # ### 6.2 Depth
 #
 # **Question.** One block (32 channels, 14×14 maps into the head), two (the default) or three (32, 64, 128; 3×3
@@ -822,10 +860,13 @@ lab.show_effects(effects, "padding", full_run)
 say(findings.effect(effects, "padding"))
 
 # %% [markdown]
-# **Why.** Valid padding shrinks the maps and with them the head (fewer parameters and MACs); the pixels near the
-# border are seen by fewer windows. On Fashion-MNIST the border is mostly background, so little information is lost.
+# **Why.** Valid padding shrinks the maps and with them the head (fewer parameters and MACs), and the pixels near the
+# border are seen by fewer windows. On Fashion-MNIST the border is mostly background, so the question is whether
+# the smaller head and the lost border cost more than they save: the verdict above answers it for this budget.
 #
 # ### 6.5 Pooling: max or average
+#
+# **Question.** The pools can keep the largest value of each 2×2 window or its mean.
 #
 # **Predict.** Same parameters, same cost: does taking the maximum beat taking the mean?
 
@@ -835,8 +876,9 @@ say(findings.effect(effects, "pooling"))
 
 # %% [markdown]
 # **Why.** Max pooling reports whether a pattern occurred anywhere in the window; average pooling how much of it
-# there was, diluted by the rest of the window. After ReLU, a detector's strongest response is usually the signal,
-# which favours max pooling, but on small images both keep most of what matters.
+# there was, diluted by the rest of the window. After a ReLU, a detector's strongest response is often the signal,
+# an argument for max pooling; but averaging keeps more of the map, an argument for the mean. The measured
+# difference, with its interval, says which argument wins here.
 #
 # ### 6.6 Width
 #
@@ -850,8 +892,8 @@ say(findings.effect(effects, "width"))
 
 # %% [markdown]
 # **Why.** Cost grows with the product of input and output channels (section 4.6), so doubling every width roughly
-# quadruples the convolutions' MACs and doubles the head. Wider layers can represent more patterns, but with 10,000
-# training images the returns are small.
+# quadruples the convolutions' MACs and doubles the head. Wider layers can represent more patterns; whether a fixed
+# training set has enough examples to use them is what the difference and its interval tell.
 #
 # ### 6.7 Batch normalisation
 #
@@ -865,9 +907,9 @@ say(findings.effect(effects, "batch norm"))
 
 # %% [markdown]
 # **Why.** Batch norm keeps each channel's activations standardised during training, so the scale of the signal does
-# not drift as it passes through layers and a single, fairly high learning rate suits every layer. Without it the
-# same recipe trains the network less well in the same number of epochs; a lower rate or more epochs would narrow
-# the gap, which is why "with the same recipe" belongs in this conclusion.
+# not drift as it passes through the layers and one fairly high learning rate can suit every layer. The recipe here
+# was chosen for the network *with* batch norm; without it, a lower rate or more epochs might do better, so the
+# verdict above holds "with the same recipe", not for every recipe.
 #
 # ### 6.8 The head: flatten + dense, or global average pooling
 #
@@ -876,22 +918,43 @@ say(findings.effect(effects, "batch norm"))
 #
 # **Predict.** What happens to accuracy with GAP after two blocks? After three? With a small three-block network
 # that has fewer parameters than the dense baseline?
+#
+# ✏️ **Exercise 6.1.** Before running the cell: with a GAP head, how many parameters does the default CNN have? (Its
+# convolutions and batch norms hold 65,184; the GAP head is one linear layer from the 64 averaged channels to the
+# 10 classes.)
+
+# %%
+my_gap_parameters = None  # replace None with a whole number
+print(exercises.check("GAP parameters", my_gap_parameters))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# my_gap_parameters = 65_184 + (64 * 10 + 10)  # = 65,834
+# ```
+# The head shrinks from 402,826 weights to 650. Check it with
+# `from conv_workshop.models import count_parameters; count_parameters(ConvNet(ConvConfig(head="gap")))`.
+# </details>
 
 # %%
 lab.show_effects(effects, "head", full_run)
-small_gap_runs = lab.train("head", experiments.small_gap_variants())  # the CNN's runs come from the cache
-small_gap = experiments.effects({"small GAP vs dense": small_gap_runs}, lab.experiment_splits.test_labels)
-tables.effects(small_gap, lab.reference_effects({"small GAP vs dense": experiments.small_gap_variants()}))
+say(findings.effect(effects, "head"))
 
 # %% [markdown]
 # **Why.** A GAP head throws away *where* a feature was found and keeps only how strongly it was found somewhere.
-# After two blocks, each unit sees at most a 16×16 window of the 28×28 garment, so no single feature describes the
-# whole garment and averaging them loses the layout that the dense head used. A third block (receptive field 36,
-# larger than the image) lets each feature describe the whole garment again, and GAP works. The second table
-# compares the small GAP network with the dense baseline trained on the same images: the fair test of "better
-# accuracy with fewer parameters".
+# After two blocks, each unit sees at most a 16×16 window of the 28×28 garment, so no single feature can describe
+# the whole garment, and averaging them loses the layout that a dense head can use. A third block (receptive field
+# 36, larger than the image) gives each feature a view of the whole garment, which is the condition under which GAP
+# can work; the verdicts above say how much of the gap it closes here.
+#
+# The fair test of "better accuracy with fewer parameters" compares the small GAP network with the dense baseline
+# *trained on the same images* (the CNN's runs are reused from above; the dense model trains here):
 
 # %%
+small_gap_runs = lab.train("head", experiments.small_gap_variants())
+small_gap = experiments.effects({"small GAP vs dense": small_gap_runs}, lab.experiment_splits.test_labels)
+display(tables.effects(small_gap, lab.reference_effects({"small GAP vs dense": experiments.small_gap_variants()})))
 say(findings.effect(small_gap))
 
 # %% [markdown]
@@ -900,7 +963,8 @@ say(findings.effect(small_gap))
 # **Question.** Every model in this notebook trains with random horizontal flips (a mirrored garment is still the
 # same garment). How much does that help the dense model, and the CNN?
 #
-# **Predict.** Does the augmentation help the CNN more than the dense model?
+# **Predict.** Does it help the dense model, the CNN, both or neither? (Each model is compared with itself; the two
+# differences are not compared with each other.)
 
 # %%
 augmentation = lab.train_groups(experiments.augmentation_variants())
@@ -909,15 +973,20 @@ lab.show_effects(flips, None, lab.reference_effects(experiments.augmentation_var
 say(findings.effect(flips))
 
 # %% [markdown]
-# **Why.** Flipping doubles the variety of training images without new labels, which helps most when a model can
-# reuse what it learned on one side on the other. This experiment is also why every comparison in this notebook
-# gives *both* models flips: if only the CNN had them (an easy mistake), part of its lead would be augmentation.
+# **Why.** Flipping doubles the variety of training images without new labels. A model gains from it when the
+# mirrored image teaches it something it would otherwise have to see separately; a model that can reuse a pattern at
+# any position needs that less for shifts, but not for mirror images. This experiment is also why every comparison
+# in this notebook gives *both* models flips: if only the CNN had them (an easy mistake), part of its lead could be
+# augmentation.
 
 # %% [markdown]
 # ### 6.10 Accuracy against cost
 #
 # **Question.** Among all configurations above, which give the most accuracy for their parameters, or for their
 # compute? Those that no other configuration beats on both counts form the **Pareto front**.
+#
+# **Predict.** Will the most accurate configuration also be the cheapest? Which kind of change buys accuracy most
+# cheaply?
 
 # %%
 points = experiments.configurations(effects)  # each configuration once; the reference is "default CNN"
@@ -934,10 +1003,10 @@ tables.pareto(points)
 #
 # ### 7.1 Translation: accuracy on shifted test images
 #
-# **Question.** The models were trained on centred garments. Move every test image 0–6 pixels (black fill) and
-# classify again, without retraining. Four models, each trained on the same 10,000 images: the dense baseline, the
-# default CNN (max pooling, dense head), the CNN with stride-2 convolutions instead of pooling, and the CNN with a
-# GAP head.
+# **Question.** The models were trained on centred garments. Move every test image 0–6 pixels (black fill; a
+# diagonal shift of s moves s pixels along each axis) and classify again, without retraining. Four models, each
+# trained on the experiments' training images with several seeds: the dense baseline, the default CNN (max pooling,
+# dense head), the CNN with stride-2 convolutions instead of pooling, and the CNN with a GAP head.
 #
 # **Predict.** Which model keeps its accuracy at 2 pixels? At 4? Does the direction matter?
 
@@ -952,16 +1021,16 @@ lab.show(plots.translation(curve), "translation")
 tables.translation(curve, lab.committed("translation.csv"))
 
 # %% [markdown]
-# **Why.** Convolution is equivariant (section 4.8): a shifted garment gives shifted feature maps. Whether the
-# *prediction* survives depends on what comes after. A flatten + dense head has one weight per position, so shifted
-# features land on the wrong weights: the dense model and both dense-head CNNs fall quickly, the CNN more slowly
-# because its 2×2 pools absorb small shifts and its features are broad. A GAP head averages over positions and
-# keeps most of its accuracy. So **invariance comes from pooling and the head, not from convolution itself.**
+# **Why.** Convolution is equivariant (section 4.8): a shifted garment gives shifted feature maps, exactly. Whether
+# the *prediction* survives depends on what comes after. A flatten + dense head has one weight per position, so
+# shifted features land on different weights; 2×2 pools absorb some small shifts, and features that respond over a
+# wider area are more tolerant; a GAP head averages over all positions and discards them. So the layer itself is
+# equivariant, not invariant: how far a CNN's prediction tolerates shifts depends on its pooling, its features and its
+# head, which is what the four curves compare. The bands are 95 % intervals over seeds.
 #
-# **And the direction?** Every position-dependent model loses less to vertical shifts than to horizontal ones,
-# the dense model included, so the cause is in the data rather than in convolution. The figure below measures one
-# such cause: a garment overlaps its own vertically shifted copy more than its horizontally shifted one (many are
-# taller than wide and vertically uniform, like trousers and dresses).
+# **And the direction?** Compare the horizontal and vertical panels for each model, the dense one included. If the
+# asymmetry appears for every position-dependent model, its cause is in the data rather than in convolution. The
+# figure below measures one candidate: how much of a garment overlaps its own shifted copy in each direction.
 
 # %%
 similarity = analysis.shift_similarity(lab.probe_images()[0])
@@ -969,11 +1038,17 @@ lab.show(plots.shift_similarity(similarity), "shift_similarity")
 say(findings.translation(curve, similarity))
 
 # %% [markdown]
+# **Why.** A model tied to positions recognises a shifted garment only as far as the shifted image still looks like
+# the original; the more an image overlaps its shifted copy, the less such a model should lose. The overlap measured
+# here is one candidate explanation of a directional asymmetry, not a proof of it.
+
+# %% [markdown]
 # ### 7.2 Spatial structure: scrambled pixels
 #
 # **Question.** Reorder the 784 pixels of every image by one fixed random permutation (the same for training and
-# test). No information is lost, but neighbouring pixels are no longer neighbours. The permutation is the model's
-# first layer, so random flips act on the real image before it is scrambled, exactly as at test time.
+# test). No information is lost, but neighbouring pixels are no longer neighbours. The permutation is built into the
+# model as its first layer: training flips the real image first and the model scrambles it, so every image the
+# network body sees, in training and at test time, is the same fixed scrambling of a real garment.
 #
 # **Predict.** Which model suffers, the dense one or the CNN?
 
@@ -985,10 +1060,11 @@ say(findings.effect(scrambled))
 
 # %% [markdown]
 # **Why.** A dense layer is indifferent to the order of its inputs: a permutation of the pixels is just a
-# permutation of its first weight matrix's columns, so it learns exactly as well. A convolution assumes that the
-# pixels in a 3×3 window belong together; after scrambling they do not, and its locality and weight sharing become
-# wrong assumptions. That is the measured answer to "when is convolution the wrong tool?": when the inputs have no
-# spatial (or temporal) neighbourhood structure, such as a table of unrelated features.
+# permutation of its first weight matrix's columns, so it can learn the same function, and differs only by training
+# noise. A convolution assumes that the pixels in a 3×3 window belong together; after scrambling they do not, and
+# its locality and weight sharing become wrong assumptions. Compare the two differences above: this is how to
+# recognise when convolution is the wrong tool, namely inputs without a spatial (or temporal) neighbourhood
+# structure, such as a table of unrelated features.
 #
 # ✏️ **Exercise 7.1.** Scrambling loses no information. Write the permutation that *undoes* it.
 
@@ -1003,16 +1079,18 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 # ```python
 # my_inverse = torch.argsort(scramble)
 # ```
-# If pixel `scramble[j]` moved to place `j`, the pixel now at place `argsort(scramble)[i]` came from place `i`.
+# A small example: with `scramble = [2, 0, 1]`, the scrambled image is `[x2, x0, x1]`. `argsort([2, 0, 1])` is
+# `[1, 2, 0]`, and reading the scrambled image at those places gives `[x0, x1, x2]` back.
 # </details>
 
 # %% [markdown]
 # ### 7.3 Data efficiency
 #
 # **Question.** With less training data, does the CNN's lead grow or shrink? Class-balanced subsets of the training
-# set; smaller sets get more epochs so that every model sees at least the same number of images.
+# set. Small sets get more epochs (up to 100) so that a model sees a minimum number of images in training; the
+# training budget therefore also differs between sizes, and the table says how many epochs each size trained.
 #
-# **Predict.** With 500 training images (50 per class), how far ahead is the CNN?
+# **Predict.** With the smallest training set, how far ahead is the CNN?
 
 # %%
 sizes = {}
@@ -1021,52 +1099,51 @@ for size in lab.profile.data_sizes:
     sizes[f"n={size}"] = lab.train("data_size", experiments.data_size_variants(size), subset, epochs)
 efficiency = experiments.effects(sizes, splits.test_labels)
 lab.show(plots.data_efficiency(tables.efficiency_points(efficiency)), "data_efficiency")
-tables.effects(efficiency, lab.reference_data_size(), experiment=True)
+display(tables.effects(efficiency, lab.reference_data_size(), experiment=True, epochs=True))
+say(findings.data_size(efficiency))
 
 # %% [markdown]
 # **Why.** An assumption that is right is worth the most when data is scarce: locality and weight sharing let the
 # CNN learn an edge detector once and use it everywhere, where the dense model must learn it separately at every
 # position from examples at that position. With more data the dense model can learn more of that structure itself,
-# and the gap narrows.
-
-# %%
-say(findings.data_size(efficiency))
+# so the expectation is a lead that shrinks as data grows; the differences and their intervals test it.
 
 # %% [markdown]
 # ### 7.4 Hierarchy: what units at each depth respond to
 #
 # **Question.** Do units of the second block respond to more class-specific patterns than units of the first?
 # Each block's units see a window of the input (section 4.7: 6×6 after block 1, 16×16 after block 2). Below, for a
-# few channels of each block, the patches under the receptive field of its six strongest test images.
+# few channels of each block, the patches under the receptive field of its six strongest test images, with each
+# image's class.
+#
+# **Predict.** If deeper units are more class-specific, their strongest images should come from fewer classes.
 
 # %%
 tops = probes.top_activating_patches(best_cnn.model, splits.test_images, lab.runtime)
 geometry = probes.block_geometry(best_cnn.model)
 patches = {block: [probes.receptive_patch(splits.test_images[r.image], geometry[block], r.row, r.column)
                    for r in table.itertuples()] for block, table in tops.items()}
-lab.show(plots.top_patches(splits.test_images, tops, patches), "top_patches")
+lab.show(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits.test_labels]), "top_patches")
 
 # %% [markdown]
-# **Predict.** If deeper units are more class-specific, their strongest images should come from fewer classes. The
-# next cell measures that for *every* channel of each block over the whole test set: the entropy of the classes among
-# a channel's 100 strongest images (0 bits = one class, 3.3 bits = all ten equally), against the same measure with
-# the labels shuffled, which is what a channel blind to class would score.
+# Six images per channel are anecdotes. The next cell measures the same thing for *every* channel of each block over
+# the whole test set: the entropy of the classes among a channel's 100 strongest images (0 bits = one class, 3.3 bits
+# = all ten equally), against the same measure with the labels shuffled, which is what a channel blind to class
+# would score.
 
 # %%
 selectivity = probes.class_selectivity(best_cnn.model, splits.test_images, splits.test_labels, lab.runtime)
 lab.write_table(selectivity, "selectivity.csv")
 lab.show(plots.selectivity(selectivity), "selectivity")
-hierarchy = tables.selectivity(selectivity, lab.committed("selectivity.csv"))
-hierarchy
+display(tables.selectivity(selectivity, lab.committed("selectivity.csv")))
+say(findings.hierarchy(selectivity))
 
 # %% [markdown]
-# **Why.** A block-1 unit sees a 6×6 patch: an edge or a corner, shared by many garments, so its strongest images
-# come from many classes. A block-2 unit sees 16×16, enough for a collar, a heel or a strap, patterns that belong to
-# fewer classes. Both are far below the shuffled baseline, so even first-block units prefer some classes. The test
-# is a rank test over channels (one model, every channel); it says nothing about other seeds.
-
-# %%
-say(findings.hierarchy(selectivity))
+# **Why.** A block-1 unit sees a 6×6 patch: an edge or a corner, which many garments share. A block-2 unit sees
+# 16×16, enough for a collar, a heel or a strap, patterns that belong to fewer classes; so the expectation is lower
+# entropy deeper in the network. The tests treat the channels of this one model as the sample: they say nothing
+# about other seeds, and a channel can also be "selective" for something correlated with class, such as the amount
+# of ink, rather than for a part of a garment.
 
 # %% [markdown]
 # ## 8. Interpretation
@@ -1075,8 +1152,9 @@ say(findings.hierarchy(selectivity))
 #
 # **Question.** For a given prediction, which pixels carried the evidence? Two methods from Captum, PyTorch's
 # attribution library: **Grad-CAM** (Selvaraju et al., 2017) weights the last block's feature maps by the gradient
-# of the class score; **occlusion** hides a 6×6 patch at a time and records how much the class score drops.
-# Examples: shirts and T-shirts classified correctly, and confused with each other, plus two other classes.
+# of the class score (the logit of the predicted class); **occlusion** hides a 6×6 patch at a time and records how
+# much that score drops. The examples are chosen from the test set: shirts and T-shirts, classified correctly and
+# (where the CNN makes that mistake) confused with each other, plus two other classes. Each map has its own scale.
 #
 # **Predict.** For a shirt mistaken for a T-shirt, where will the evidence be?
 
@@ -1090,11 +1168,12 @@ lab.show(plots.attribution(explained_images, titles, cam, occluded), "attributio
 
 # %% [markdown]
 # **Why, and what these maps cannot show.** Both maps explain the *predicted* class for one image. Grad-CAM has the
-# resolution of the last block (14×14, upsampled), so it says which region mattered, not which pixels; occlusion
-# says what hurts the score when hidden, which may differ from what helped (a black patch is itself an input the
-# model never saw). Neither shows *why* a region matters, nor what the model would do with other images; they are
-# hypotheses to test, not proofs. For shirts against T-shirts, look whether the evidence sits on the collar and
-# sleeve ends, the places where the two classes differ.
+# resolution of the last block's maps, upsampled, so it says which region mattered, not which pixels; occlusion says
+# what lowers the score when hidden, which may differ from what helped (a black patch is itself an input the model
+# never saw). Evidence can also sit on the background: where the garment is *not* is information too. Neither map
+# shows *why* a region matters, nor what the model does with other images; they are hypotheses to test, not proofs.
+# For shirts against T-shirts, look whether the evidence sits on the collar and the sleeve ends, where the two
+# classes differ.
 #
 # ✏️ **Exercise 8.1.** Grad-CAM here uses the last ReLU of the last block. At what resolution (side length, in
 # units) is the map before it is upsampled to 28×28?
@@ -1114,8 +1193,14 @@ print(exercises.check("Grad-CAM resolution", my_cam_side))
 # %% [markdown]
 # ### 8.2 What the evidence says
 #
-# Every claim of the original workshop, beside what this run measured and its comparator. Subset rows are labelled
-# with their training-set size.
+# **Question.** This notebook grew out of a shorter workshop whose README stated results without experiments (for
+# example "the CNN has about 94,000 parameters, fewer than the dense baseline", "7×7 kernels are too aggressive").
+# Which of its claims hold?
+#
+# **Predict.** Go back to your predictions of section 6: which claims do you expect to survive?
+#
+# Each claim is shown beside what this run measured, the comparator it was measured against and the verdict; rows
+# measured on the experiments' subset are labelled with its size.
 
 # %%
 tables.claims(headline, effects, small_gap, curve)
@@ -1136,7 +1221,9 @@ tables.claims(headline, effects, small_gap, curve)
 #   that loads with `torch.load(path, weights_only=True)`, so loading it runs no code from the file;
 # - `complete_model.pth`: a `torch.export` program, the whole model, loadable without this package's classes.
 #
-# Both are re-evaluated after saving: the accuracy stated is the accuracy of the files.
+# Both are re-evaluated after saving: the accuracy stated is the accuracy of the files. They are evaluated in 32-bit
+# floats on the CPU, while the experiments evaluated with the runtime's faster arithmetic (16-bit on a CPU that
+# supports it), so the two accuracies of the same model can differ by a few test images.
 
 # %%
 from conv_workshop.artifacts import save_and_verify, write_model_card

@@ -36,8 +36,9 @@ def _number(answer, truth: float, tolerance: float = 0.0) -> tuple[bool, str]:
     return False, f"you have {answer}."
 
 
-def _background(answer, images: torch.Tensor) -> tuple[bool, str]:
-    return _number(answer, float((images == 0).float().mean()), tolerance=0.005)
+def _edge_share(answer, images: torch.Tensor) -> tuple[bool, str]:
+    touching = (images[:, :, 0] > 0).any(1) | (images[:, :, -1] > 0).any(1)
+    return _number(answer, float(touching.float().mean()), tolerance=0.005)
 
 
 def _dense_parameters(answer) -> tuple[bool, str]:
@@ -64,7 +65,7 @@ def _horizontal_edges(answer) -> tuple[bool, str]:
     horizontal = F.conv2d(step, kernel.view(1, 1, 3, 3)).abs().max()
     vertical = F.conv2d(step.transpose(-1, -2), kernel.view(1, 1, 3, 3)).abs().max()
     flat = F.conv2d(torch.ones(1, 1, 5, 5), kernel.view(1, 1, 3, 3)).abs().max()
-    right = horizontal > 0.5 and vertical <= 0.1 * horizontal and flat <= 0.1 * horizontal
+    right = horizontal > 1e-6 and vertical <= 0.1 * horizontal and flat <= 0.1 * horizontal
     return right, (f"response to a horizontal edge {horizontal:.2f}, to a vertical edge {vertical:.2f}, to a flat "
                    f"area {flat:.2f}.")
 
@@ -72,7 +73,7 @@ def _horizontal_edges(answer) -> tuple[bool, str]:
 def _output_size(answer) -> tuple[bool, str]:
     from .by_hand import output_size
 
-    return _number(answer, output_size(28, 5, 1, 2))
+    return _number(answer, output_size(28, 7, 2, 3))
 
 
 def _head_inputs(answer) -> tuple[bool, str]:
@@ -135,15 +136,16 @@ def _checkpoint_accuracy(answer, path) -> tuple[bool, str]:
 
 
 EXERCISES: dict[str, Exercise] = {
-    "background share": Exercise("compare data.train_images with 0, then take the mean of the booleans as floats.",
-                                 _background),
+    "edge share": Exercise("images[:, :, 0] is every image's first column; `> 0` marks ink, `.any(1)` asks "
+                           "whether a column has any, and the mean of the booleans (as floats) is the share.",
+                           _edge_share),
     "dense parameters": Exercise("a linear layer from n to m units has n·m weights and m biases; there are three "
                                  "linear layers: 784→128, 128→64, 64→10.", _dense_parameters),
     "training step order": Exercise("you cannot back-propagate a loss you have not computed, and you cannot compute a "
                                     "loss without the model's output.", _step_order),
     "horizontal edge kernel": Exercise("take Sobel-x from by_hand.KERNELS and turn it by 90°: rows of negative "
                                        "weights above rows of positive ones.", _horizontal_edges),
-    "output size": Exercise("⌊(n + 2p − k) / s⌋ + 1 with n = 28, k = 5, p = 1, s = 2.", _output_size),
+    "output size": Exercise("⌊(n + 2p − k) / s⌋ + 1 with n = 28, k = 7, p = 2, s = 3.", _output_size),
     "head inputs": Exercise("a 2×2 pool with stride 2 turns 7×7 into ⌊(7 − 2) / 2⌋ + 1; multiply by the channels.",
                             _head_inputs),
     "head parameters": Exercise("inputs × outputs weights plus one bias per output: 3,136 inputs, 128 outputs.",

@@ -18,6 +18,21 @@ def _pct(value: float, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f} %"
 
 
+def profile_note(profile, committed_found: bool) -> str:
+    """What this profile can and cannot answer, said once at the top."""
+    if profile.name == "full":
+        return (f"Profile `full`: {len(profile.seeds)} seeds for every CNN and {len(profile.cheap_seeds)} for cheap "
+                "runs, the budget behind the committed results; its verdicts are the workshop's answers.")
+    seeds = len(profile.seeds)
+    text = (f"Profile `{profile.name}` trains less ({seeds} seed{'s' if seeds != 1 else ''} per CNN, "
+            f"{profile.experiment_epochs} epoch(s) per experiment): its own numbers show the mechanics, "
+            + ("but with one seed per CNN its comparisons cannot be resolved. " if seeds < 2 else ""))
+    if committed_found:
+        return text + "Every experiment's table also shows the committed full run's result, labelled *full run*."
+    return text + ("The committed full run's results were not found (results/), so no reference column is shown: "
+                   "run the notebook in the `full` profile, or check out the repository's results/.")
+
+
 def dataset(data, splits, profile: str, counts: pd.DataFrame) -> str:
     fewest, most = int(counts["count"].min()), int(counts["count"].max())
     balance = f"exactly {fewest:,}" if fewest == most else f"between {fewest:,} and {most:,}"
@@ -69,10 +84,10 @@ def confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: pd.DataFr
     worst = per_class.loc[per_class.CNN.idxmin()]
     gain = (per_class.CNN - per_class["dense baseline"]) * 100
     best = per_class.loc[gain.idxmax()]
-    return (f"The hardest class for the CNN is **{worst['class']}** ({_pct(worst.CNN)}); its most frequent mistake, "
-            f"{names[true]} → {names[predicted]} ({int(counts.max())} test images), "
+    return (f"The hardest class for the CNN is **{worst['class']}** ({_pct(worst.CNN)}); the most frequent mistake "
+            f"overall, {names[true]} → {names[predicted]} ({int(counts.max())} test images), "
             + ("is" if look_alike else "is not") + " one of the five closest class-mean pairs of section 2.3; the "
-            f"largest gain over the dense model is on **{best['class']}** ({gain.max():+.1f} points).")
+            f"largest measured gain over the dense model is on **{best['class']}** ({gain.max():+.1f} points).")
 
 
 def resolution(effects: pd.DataFrame) -> str:
@@ -94,16 +109,19 @@ def translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
     drop = {(m, d, s): mean[(m, d, 0)] - mean[(m, d, s)] for m, d, s in mean.index}
     models = list(dict.fromkeys(curve.model))
     at = "; ".join(f"{m} {drop[(m, 'horizontal', 2)]:.1f} / {drop[(m, 'horizontal', 4)]:.1f}" for m in models)
+    vertical = "; ".join(f"{m} {drop[(m, 'vertical', 4)]:.1f}" for m in models)
+    seeds = int(curve.groupby("model").seed.nunique().min()) if "seed" in curve else 1
     sim = similarity.set_index(["direction", "shift"]).similarity
     shift = 4 if (("vertical", 4) in sim.index) else int(similarity["shift"].max())
-    return (f"Points lost at a 2 / 4-pixel horizontal shift (mean over seeds): {at}; a test image keeps cosine "
-            f"similarity {sim[('vertical', shift)]:.2f} with its {shift}-pixel vertical shift and "
+    return (f"Points lost at a 2 / 4-pixel horizontal shift (mean over {seeds} seed{'s' if seeds != 1 else ''}): "
+            f"{at}; at 4 pixels vertically: {vertical}. On average an image keeps cosine similarity "
+            f"{sim[('vertical', shift)]:.2f} with its {shift}-pixel vertical shift and "
             f"{sim[('horizontal', shift)]:.2f} with its horizontal one.")
 
 
 def data_size(efficiency: pd.DataFrame) -> str:
     rows = efficiency[efficiency.verdict != "reference"].sort_values("train_size")
-    parts = [f"{int(r.train_size):,} images: **{difference(r.difference, r.low, r.high)}** ({r.verdict})"
+    parts = [f"{int(r.train_size):,} images: **{difference(r.difference, r.low, r.high)} points** ({r.verdict})"
              for r in rows.itertuples()]
     return "CNN minus dense baseline with " + "; ".join(parts) + "."
 
@@ -115,7 +133,7 @@ def hierarchy(selectivity: pd.DataFrame) -> str:
     first, last = (selectivity[selectivity.block == b] for b in (blocks[0], blocks[-1]))
     p = rank_sum(last.entropy, first.entropy)
     deeper = last.entropy.median() < first.entropy.median() and p < ALPHA
-    verdict = ("so deeper units are more class-specific in this model" if deeper else
+    verdict = ("so, counting this model's channels as the sample, deeper units are more class-specific" if deeper else
                "so this model does not show deeper units to be more class-specific")
     return (f"Median entropy of a channel's top-100 classes: {first.entropy.median():.2f} bits in {blocks[0]} and "
             f"{last.entropy.median():.2f} in {blocks[-1]}, against {selectivity.shuffled_entropy.mean():.2f} with "

@@ -12,17 +12,19 @@ import math
 import os
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from .results import write_atomic
 
 DIVERGING = "RdBu_r"  # red = positive, blue = negative
+_MPL = tuple(int(part) for part in matplotlib.__version__.split(".")[:2])
 
 
 def save_figure(figure: plt.Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
@@ -112,17 +114,19 @@ def sample_grid(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[s
 
 
 def intensity_distributions(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure:
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"wspace": 0.3})
+    """All pixel values (log counts) beside the number of ink pixels per image for each class (box plots)."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"wspace": 0.3, "width_ratios": [1, 1.3]})
     pixels = images.flatten().float().numpy()
     left.hist(pixels, bins=64, color="#4C72B0", log=True)
     left.set(title="All training pixels", xlabel="pixel value (0 = black background)", ylabel="count (log scale)")
-    bins = np.linspace(1, 255, 52)
-    for c, name in enumerate(class_names):
-        values = images[labels == c].flatten().float().numpy()
-        hist, edges = np.histogram(values[values > 0], bins=bins, density=True)
-        right.plot((edges[:-1] + edges[1:]) / 2, hist, label=name, lw=1.2)
-    right.set(title="Non-background pixels by class", xlabel="pixel value", ylabel="density")
-    _legend_right(right, fontsize=7)
+    ink = (images > 0).flatten(1).sum(1).float().numpy()
+    order = sorted(range(len(class_names)), key=lambda c: float(np.median(ink[labels.numpy() == c])))
+    horizontal = {"orientation": "horizontal"} if _MPL >= (3, 10) else {"vert": False}
+    right.boxplot([ink[labels.numpy() == c] for c in order], showfliers=False, widths=0.6, **horizontal)
+    right.set_yticks(range(1, len(order) + 1), [class_names[c] for c in order], fontsize=8)
+    right.set(title="Ink pixels per image, by class (box: middle half)", xlabel="pixels above 0 (of 784)",
+              ylabel="class")
+    right.grid(alpha=0.3, axis="x")
     return figure
 
 
@@ -167,14 +171,15 @@ def training_curves(histories: dict[str, list[dict]], title: str = "Training cur
         frame = pd.DataFrame(history)
         validated = frame.dropna(subset=["val_accuracy"]) if "val_accuracy" in frame else frame.iloc[:0]
         colour = f"C{index}"
-        loss_axis.plot(frame.epoch, frame.train_loss, "--", color=colour, label=f"{name}, training batches")
-        loss_axis.plot(validated.epoch, validated.val_loss, ".-", color=colour, label=f"{name}, validation")
-        accuracy_axis.plot(frame.epoch, frame.train_accuracy * 100, "--", color=colour)
-        accuracy_axis.plot(validated.epoch, validated.val_accuracy * 100, ".-", color=colour)
+        loss_axis.plot(frame.epoch, frame.train_loss, "x--", ms=4, color=colour, label=f"{name}, training batches")
+        loss_axis.plot(validated.epoch, validated.val_loss, "o-", ms=4, color=colour, label=f"{name}, validation")
+        accuracy_axis.plot(frame.epoch, frame.train_accuracy * 100, "x--", ms=4, color=colour)
+        accuracy_axis.plot(validated.epoch, validated.val_accuracy * 100, "o-", ms=4, color=colour)
     loss_axis.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
     for axis in (loss_axis, accuracy_axis):
         axis.grid(alpha=0.3)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = loss_axis.get_legend_handles_labels()
     _legend_right(accuracy_axis, handles=handles, labels=labels)
     figure.suptitle(title)
@@ -225,7 +230,7 @@ def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, c
     _signed(axes[2], correlated, limit, title="cross-correlation\n(PyTorch, nn.Conv2d)", fontsize=10)
     shown = _signed(axes[3], convolved, limit, title="convolution\n(kernel flipped)", fontsize=10)
     _colorbar(figure, shown, axes[2:].tolist(), "response")
-    figure.suptitle("PyTorch slides the kernel unflipped: a flipped kernel gives the mirrored response")
+    figure.suptitle("PyTorch slides the kernel as stored; convolution proper flips it first")
     return figure
 
 
@@ -292,13 +297,14 @@ def shift_response(demo: dict[str, torch.Tensor]) -> plt.Figure:
         axes[row, 1].set(xticks=[], yticks=[], title="conv + ReLU")
     _colorbar(figure, shown, axes[:, 1].tolist(), "response")
     difference = _as_numpy(demo["difference"])
-    shown = _signed(axes[0, 2], difference, max(float(np.abs(difference).max()), 1e-3),
-                    title="conv(moved) − moved(conv)", fontsize=9)
-    _colorbar(figure, shown, axes[0, 2], "difference")
-    axes[1, 2].axis("off")
-    inner = np.abs(difference[3:-3, 3:-3]).max()
-    axes[1, 2].text(0.0, 0.5, f"Largest |difference| away\nfrom the border: {inner:.1g}.\nThe response moved with\n"
-                    "the input (equivariance).", fontsize=9, va="center")
+    inner = float(np.abs(difference[3:-3, 3:-3]).max())
+    axes[0, 2].axis("off")
+    axes[0, 2].text(0.0, 0.5, f"conv(moved) − moved(conv):\nlargest |difference| away\nfrom the border = {inner:.1g}."
+                    "\nThe response moved with\nthe input (equivariance).", fontsize=9, va="center")
+    averages = [float(demo["response"].mean()), float(demo["moved_response"].mean())]
+    axes[1, 2].bar([0, 1], averages, color=["C0", "C1"], width=0.6)
+    axes[1, 2].set_xticks([0, 1], ["input", "moved"])
+    axes[1, 2].set(title="global average of the response", ylabel="mean response", xlabel="image")
     limit = float(max(demo["pooled"].max(), demo["moved_pooled"].max())) or 1.0
     for row, key in enumerate(("pooled", "moved_pooled")):
         shown = axes[row, 3].imshow(_as_numpy(demo[key]), cmap="magma", vmin=0, vmax=limit)
@@ -350,15 +356,21 @@ def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title:
     return figure
 
 
-def per_class_dots(table: pd.DataFrame, title: str) -> plt.Figure:
-    """Per-class accuracy of two or more models (columns after 'class'), one row per class."""
+def per_class_dots(table: pd.DataFrame, title: str, counts=None) -> plt.Figure:
+    """Per-class accuracy of two or more models (columns after 'class'), one row per class; with the test images per
+    class (`counts`), each dot gets its binomial 95 % interval (normal approximation)."""
     models = [c for c in table.columns if c != "class"]
-    figure, axis = plt.subplots(figsize=(8, 4.2))
+    figure, axis = plt.subplots(figsize=(8, 4.4))
     y = np.arange(len(table))
     low, high = table[models].min(axis=1) * 100, table[models].max(axis=1) * 100
-    axis.hlines(y, low, high, color="0.8", lw=3, zorder=1)
+    axis.hlines(y, low, high, color="0.85", lw=3, zorder=1)
     for index, model in enumerate(models):
-        axis.scatter(table[model] * 100, y, s=40, color=f"C{index}", label=model, zorder=2)
+        offset = (index - (len(models) - 1) / 2) * 0.18
+        if counts is not None:
+            share = table[model].to_numpy()
+            half = 1.96 * np.sqrt(share * (1 - share) / np.asarray(counts, dtype=float)) * 100
+            axis.errorbar(share * 100, y + offset, xerr=half, fmt="none", ecolor=f"C{index}", capsize=2, zorder=2)
+        axis.scatter(table[model] * 100, y + offset, s=36, color=f"C{index}", label=model, zorder=3)
     axis.set_yticks(y, table["class"])
     axis.invert_yaxis()
     axis.set(title=title, xlabel="test accuracy (%)", ylabel="class")
@@ -370,7 +382,10 @@ def per_class_dots(table: pd.DataFrame, title: str) -> plt.Figure:
 def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: torch.Tensor,
                           confidence: torch.Tensor, class_names: tuple[str, ...], count: int = 16) -> plt.Figure:
     wrong = torch.nonzero(true != predicted).flatten()
-    wrong = wrong[confidence[wrong].argsort(descending=True)][:count]
+    wrong = wrong[confidence[wrong].argsort(descending=True)]
+    pairs = [(int(true[i]), int(predicted[i])) for i in wrong]
+    first = [i for k, i in enumerate(wrong.tolist()) if pairs[k] not in pairs[:k]]  # each kind of mistake once
+    wrong = torch.tensor((first + [i for i in wrong.tolist() if i not in first])[:count], dtype=torch.long)
     columns = 8
     rows = max(1, math.ceil(len(wrong) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.65, rows * 2.1), squeeze=False)
@@ -379,7 +394,7 @@ def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: t
     for axis, index in zip(axes.flat, wrong):
         _garment(axis, images[index], f"true: {class_names[true[index]]}\npred: {class_names[predicted[index]]}\n"
                  f"{confidence[index]:.0%} sure", fontsize=7)
-    figure.suptitle("The CNN's most confident mistakes on the test set")
+    figure.suptitle("The CNN's most confident mistakes: one per (true, predicted) pair first")
     return figure
 
 
@@ -468,8 +483,9 @@ def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
 
 def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     """Accuracy against parameters and MACs (log axes); the Pareto front is joined and labelled."""
+    epochs = int(points.epochs.iloc[0])
     title = (f"Every controlled configuration ({int(points.train_size.iloc[0]):,} training images, "
-             f"{int(points.epochs.iloc[0])} epochs)")
+             f"{epochs} epoch{'s' if epochs != 1 else ''})")
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True, gridspec_kw={"wspace": 0.08})
     for axis, cost, label in ((axes[0], "parameters", "parameters (log scale)"),
                               (axes[1], "macs", "multiply-accumulates per image (log scale)")):
@@ -507,7 +523,7 @@ def translation(curve: pd.DataFrame) -> plt.Figure:
                                   for shift, group in rows.groupby("shift")], columns=["shift", "mean", "low", "high"])
             axis.plot(stats["shift"], stats["mean"], "o-", ms=4, color=f"C{index}", label=model)
             axis.fill_between(stats["shift"], stats["low"], stats["high"], color=f"C{index}", alpha=0.2)
-        axis.set(title=f"{direction} shift", xlabel="shift (pixels)", ylim=(0, 100))
+        axis.set(title=f"{direction} shift", xlabel="shift (pixels along each axis)", ylim=(0, 100))
         axis.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (%)")
     seeds = curve.groupby("model").seed.nunique().min() if "seed" in curve else 1
@@ -557,19 +573,21 @@ def receptive_fields(image: torch.Tensor, fields: list[tuple[str, int]]) -> plt.
     return figure
 
 
-def top_patches(images: torch.Tensor, tables: dict[str, pd.DataFrame], patches: dict[str, list]) -> plt.Figure:
-    """For a few channels of each block, the receptive-field patches of its most exciting test images."""
+def top_patches(tables: dict[str, pd.DataFrame], patches: dict[str, list], classes: list[str]) -> plt.Figure:
+    """For a few channels of each block, the receptive-field patches of its most exciting test images, each titled
+    with its image's class."""
     blocks = list(tables)
     channels = int(max(t.channel.max() for t in tables.values())) + 1
     top = int(max(t["rank"].max() for t in tables.values())) + 1
-    figure, axes = plt.subplots(len(blocks) * channels, top, figsize=(top * 0.95, len(blocks) * channels * 1.0),
-                                squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.15})
+    figure, axes = plt.subplots(len(blocks) * channels, top, figsize=(top * 1.05, len(blocks) * channels * 1.25),
+                                squeeze=False, layout="constrained")
     for axis in axes.flat:
         axis.set_xticks([])
         axis.set_yticks([])
     for b, block in enumerate(blocks):
         for (_, row), patch in zip(tables[block].iterrows(), patches[block]):
-            _garment(axes[b * channels + int(row.channel), int(row["rank"])], patch)
+            _garment(axes[b * channels + int(row.channel), int(row["rank"])], patch, classes[int(row.image)],
+                     fontsize=6)
         for c in range(channels):
             size = patches[block][0].shape[-1]
             axes[b * channels + c, 0].set_ylabel(f"{block} ch {c}\n{size}×{size}", rotation=0, ha="right",
@@ -601,23 +619,26 @@ def selectivity(table: pd.DataFrame) -> plt.Figure:
 
 def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor,
                 occlusion: torch.Tensor) -> plt.Figure:
-    """Each image with its Grad-CAM map and its occlusion map (how much the score drops when a patch is hidden)."""
+    """Each image with its Grad-CAM map and its occlusion map (score drop when a patch is hidden), each map on its
+    own scale (the maps compare regions within an image, not images), the garment's outline drawn over both."""
     count = len(images)
-    figure, axes = plt.subplots(3, count, figsize=(count * 1.9, 6.6), squeeze=False,
+    figure, axes = plt.subplots(3, count, figsize=(count * 1.9, 6.8), squeeze=False,
                                 gridspec_kw={"wspace": 0.1, "hspace": 0.45})
     for col in range(count):
         _garment(axes[0, col], images[col], titles[col], fontsize=7)
-    limit = float(grad_cam.max()) or 1.0
-    for col in range(count):
-        axes[1, col].imshow(_as_numpy(images[col]), cmap="gray", vmin=0, vmax=255)
-        shown = axes[1, col].imshow(_as_numpy(grad_cam[col]), cmap="inferno", alpha=0.6, vmin=0, vmax=limit)
-        axes[1, col].set(xticks=[], yticks=[])
+        outline = _as_numpy(images[col])
+        cam = _as_numpy(grad_cam[col])
+        axes[1, col].imshow(cam / (cam.max() or 1.0), cmap="inferno", vmin=0, vmax=1)
+        drop = _as_numpy(occlusion[col])
+        limit = float(np.abs(drop).max()) or 1.0
+        shown = axes[2, col].imshow(drop / limit, cmap=DIVERGING, vmin=-1, vmax=1)
+        for row in (1, 2):
+            axes[row, col].contour(outline, levels=[30], colors="white" if row == 1 else "black", linewidths=0.7)
+            axes[row, col].set(xticks=[], yticks=[])
     axes[1, 0].set_ylabel("Grad-CAM", fontsize=8)
-    _colorbar(figure, shown, axes[1, :].tolist(), "Grad-CAM (a.u.)", pad=0.01, fraction=0.02)
-    limit = float(occlusion.abs().max()) or 1.0
-    for col in range(count):
-        shown = _signed(axes[2, col], occlusion[col], limit)
     axes[2, 0].set_ylabel("occlusion", fontsize=8)
-    _colorbar(figure, shown, axes[2, :].tolist(), "score drop when hidden", pad=0.01, fraction=0.02)
-    figure.suptitle("Where the evidence for the predicted class lies (top: image, true → predicted)")
+    cam_scale = plt.cm.ScalarMappable(cmap="inferno", norm=plt.Normalize(0, 1))
+    _colorbar(figure, cam_scale, axes[1, :].tolist(), "÷ this image's maximum", pad=0.01, fraction=0.02)
+    _colorbar(figure, shown, axes[2, :].tolist(), "logit drop ÷ largest |drop|", pad=0.01, fraction=0.02)
+    figure.suptitle("Where the evidence for the predicted class lies (top: true → predicted; outline: the garment)")
     return figure

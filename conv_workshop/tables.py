@@ -59,12 +59,13 @@ def summary(table: pd.DataFrame, columns: tuple[str, ...] = ("variant", "seeds",
     return frame.reset_index(drop=True)
 
 
-def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experiment: bool = False) -> pd.DataFrame:
+def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experiment: bool = False,
+            epochs: bool = False) -> pd.DataFrame:
     """An effects table (experiments.effects) for one or more experiments; with `reference` (the committed full
-    run's effects), its accuracy and difference are shown beside this run's, labelled as such."""
-    columns = ("experiment",) if experiment else ()
-    frame = summary(table, (*columns, "variant", "seeds", "parameters", "MACs (M)", "accuracy", "difference",
-                            "verdict"))
+    run's effects), its accuracy and verdict are shown beside this run's, labelled as such."""
+    columns = (("experiment",) if experiment else ()) + ("variant", "seeds") + (("train images", "epochs") if epochs
+                                                                                 else ())
+    frame = summary(table, (*columns, "parameters", "MACs (M)", "accuracy", "difference", "verdict"))
     if reference is not None:
         keyed = reference.set_index(["experiment", "variant"])
         full = [keyed.loc[key] if key in keyed.index else None for key in zip(table.experiment, table.variant)]
@@ -72,6 +73,25 @@ def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experime
                                                                           r.seeds) for r in full]
         frame["full run: verdict"] = ["—" if r is None else r.verdict for r in full]
     return frame
+
+
+def intensity(summary_table: pd.DataFrame) -> pd.DataFrame:
+    """The per-class brightness summary in reader form: mean pixel (0–255), background share (%), ink pixels."""
+    return pd.DataFrame({"class": summary_table["class"],
+                         "mean pixel (0–255)": (summary_table.mean_pixel * 255).round(0).astype(int),
+                         "background (% of pixels)": (summary_table.background_share * 100).round(0).astype(int),
+                         "ink pixels (of 784)": summary_table.ink_pixels.round(0).astype(int)})
+
+
+def shift_responses(responses) -> pd.DataFrame:
+    """by_hand.shift_response results for several shifts, with the question each column answers."""
+    return pd.DataFrame({
+        "shift (pixels)": [r.shift for r in responses],
+        "conv: largest |difference| from the moved output (interior)": [f"{r.conv_interior_difference:.1g}"
+                                                                         for r in responses],
+        "2×2 max pool: outputs equal to the moved pooled map": [f"{r.pool_exact_share:.0%}" for r in responses],
+        "global average: relative change": [f"{r.gap_relative_change:.2%}" for r in responses],
+    })
 
 
 def layer_names(rows: list[dict]) -> list[str]:
@@ -253,6 +273,15 @@ def _measured(row: pd.Series) -> str:
            f"{count(row.train_size)} images, {row.epochs} epochs)"
 
 
+def _shift_verdict(drops: pd.Series) -> str:
+    """Whether the default CNN's prediction tolerates a 2-pixel shift better than the dense model's (means only)."""
+    cnn, dense = drops.get("CNN (max pool)", float("nan")), drops.get("dense", float("nan"))
+    if math.isnan(cnn) or math.isnan(dense):
+        return "not measured"
+    return ("not invariant: it loses accuracy, " + ("less than" if cnn < dense else "no less than")
+            + " the dense model")
+
+
 def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.DataFrame,
            curve: pd.DataFrame) -> pd.DataFrame:
     """The original workshop's claims beside this run's measurement, its comparator and the verdict."""
@@ -289,6 +318,6 @@ def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.Da
          f"convolution is equivariant (section 4.8); a 2-px horizontal shift costs the default CNN "
          f"{drops.get('CNN (max pool)', float('nan')):.1f} points {subset}",
          f"dense: {drops.get('dense', float('nan')):.1f} points; GAP head: "
-         f"{drops.get('CNN (GAP head)', float('nan')):.1f}", "invariance comes from pooling and the head"],
+         f"{drops.get('CNN (GAP head)', float('nan')):.1f}", _shift_verdict(drops)],
     ]
     return pd.DataFrame(rows, columns=["claim", "original README", "this run", "comparator", "verdict"])

@@ -199,6 +199,10 @@ class Workshop:
         self.show(plots.experiment_effects(rows, title, ref), f"experiment_{(name or experiment).replace(' ', '_')}")
         display(tables.effects(rows, ref, experiment=rows.experiment.nunique() > 1))
 
+    def committed_run_found(self) -> bool:
+        """Whether the committed full run's records (with test predictions) are there to compare with."""
+        return len(_committed_runs()) > 0 and bool(_committed_runs().predictions)
+
     def committed(self, name: str) -> pd.DataFrame | None:
         """A committed result table of the full run (e.g. translation.csv), when this is a smaller profile."""
         path = COMMITTED / name
