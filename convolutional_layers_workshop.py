@@ -278,16 +278,29 @@ plain = DenseBaseline()
 initial_loss = by_hand.evaluate_loss(plain, splits.val_images, splits.val_labels)
 by_hand.train_epoch(plain, splits.train_images, splits.train_labels, torch.optim.AdamW(plain.parameters(), lr=1e-3))
 plain_accuracy = by_hand.accuracy(plain, splits.val_images, splits.val_labels)
-say(findings.training_loop(initial_loss, plain_accuracy))
+
+# %% [markdown]
+# From here on, the package's `fit()` runs this same loop with a few additions a careful experiment needs: a seed
+# for every random choice, a learning rate that rises then falls during the run (the "one-cycle" schedule), random
+# left-right flips of the training images (for every model alike), validation a few times per run keeping the best
+# weights, and faster arithmetic (16-bit floats where the hardware has them). One epoch of `fit()` from the same
+# initial weights should land close to the plain loop:
+
+# %%
+from conv_workshop.training import TrainConfig, fit
+
+torch.manual_seed(0)
+fitted = DenseBaseline()  # the same initial weights as `plain` above
+fit(fitted, splits.train_images, splits.train_labels, splits.val_images, splits.val_labels, TrainConfig(epochs=1),
+    lab.runtime, progress=False)
+say(findings.training_loop(initial_loss, plain_accuracy, by_hand.accuracy(fitted, splits.val_images,
+                                                                          splits.val_labels)))
 
 # %% [markdown]
 # **Why.** The initial loss is a sanity check (CS231n's first one): the cross-entropy of a uniform guess is
-# ln 10 ≈ 2.30, so a very different starting loss means a bug in the data or the model. From here on, the package's
-# `fit()` runs this same loop with a few additions a careful experiment needs: a seed for every random choice, a
-# learning rate that rises then falls during the run (the "one-cycle" schedule), random left-right flips of the
-# training images (for every model alike), validation a few times per run keeping the best weights, and faster
-# arithmetic (16-bit floats where the hardware has them). Training accuracy is measured on flipped images with
-# dropout on, which is why it can sit below validation accuracy.
+# ln 10 ≈ 2.30, so a very different starting loss means a bug in the data or the model. The two accuracies differ
+# a little because the recipes differ (schedule, flips, arithmetic), not the loop. Training accuracy in `fit()` is
+# measured on flipped images with dropout on, which is why it can sit below validation accuracy.
 
 # %% [markdown]
 # ### 3.3 How long should the baseline train?
@@ -500,7 +513,7 @@ print(exercises.check("head inputs", my_head_inputs))
 costs = tables.conv_costs(ConvNet())
 assert (costs["parameters (formula)"] == costs["parameters (layer_summary)"]).all()
 assert (costs["MACs (formula)"] == costs["MACs (layer_summary)"]).all()
-costs
+costs.style.format(thousands=",").hide(axis="index")
 
 # %% [markdown]
 # **Why.** Parameters do not depend on the image size (weight sharing); MACs grow with the output area. That is why
@@ -608,6 +621,11 @@ lab.show(plots.learned_kernel(kernel, fit_kernel.kernel, fit_kernel.losses), "by
 # %% [markdown]
 # ### 4.10 Playground
 #
+# **Question.** What do stride and padding do to the output of a kernel you choose?
+#
+# **Predict.** With stride 2, how large is the output of a 3×3 kernel with padding 1 on the 28×28 image? And with
+# padding 0?
+#
 # Choose a kernel, a stride and a padding, and watch the output and its size. In a live Jupyter kernel this cell
 # shows sliders; in a rendered copy (GitHub, CI) it shows the default setting as a static figure.
 
@@ -618,6 +636,11 @@ if interactive():
     display(playground_widget(trousers[0]))
 else:
     lab.show(plots.playground(trousers[0], "vertical edge (Sobel x)", kernel, by_loops[0], 1, 1), "playground")
+
+# %% [markdown]
+# **Why.** Every setting obeys section 4.4's formula: stride divides the number of positions the kernel visits, and
+# padding adds positions at the border. The kernel decides *what* is found, stride and padding *where* and at what
+# resolution.
 
 # %% [markdown]
 # ## 5. The CNN
@@ -1017,7 +1040,7 @@ shift_models = {"dense": small_gap_runs["dense baseline"], "CNN (max pool)": con
 curve = probes.translation_curve({name: [o.model for o in runs[:3]] for name, runs in shift_models.items()},
                                  *lab.probe_images(), lab.runtime)
 lab.write_table(curve, "translation.csv")
-lab.show(plots.translation(curve), "translation")
+lab.show(plots.translation(curve, lab.committed("translation.csv")), "translation")
 tables.translation(curve, lab.committed("translation.csv"))
 
 # %% [markdown]
@@ -1098,7 +1121,8 @@ for size in lab.profile.data_sizes:
     subset, epochs = lab.data_size_splits(size), lab.profile.data_size_epochs(size, len(splits.train_labels))
     sizes[f"n={size}"] = lab.train("data_size", experiments.data_size_variants(size), subset, epochs)
 efficiency = experiments.effects(sizes, splits.test_labels)
-lab.show(plots.data_efficiency(tables.efficiency_points(efficiency)), "data_efficiency")
+lab.show(plots.data_efficiency(tables.efficiency_points(efficiency), tables.efficiency_points(
+    lab.reference_data_size())), "data_efficiency")
 display(tables.effects(efficiency, lab.reference_data_size(), experiment=True, epochs=True))
 say(findings.data_size(efficiency))
 
@@ -1134,7 +1158,7 @@ lab.show(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits.test_l
 # %%
 selectivity = probes.class_selectivity(best_cnn.model, splits.test_images, splits.test_labels, lab.runtime)
 lab.write_table(selectivity, "selectivity.csv")
-lab.show(plots.selectivity(selectivity), "selectivity")
+lab.show(plots.selectivity(selectivity, lab.committed("selectivity.csv")), "selectivity")
 display(tables.selectivity(selectivity, lab.committed("selectivity.csv")))
 say(findings.hierarchy(selectivity))
 
@@ -1206,8 +1230,13 @@ print(exercises.check("Grad-CAM resolution", my_cam_side))
 tables.claims(headline, effects, small_gap, curve)
 
 # %% [markdown]
-# **When is convolution the wrong tool?** When inputs have no neighbourhood structure (section 7.2: the CNN's lead
-# vanishes on scrambled pixels); when absolute position is the signal (a GAP head discards it, section 7.1); and when
+# **Why.** A number without its comparator says little: "88 % with fewer parameters" means something only beside the
+# dense model trained on the same images, and "7×7 is worse" only with an interval that excludes zero. Each verdict
+# above comes from the same statistics as section 6, so a claim reads *not resolved* when this run's seeds cannot
+# settle it.
+#
+# **When is convolution the wrong tool?** When inputs have no neighbourhood structure (section 7.2 measures what
+# scrambling does to each model); when absolute position is the signal (a GAP head discards it, section 7.1); and when
 # the relation between far-apart parts decides, which a CNN only sees after enough layers for one receptive field to
 # cover both.
 
@@ -1262,7 +1291,7 @@ parity = onnx_parity(onnx_path, saved.model, splits.test_images, splits.test_lab
 assert parity["max_abs_logit_diff"] <= 1e-4 and parity["prediction_agreement"] >= 0.999
 write_model_card(lab.artifacts / "model_card.json", best_cnn, saved, parity, splits.test_images, splits.test_labels,
                  len(splits.val_labels), lab.run_date)
-pd.Series(parity).to_frame("value")
+tables.parity(parity)
 
 # %% [markdown]
 # ## 11. Deployment

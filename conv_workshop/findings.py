@@ -58,10 +58,10 @@ def pca(purity: pd.DataFrame, explained: torch.Tensor, shown: int = 3) -> str:
             f"most separated classes are {apart} and the most mixed are {mixed} (neighbour purity).")
 
 
-def training_loop(initial_loss: float, plain_accuracy: float) -> str:
+def training_loop(initial_loss: float, plain_accuracy: float, fit_accuracy: float) -> str:
     return (f"Before training, the validation loss is **{initial_loss:.2f}** (ln 10 = {math.log(10):.2f}); after "
-            f"one epoch of the plain loop the model classifies **{_pct(plain_accuracy)}** of the validation images "
-            "correctly.")
+            f"one epoch the plain loop classifies **{_pct(plain_accuracy)}** of the validation images correctly, and "
+            f"one epoch of `fit()` from the same weights **{_pct(fit_accuracy)}**.")
 
 
 def effect(table: pd.DataFrame, experiment: str | None = None) -> str:

@@ -509,8 +509,9 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
 
 # --- Inductive-bias probes --------------------------------------------------------------------------------------
 
-def translation(curve: pd.DataFrame) -> plt.Figure:
-    """Accuracy on shifted images per direction: mean over seeds, band = 95 % interval of that mean."""
+def translation(curve: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
+    """Accuracy on shifted images per direction: mean over seeds, band = 95 % interval of that mean; `reference`
+    (the committed full run's curves) is drawn dashed in the same colours."""
     from .stats import mean_interval
 
     directions = list(dict.fromkeys(curve.direction))
@@ -523,6 +524,11 @@ def translation(curve: pd.DataFrame) -> plt.Figure:
                                   for shift, group in rows.groupby("shift")], columns=["shift", "mean", "low", "high"])
             axis.plot(stats["shift"], stats["mean"], "o-", ms=4, color=f"C{index}", label=model)
             axis.fill_between(stats["shift"], stats["low"], stats["high"], color=f"C{index}", alpha=0.2)
+            if reference is not None:
+                full = reference[(reference.direction == direction) & (reference.model == model)]
+                full = full.groupby("shift").accuracy.mean() * 100
+                axis.plot(full.index, full.values, "--", lw=1, color=f"C{index}",
+                          label=f"{model}, full run" if direction == directions[-1] else None)
         axis.set(title=f"{direction} shift", xlabel="shift (pixels along each axis)", ylim=(0, 100))
         axis.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (%)")
@@ -543,9 +549,14 @@ def shift_similarity(table: pd.DataFrame) -> plt.Figure:
     return figure
 
 
-def data_efficiency(table: pd.DataFrame) -> plt.Figure:
-    """Accuracy against training-set size, mean over seeds with its 95 % interval."""
+def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
+    """Accuracy against training-set size, mean over seeds with its 95 % interval; `reference` (the committed full
+    run's points) dashed in grey."""
     figure, axis = plt.subplots(figsize=(7.5, 3.8))
+    if reference is not None:
+        for model, rows in reference.groupby("model", sort=False):
+            axis.plot(rows.train_size, rows.test_accuracy_mean * 100, "--", color="0.6", lw=1,
+                      marker="o" if model == "CNN" else "s", ms=4, label=f"{model}, full run")
     for model, rows in table.groupby("model", sort=False):
         low = (rows.test_accuracy_mean - rows.low).fillna(0) * 100
         high = (rows.high - rows.test_accuracy_mean).fillna(0) * 100
@@ -596,8 +607,9 @@ def top_patches(tables: dict[str, pd.DataFrame], patches: dict[str, list], class
     return figure
 
 
-def selectivity(table: pd.DataFrame) -> plt.Figure:
-    """Per-channel class entropy among its top images, per block, beside the shuffled-label baseline."""
+def selectivity(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
+    """Per-channel class entropy among its top images, per block, beside the shuffled-label baseline; `reference`
+    (the committed full run's table) adds its median per block as a grey diamond."""
     figure, axis = plt.subplots(figsize=(7, 3.8))
     blocks = list(dict.fromkeys(table.block))
     for index, block in enumerate(blocks):
@@ -606,12 +618,16 @@ def selectivity(table: pd.DataFrame) -> plt.Figure:
         axis.scatter(index + jitter, rows.entropy, s=12, alpha=0.7, color=f"C{index}")
         axis.hlines(rows.entropy.median(), index - 0.3, index + 0.3, color="k", lw=2)
         axis.hlines(rows.shuffled_entropy.mean(), index - 0.3, index + 0.3, color="0.5", lw=2, ls="--")
+        if reference is not None and (reference.block == block).any():
+            axis.plot(index + 0.35, reference[reference.block == block].entropy.median(), "D", color="0.5")
     axis.set_xticks(range(len(blocks)), [f"{b}\n({(table.block == b).sum()} channels)" for b in blocks])
     axis.set(title="How class-specific is each channel?", ylabel="entropy of classes among\ntop images (bits)",
              xlabel="block", ylim=(0, math.log2(10) + 0.2))
     handles = [Line2D([], [], color="k", lw=2, label="median channel"),
                Line2D([], [], color="0.5", lw=2, ls="--", label="labels shuffled"),
                Line2D([], [], marker="o", ls="", color="0.4", label="one channel")]
+    if reference is not None:
+        handles.append(Line2D([], [], marker="D", ls="", color="0.5", label="median, full run"))
     axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     axis.grid(alpha=0.3, axis="y")
     return figure

@@ -122,29 +122,35 @@ def _effects_table(table: pd.DataFrame, language: str, experiment: bool = False,
 
 REFERENCE_RUN_PHRASES = {
     "en": ("Reference run: profile", "min of training in all", "min for the whole notebook",
-           "re-rendered: {replayed} runs taken from their records, {retrained} retrained",
-           "training runs in `results/runs.csv`"),
+           "the committed notebook is a replay of it ({minutes} min): {replayed} runs taken from their records, "
+           "{retrained} retrained because figures use their models, each matching its recorded test accuracy: {match}",
+           "training runs in `results/runs.csv`", "yes", "no"),
     "es": ("Ejecución de referencia: perfil", "min de entrenamiento en total", "min para el notebook completo",
-           "re-renderizado: {replayed} ejecuciones tomadas de los registros, {retrained} re-entrenadas",
-           "entrenamientos en `results/runs.csv`"),
+           "el notebook incluido es una reproducción de ella ({minutes} min): {replayed} ejecuciones tomadas de los "
+           "registros, {retrained} re-entrenadas porque las figuras usan sus modelos, cada una con la precisión "
+           "registrada: {match}", "entrenamientos en `results/runs.csv`", "sí", "no"),
 }
 
 
 def _reference_run(runs: pd.DataFrame, root: Path, language: str) -> str:
-    intro, training_words, notebook_words, replay_words, runs_words = REFERENCE_RUN_PHRASES[language]
+    intro, training_words, notebook_words, replay_words, runs_words, yes, no = REFERENCE_RUN_PHRASES[language]
     first = runs.iloc[0]
     facts_path = root / "results" / "notebook_run.json"
     facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
+    timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     text = (f"{intro} `{first.profile}`, {first.device} ({first.device_name}, {first.precision}), "
             f"torch {first.torch_version}, commit `{first.git_commit}`, {runs.timestamp.min()[:10]}; "
             f"{runs.train_seconds.sum() / 60:.1f} {training_words}")
-    if facts:
-        text += f", {facts['minutes']} {notebook_words}"
-        if facts.get("replayed_runs"):
-            replay = replay_words.format(replayed=facts["replayed_runs"],
-                                         retrained=facts.get("retrained_for_models", 0))
-            text += f" ({replay})"
-    return text + f"; {len(runs)} {runs_words}."
+    if "full" in timings:
+        text += f", {timings['full']['seconds'] / 60:.1f} {notebook_words}"
+    text += f"; {len(runs)} {runs_words}"
+    if facts.get("replayed_runs"):
+        checks = facts.get("replay_checks", [])
+        match = yes if checks and all(c["recorded"] == c["retrained"] for c in checks) else no
+        text += "; " + replay_words.format(minutes=facts["minutes"], replayed=facts["replayed_runs"],
+                                           retrained=facts.get("retrained_for_models", 0), match=match)
+    return text + "."
 
 
 def profiles_table(language: str, root: Path = ROOT) -> str:

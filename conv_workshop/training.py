@@ -138,7 +138,8 @@ def predict_logits(model: nn.Module, images: torch.Tensor, runtime: Runtime,
     model.eval()
     outputs = []
     # Channels-last inputs through contiguous weights convert layouts at every layer (10× slower for some models
-    # on a CPU), so the model follows the input's layout while predicting and is handed back contiguous.
+    # on a CPU), so the model follows the input's layout while predicting, and gets its own layout back after.
+    restore = runtime.channels_last and not is_channels_last(model)
     if runtime.channels_last:
         model.to(memory_format=torch.channels_last)
     try:
@@ -147,9 +148,16 @@ def predict_logits(model: nn.Module, images: torch.Tensor, runtime: Runtime,
                 logits = model(to_input(images[start:start + batch_size], runtime))
             outputs.append(logits.float().cpu())
     finally:
-        if runtime.channels_last:
+        if restore:
             model.to(memory_format=torch.contiguous_format)
     return torch.cat(outputs) if outputs else torch.empty(0, 10)
+
+
+def is_channels_last(model: nn.Module) -> bool:
+    """Whether the model's 4-D weights (its convolutions) are stored channels-last."""
+    weights = [p for p in model.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+    return bool(weights) and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                                 for p in weights)
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, runtime: Runtime,

@@ -165,14 +165,15 @@ def figures() -> dict[str, Figure]:
         "effects_head": plots.experiment_effects(effects[effects.experiment == "head"], "Head"),
         "validation_curves": plots.validation_curves({"3×3": [history, history], "5×5": [history]}, "validation"),
         "pareto": plots.accuracy_versus_cost(effects.drop_duplicates("variant")),
-        "translation": plots.translation(curve),
+        "translation": plots.translation(curve, curve.assign(accuracy=curve.accuracy - 0.05)),
         "shift_similarity": plots.shift_similarity(analysis.shift_similarity(images[:50], (1, 2))),
-        "data_efficiency": plots.data_efficiency(efficiency),
+        "data_efficiency": plots.data_efficiency(efficiency, efficiency.assign(
+            test_accuracy_mean=efficiency.test_accuracy_mean - 0.01)),
         "receptive_fields": plots.receptive_fields(images[0], [("block 1, conv 1", 3), ("block 1, conv 2", 5),
                                                                ("block 1, max pool", 6), ("block 2, conv 1", 10),
                                                                ("block 2, conv 2", 14), ("block 2, max pool", 16)]),
         "top_patches": plots.top_patches(tables, patches, [CLASS_NAMES[c] for c in labels]),
-        "selectivity": plots.selectivity(selectivity),
+        "selectivity": plots.selectivity(selectivity, selectivity.assign(entropy=selectivity.entropy - 0.1)),
         "attribution": plots.attribution(images[:8], [f"{CLASS_NAMES[i]}\n→ {CLASS_NAMES[i]}" for i in range(8)],
                                          torch.rand(8, 28, 28), torch.randn(8, 28, 28)),
     }

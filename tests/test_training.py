@@ -175,3 +175,17 @@ def test_fp16_loss_scaling_follows_the_device(tiny_splits, monkeypatch):
     fit(DenseBaseline(), tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images,
         tiny_splits.val_labels, TrainConfig(epochs=1, batch_size=64), choose_runtime("cpu", "fp16"), progress=False)
     assert built and built[0].is_enabled() and built[0]._device == "cpu"
+
+
+def test_prediction_leaves_the_models_memory_layout_as_it_found_it():
+    """Evaluating in the middle of training must not leave a channels-last model contiguous (slow on a CPU)."""
+    from conv_workshop.training import is_channels_last
+
+    runtime = Runtime("cpu", "cpu", "fp32", channels_last=True)
+    images = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    model = ConvNet(SMALL_CNN).to(memory_format=torch.channels_last)
+    predict_logits(model, images, runtime)
+    assert is_channels_last(model)
+    model.to(memory_format=torch.contiguous_format)
+    predict_logits(model, images, runtime)
+    assert not is_channels_last(model)
