@@ -1116,10 +1116,7 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 # **Predict.** With the smallest training set, how far ahead is the CNN?
 
 # %%
-sizes = {}
-for size in lab.profile.data_sizes:
-    subset, epochs = lab.data_size_splits(size), lab.profile.data_size_epochs(size, len(splits.train_labels))
-    sizes[f"n={size}"] = lab.train("data_size", experiments.data_size_variants(size), subset, epochs)
+sizes = lab.train_data_sizes()  # {"n=<size>": {variant: runs}}, each size with its epochs (table below)
 efficiency = experiments.effects(sizes, splits.test_labels)
 lab.show(plots.data_efficiency(tables.efficiency_points(efficiency), tables.efficiency_points(
     lab.reference_data_size())), "data_efficiency")
@@ -1243,6 +1240,9 @@ tables.claims(headline, effects, small_gap, curve)
 # %% [markdown]
 # ## 9. Saving the weights
 #
+# **Question.** What must be saved so that someone else can reuse the model, and can loading it run no code from the
+# file? **Predict.** Will the reloaded files reproduce the accuracy measured during training exactly?
+#
 # The best CNN (chosen by validation accuracy among the headline seeds) is saved two ways in
 # `fashion_mnist_cnn_model_pytorch/`:
 #
@@ -1261,6 +1261,10 @@ saved = save_and_verify(best_cnn, lab.artifacts, splits.test_images, splits.test
 say(findings.saved_model(saved))
 
 # %% [markdown]
+# **Why.** A state dict holds only tensors: the architecture is code, so the checkpoint also stores the config that
+# rebuilds it, and the normalisation the weights expect. Plain data loads with `weights_only=True`, which refuses
+# anything that would need unpickling code; a pickled model object would run whatever the file says.
+#
 # ✏️ **Exercise 9.1.** Load the checkpoint safely (without unpickling code) and read the test accuracy it records.
 
 # %%
@@ -1279,6 +1283,10 @@ print(exercises.check("checkpoint accuracy", my_recorded_accuracy, path=lab.arti
 # %% [markdown]
 # ## 10. Export to ONNX
 #
+# **Question.** Does the model give the same answers outside PyTorch? ONNX describes the network as a graph of
+# standard operators that other runtimes execute. **Predict.** How large will the largest difference between the two
+# runtimes' logits be, and will any prediction change?
+#
 # The model is exported with a dynamic batch dimension, checked with `onnx.checker`, and compared with ONNX Runtime
 # on the whole test set. Its input is float32 N×1×28×28 pixels in [0, 1]: normalisation is inside the graph. The
 # model card beside the weights records the architecture, recipe, metrics and known confusions.
@@ -1294,7 +1302,14 @@ write_model_card(lab.artifacts / "model_card.json", best_cnn, saved, parity, spl
 tables.parity(parity)
 
 # %% [markdown]
+# **Why.** The exported graph computes the same sums as PyTorch, but its kernels may add the terms in another order;
+# float32 rounding then differs in the last digits (around 10⁻⁶), far below the gap between the top two logits of
+# almost every image, so predictions agree. The check over the whole test set is what makes the ONNX file safe to ship.
+#
 # ## 11. Deployment
+#
+# **Question.** What does a service need that the notebook did not? **Predict.** What should happen when someone
+# uploads a photo of a dark shirt on white, or a file that is not an image?
 #
 # `make serve` starts a FastAPI service over the ONNX model with ONNX Runtime on `127.0.0.1:8000` (`GET /health`,
 # `GET /classes`, `POST /predict` with an image upload or a JSON 28×28 array; documentation at `/docs`). Here the same
@@ -1309,6 +1324,11 @@ for reply in demo_requests(onnx_path, product_photo(data.test_images[1])):
     print(reply["request"], "->", reply["status"], json.dumps(reply["response"], indent=1))
 
 # %% [markdown]
+# **Why.** A deployed model meets inputs the notebook never did. Whatever arrives must be brought to the training
+# distribution (one light garment on black, 28×28, pixels in [0, 1]) before the model sees it, and anything that
+# cannot be must get an error that says what to send, with bounded cost, never a crash: the service checks an
+# upload's format and size before decoding it.
+#
 # Other ways to deploy: TorchServe is in limited maintenance, so prefer this ONNX Runtime service or NVIDIA Triton
 # for self-hosting; managed platforms (AWS SageMaker, Google Vertex AI, Azure ML) accept the same ONNX file or the
 # `complete_model.pth` program.

@@ -131,6 +131,14 @@ class Workshop:
         """Several experiments at once (e.g. every controlled experiment): {experiment: {variant: outcomes}}."""
         return {name: self.train(name.replace(" ", "_"), variants, splits, epochs) for name, variants in groups.items()}
 
+    def train_data_sizes(self) -> dict[str, dict[str, list[Outcome]]]:
+        """The data-efficiency probe: the dense model and the CNN on every training-set size of the profile, each
+        size with the epochs the profile gives it; {"n=<size>": {variant: outcomes}}."""
+        full_size = len(self.splits.train_labels)
+        return {f"n={size}": self.train("data_size", data_size_variants(size), self.data_size_splits(size),
+                                        self.profile.data_size_epochs(size, full_size))
+                for size in self.profile.data_sizes}
+
     def data_size_splits(self, size: int) -> Splits:
         """The headline splits with a class-balanced training subset of `size` images (all of them if larger)."""
         if size >= len(self.splits.train_labels):

@@ -91,11 +91,17 @@ def test_headings_follow_one_numbering_scheme():
             assert re.match(r"### \d+\.\d+ ", heading), heading
 
 
-def test_every_lesson_asks_a_question_and_a_prediction():
+def test_every_lesson_asks_a_question_a_prediction_and_explains_why():
     text = "\n".join(c.source for c in source().cells if c.cell_type == "markdown")
-    lessons = re.split(r"\n### ", text)[1:]
-    asked = [lesson.split("\n")[0] for lesson in lessons if "**Question.**" not in lesson and "**Predict" not in lesson]
-    assert len(asked) <= 3, asked  # a few short ones (galleries) only show
+    # Lessons are the numbered subsections and the sections without any (setup, the question and the summary excepted).
+    lessons = [part for part in re.split(r"\n(?=#{2,3} \d)", text)
+               if re.match(r"### \d", part) or (re.match(r"## (9|10|11)\. ", part))]
+    assert len(lessons) >= 40
+    for lesson in lessons:
+        heading = lesson.split("\n")[0]
+        assert "**Question.**" in lesson, heading
+        assert "**Predict" in lesson, heading
+        assert "**Why" in lesson, heading
 
 
 def test_committed_run_is_complete_and_clean():
