@@ -18,8 +18,9 @@
 #
 # What does a convolutional layer compute, and what does it buy you on images? This workshop answers both on
 # Fashion-MNIST: first by writing the layer out by hand and checking it against PyTorch, then by controlled
-# experiments in which two models differ in one thing only, with enough seeds and a real statistical test to say
-# whether a difference is there.
+# experiments in which two models differ in one thing only, with several seeds and a real statistical test to say
+# whether a difference is there (in the `full` profile; smaller profiles train fewer seeds, so their tables also show
+# the committed full run's verdicts).
 #
 # **How to read it.** Every section is a small lesson:
 # 1. a **question**, and a prompt to **predict** the answer before you run the cell (write your guess down: the
@@ -43,7 +44,11 @@
 # experiment. *ReLU* is the function max(0, x) applied after a layer, which makes the network non-linear;
 # *dropout* randomly zeroes some units during training so that the network cannot rely on any single one. The
 # network's outputs are ten scores (*logits*), one per class; *softmax* turns them into probabilities, and the
-# *cross-entropy* loss is −ln(probability of the true class).
+# *cross-entropy* loss is −ln(probability of the true class). Training shows the network a *batch* of images at a
+# time (256 here), computes the loss, and *back-propagates* it: computes its *gradient*, how much the loss changes
+# with each weight. The *optimiser* (AdamW here) then moves every weight a small step against its gradient; the
+# *learning rate* sets the step size. A network's *head* is its last layers, which turn features into the ten scores.
+# An `assert` in a cell checks a hand derivation against PyTorch: if one fails, the text is wrong, not you.
 #
 # All reusable code is in the tested package `conv_workshop/`; the notebook shows that code where it teaches.
 # *Versión en español del README: [README.es.md](README.es.md).*
@@ -52,8 +57,8 @@
 # ## 0. Setup
 #
 # **Parameters.** `PROFILE` picks the budget: `smoke` (a small subset, at most 3 minutes on a 2-core CPU, what CI
-# runs), `quick` (the default on a CPU, at most 15 minutes) or `full` (the default on CUDA, at most 90 minutes on a
-# 2-core CPU; the committed run). Set `WORKSHOP_PROFILE` in the environment, edit the cell below, or pass it with
+# runs), `quick` (the default on a CPU, at most 15 minutes) or `full` (the default on CUDA; designed to fit 90 minutes
+# on a 2-core CPU; the committed run). Set `WORKSHOP_PROFILE` in the environment, edit the cell below, or pass it with
 # papermill (`papermill in.ipynb out.ipynb -p PROFILE smoke`): the cell is tagged `parameters`.
 # `REPLAY` re-renders the notebook from this profile's recorded runs, retraining only the models that figures need.
 
@@ -102,7 +107,7 @@ say(findings.profile_note(lab.profile, lab.committed_run_found()))
 # This notebook measures whether those assumptions pay off:
 #
 # 1. How does a convolution compute its output, and what does that cost? (section 4)
-# 2. How much better is a CNN than a dense network trained with the same recipe? (sections 3 and 5)
+# 2. Is a CNN better than a dense network trained with the same recipe, and by how much? (sections 3 and 5)
 # 3. What do kernel size, depth, downsampling, padding, pooling, width, batch norm, the head and augmentation
 #    change, beyond seed-to-seed noise? (section 6)
 # 4. Is the CNN's advantage due to spatial structure: shifted images, scrambled pixels, less data? (section 7)
@@ -133,7 +138,7 @@ say(findings.dataset(data, lab.splits, lab.profile.name, counts))  # sizes of th
 # %% [markdown]
 # ### 2.2 Is brightness enough?
 #
-# **Question.** Could a model tell classes apart from how much "ink" an image has?
+# **Question.** Could a model tell classes apart from how much "ink" an image has (how many pixels are not black)?
 #
 # **Predict.** Which class covers the most pixels, and which the fewest? Do the ranges of two classes overlap?
 
@@ -144,9 +149,9 @@ display(tables.intensity(intensity))
 say(findings.ink(intensity, data.train_images))
 
 # %% [markdown]
-# **Why.** A global statistic such as the number of bright pixels can only separate classes whose ranges in the right
+# **Why.** A global statistic such as the number of ink pixels can only separate classes whose ranges in the right
 # panel do not overlap: garments of very different size (a sandal and a coat), not garments of the same size and
-# outline (a shirt and a pullover). Those differ in *where* the bright pixels are, not in how many there are.
+# outline (a shirt and a pullover). Those differ in *where* the ink is, not in how much there is.
 
 # %% [markdown]
 # ### 2.3 Which classes look alike?
@@ -176,7 +181,8 @@ closest.round(1)
 # by **purity**: the share of a point's 20 nearest neighbours in this view that have its class (1 = apart, about
 # 0.1 = mixed among the ten classes).
 #
-# **Predict.** Footwear, trousers, bags, tops: which groups separate?
+# **Predict.** Footwear, trousers, bags, tops: which groups separate? (The plot draws a random 6,000 training images,
+# enough to see the groups without hiding them under each other.)
 
 # %%
 sample = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))[:6000]
@@ -240,6 +246,9 @@ print(exercises.check("dense parameters", my_dense_parameters))
 tables.layers(layer_summary(DenseBaseline()))
 
 # %% [markdown]
+# The "normalise" row subtracts the training images' mean pixel and divides by their standard deviation, inside the
+# model, so that whoever reuses it sends raw pixels in [0, 1].
+#
 # **Why.** The first layer, with one weight per pixel per unit, dominates. It has no notion of which pixels are
 # neighbours: reorder the 784 inputs the same way for every image, reorder its weights to match, and it computes
 # exactly the same function (section 7.2 tests what training makes of that).
@@ -282,9 +291,9 @@ plain_accuracy = by_hand.accuracy(plain, splits.val_images, splits.val_labels)
 # %% [markdown]
 # From here on, the package's `fit()` runs this same loop with a few additions a careful experiment needs: a seed
 # for every random choice, a learning rate that rises then falls during the run (the "one-cycle" schedule), random
-# left-right flips of the training images (for every model alike), validation a few times per run keeping the best
-# weights, and faster arithmetic (16-bit floats where the hardware has them). One epoch of `fit()` from the same
-# initial weights should land close to the plain loop:
+# left-right flips of the training images (off here, on for every model of the experiments), validation a few times
+# per run keeping the best weights, and faster arithmetic (16-bit floats where the hardware has them). One epoch of
+# `fit()` from the same initial weights, without flips:
 
 # %%
 from conv_workshop.training import TrainConfig, fit
@@ -298,9 +307,11 @@ say(findings.training_loop(initial_loss, plain_accuracy, by_hand.accuracy(fitted
 
 # %% [markdown]
 # **Why.** The initial loss is a sanity check (CS231n's first one): the cross-entropy of a uniform guess is
-# ln 10 ≈ 2.30, so a very different starting loss means a bug in the data or the model. The two accuracies differ
-# a little because the recipes differ (schedule, flips, arithmetic), not the loop. Training accuracy in `fit()` is
-# measured on flipped images with dropout on, which is why it can sit below validation accuracy.
+# ln 10 ≈ 2.30, so a very different starting loss means a bug in the data or the model. The two accuracies can
+# differ because the recipes differ, not the loop: `fit()`'s learning rate rises to 3×10⁻³ and falls again where the
+# plain loop keeps 10⁻³, and `fit()` may compute in 16-bit floats. Later, the training accuracy that `fit()` reports
+# is a running average taken while the weights still change, with dropout on (and flips, where used), which is why
+# it can sit below validation accuracy.
 
 # %% [markdown]
 # ### 3.3 How long should the baseline train?
@@ -313,7 +324,8 @@ say(findings.training_loop(initial_loss, plain_accuracy, by_hand.accuracy(fitted
 # The cell trains the dense baseline with the recipe's schedule (three times the CNN's epochs) and with the CNN's
 # own number of epochs, each with several seeds, and compares them. The "difference" column is each variant minus
 # the first row, with its 95 % interval; the "verdict" says whether that difference is resolved (section 6 explains
-# the test).
+# the test). In the `smoke` and `quick` profiles, columns headed "full run" show the committed full-profile run beside
+# yours. In the curves, look whether validation accuracy is still rising at the last epoch.
 
 # %%
 dense_runs = lab.train("baseline", experiments.schedule_variants(), splits, lab.profile.main_epochs)
@@ -357,8 +369,8 @@ lab.show(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv2d(trou
 # %% [markdown]
 # **Why.** The output is large where the kernel's pattern matches the window: positive where the image gets brighter
 # from left to right (the left edge of each leg), negative where it gets darker (the right edge), zero on flat
-# regions. The *same* nine weights are used at every position; this weight sharing is why a 3×3 layer has nine
-# weights per filter whatever the image size. `unfold` is how libraries compute convolutions in practice ("im2col"):
+# regions. The *same* nine weights are used at every position; this weight sharing is why a 3×3 kernel has nine
+# weights whatever the image size. `unfold` is how libraries compute convolutions in practice ("im2col"):
 # one large matrix product is much faster than 784 small sums.
 #
 # ### 4.2 Cross-correlation, not convolution
@@ -374,8 +386,8 @@ lab.show(plots.correlation_vs_convolution(kernel, by_loops[0], flipped_response[
 
 # %% [markdown]
 # **Why.** PyTorch's `nn.Conv2d` computes cross-correlation: the kernel is used as stored, not flipped. Flipping the
-# Sobel-x kernel (whose right column is the negative of its left one) negates it, so every response keeps its place
-# and changes sign. For a layer that *learns* its
+# Sobel-x kernel in both directions negates it (it is symmetric top to bottom, and its right column is the negative
+# of its left one), so every response keeps its place and changes sign. For a layer that *learns* its
 # kernels the distinction does not matter (it would simply learn the flipped weights), but it matters when you copy
 # a kernel from a textbook that uses the flipped convention.
 
@@ -384,7 +396,7 @@ lab.show(plots.correlation_vs_convolution(kernel, by_loops[0], flipped_response[
 #
 # **Question.** What do classic image-processing kernels respond to on clothes?
 #
-# **Predict.** Which kernel picks out the trouser legs' sides? Which one the top of a shoe's sole or a bag's handle?
+# **Predict.** Which kernel picks out the trouser legs' sides? Which one the shirt's shoulders or the top of the bag?
 
 # %%
 examples = [int((data.test_labels == CLASS_NAMES.index(name)).nonzero()[0]) for name in ("Shirt", "Trouser", "Bag")]
@@ -414,9 +426,9 @@ print(exercises.check("horizontal edge kernel", my_kernel))
 # ```python
 # my_kernel = torch.tensor([[-1.0, -1.0, -1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
 # ```
-# It compares the row below with the row above. Its weights are constant along each row, so a change from left to
-# right cancels out; and each column sums to zero, so a flat area gives zero. Sobel-y (in `by_hand.KERNELS`) is the
-# same idea with the middle column weighted twice.
+# It compares the row below with the row above. Each column sums to zero, so anything that does not change down a
+# column gives zero: a flat area and a vertical edge alike. Sobel-y (in `by_hand.KERNELS`) is the same idea with the
+# middle column weighted twice.
 # </details>
 
 # %% [markdown]
@@ -516,9 +528,11 @@ assert (costs["MACs (formula)"] == costs["MACs (layer_summary)"]).all()
 costs.style.format(thousands=",").hide(axis="index")
 
 # %% [markdown]
-# **Why.** Parameters do not depend on the image size (weight sharing); MACs grow with the output area. That is why
-# the last convolution has the most parameters (64 × 64 × 9) but the first ones are costly per parameter (28 × 28
-# positions each), and why pooling early makes every later layer four times cheaper. The default CNN's convolutions
+# **Why.** Parameters do not depend on the image size (weight sharing): they grow with C_in · C_out, so the last
+# convolution has the most (64 × 64 × 9). MACs also grow with the output area: block 1's second convolution
+# (32 × 32 × 9 weights at 28 × 28 positions) and block 2's second (64 × 64 × 9 at 14 × 14) tie, because pooling
+# quarters the area exactly as doubling both channel counts quadruples the weights. Pooling early makes every later
+# layer four times cheaper. The default CNN's convolutions
 # have no bias because each is followed by batch normalisation (section 5.1), which subtracts each channel's mean and
 # so would cancel a bias anyway.
 #
@@ -538,8 +552,9 @@ print(exercises.check("conv parameters", my_conv_parameters))
 #
 # ### 4.7 Pooling and the receptive field
 #
-# **Question.** Max pooling keeps the largest value of each 2×2 window. And after a few layers, how large a window
-# of the input does one unit depend on (its *receptive field*)?
+# **Question.** Max pooling keeps the largest value of each 2×2 window (the cell checks `by_hand.max_pool2d` against
+# `F.max_pool2d`). After a few layers, how large a window of the input does one unit depend on (its *receptive
+# field*)?
 #
 # **Predict.** After two 3×3 convolutions, a 2×2 pool and two more 3×3 convolutions, how many input pixels wide is
 # what one unit sees?
@@ -582,7 +597,8 @@ print(exercises.check("receptive field", my_receptive_field))
 # **Question.** Move an image 2 pixels to the right. What happens to a convolution's output? To the output of
 # 2×2 max pooling? To the global average of the output (the mean over all positions, one number per map)?
 #
-# **Predict.** Which of the three stays exactly the same, which moves, and which changes?
+# **Predict.** Which of the three moves with the image, which changes, and which nearly stays the same? (As in the
+# CNN, a ReLU follows the convolution.)
 
 # %%
 responses = [by_hand.shift_response(trousers, kernel, shift) for shift in (1, 2)]
@@ -614,9 +630,9 @@ lab.show(plots.learned_kernel(kernel, fit_kernel.kernel, fit_kernel.losses), "by
 
 # %% [markdown]
 # **Why.** The output of a convolution is linear in its weights, so the squared error between the learned kernel's
-# output and the target is a smooth bowl with one minimum, and gradient descent walks down to it (d2l chapter 7
-# makes the same point with a [1, −1] kernel). A CNN solves a harder version of this problem: 32 kernels at once,
-# followed by non-linear layers, with only the class label as the target.
+# output and the target is a smooth bowl with one minimum (given enough varied images), and gradient descent walks down
+# to it (d2l chapter 7 makes the same point with a [1, −1] kernel). A CNN solves a harder version of this problem: 32
+# kernels at once, followed by non-linear layers, with only the class label as the target.
 
 # %% [markdown]
 # ### 4.10 Playground
@@ -627,7 +643,7 @@ lab.show(plots.learned_kernel(kernel, fit_kernel.kernel, fit_kernel.losses), "by
 # padding 0?
 #
 # Choose a kernel, a stride and a padding, and watch the output and its size. In a live Jupyter kernel this cell
-# shows sliders; in a rendered copy (GitHub, CI) it shows the default setting as a static figure.
+# shows sliders; in a rendered copy (GitHub, CI) it shows stride 2 with padding 1 as a static figure.
 
 # %%
 if interactive():
@@ -635,7 +651,8 @@ if interactive():
 
     display(playground_widget(trousers[0]))
 else:
-    lab.show(plots.playground(trousers[0], "vertical edge (Sobel x)", kernel, by_loops[0], 1, 1), "playground")
+    strided = by_hand.correlate2d_unfold(trousers, kernel, stride=2, padding=1)[0]
+    lab.show(plots.playground(trousers[0], "vertical edge (Sobel x)", kernel, strided, 2, 1), "playground")
 
 # %% [markdown]
 # **Why.** Every setting obeys section 4.4's formula: stride divides the number of positions the kernel visits, and
@@ -648,7 +665,7 @@ else:
 # ### 5.1 The architecture
 #
 # **Question.** The default `ConvNet()` stacks two blocks of (3×3 conv → batch norm → ReLU) × 2 → 2×2 max pool, with
-# 32 then 64 channels, then flatten → dense 128 → dropout 0.3 → 10. Where are its parameters?
+# 32 then 64 channels, then the head: flatten → dense 128 → ReLU → dropout 0.3 → 10. Where are its parameters?
 #
 # **Predict.** Will it have more or fewer parameters than the dense baseline?
 
@@ -661,8 +678,9 @@ tables.layers(summary_rows)
 # first layer connects 3,136 inputs to 128 units and holds most of the model's weights, which is why a CNN can have
 # *more* parameters than a dense network on the same image. Section 6.8 replaces the head with global average
 # pooling (Lin et al., 2014) to test whether they are needed. *Batch normalisation* (Ioffe & Szegedy, 2015)
-# standardises each channel over the images of a batch (subtract the mean, divide by the standard deviation, then a
-# learned scale and shift), which helps the whole stack train at one learning rate (section 6.7 removes it).
+# standardises each channel over the images of a batch and all positions (subtract the mean, divide by the standard
+# deviation, then a learned scale and shift; at evaluation it uses averages kept during training), which helps the
+# whole stack train at one learning rate (section 6.7 removes it).
 #
 # ✏️ **Exercise 5.1.** How many parameters has the head's first linear layer (from the flattened 64 × 7 × 7 maps to
 # 128 units, with biases)?
@@ -682,9 +700,10 @@ print(exercises.check("head parameters", my_head_parameters))
 # %% [markdown]
 # ### 5.2 The CNN against the dense baseline
 #
-# **Question.** Trained with the same recipe (optimiser, schedule, flips, data), how much better is the CNN?
+# **Question.** Trained with the same recipe (optimiser, schedule shape, flips, data), is the CNN better, and by how
+# much?
 #
-# **Predict.** How many percentage points, and is the gain larger than the seed-to-seed noise?
+# **Predict.** Which wins, by how many percentage points, and is the difference larger than the seed-to-seed noise?
 #
 # The cell trains the default CNN with the profile's seeds and compares it with the dense baseline of section 3.3.
 
@@ -699,14 +718,17 @@ display(tables.effects(headline, lab.reference_effects({"CNN vs dense": experime
 say(findings.effect(headline))
 
 # %% [markdown]
-# **Why.** Both models see the same images, flips, optimiser and schedule; they differ in the architecture, and in
-# the dense model's longer schedule, which section 3.3 showed helps it rather than hurts. The interval is for the
-# difference of the means, and counts both seed noise and the noise of a finite test set (section 6 explains it).
+# **Why.** Both models see the same images, flips, optimiser and schedule shape; they differ in the architecture
+# (dropout included), and in the dense model's three-times-longer schedule (section 3.3 measures what that does for
+# it). Why a CNN can win: locality and weight sharing let it learn an edge or collar detector once and reuse it at
+# every position, where the dense model must learn each position separately from examples at that position. The
+# interval is for the difference of the means, and counts both seed noise and the noise of a finite test set
+# (section 6 explains it).
 
 # %% [markdown]
 # ### 5.3 Where does it go wrong?
 #
-# **Question.** Which classes does the CNN confuse, and are they the look-alike pairs the EDA predicted (2.3)?
+# **Question.** Which classes does the CNN confuse, and are they the look-alike pairs of section 2.3?
 #
 # **Predict.** Which class is hardest?
 #
@@ -734,13 +756,14 @@ say(findings.confusions(matrix, per_class, closest))
 # **Why.** Where two classes share their outline (shirts, T-shirts, pullovers, coats) only local details separate
 # them, and at 28×28 pixels many of those details are gone: that is where any model is expected to struggle, and
 # where a detector of local patterns has the most to gain or the least left to find. The bars are 95 % intervals for
-# each class's accuracy on its test images; the largest measured gain is one of ten noisy differences, so read it
-# with its interval.
+# each model's accuracy on that class's test images (one seed each, so test-set noise only); a gain whose two bars
+# overlap may be noise.
 
 # %% [markdown]
 # ### 5.4 The most confident mistakes
 #
-# **Question.** When the CNN is wrong, is it unsure, or confidently wrong? **Predict** what the mistakes look like.
+# **Question.** When the CNN is wrong, is it unsure, or confidently wrong? **Predict.** Will its most confident
+# mistakes be between look-alike classes, or look like labelling errors?
 # The gallery shows the most confident mistake of each (true, predicted) pair first.
 
 # %%
@@ -781,7 +804,9 @@ lab.show(plots.feature_maps(data.test_images[0], maps), "feature_maps")
 # %% [markdown]
 # **Why.** After block 1 the maps are 14×14 and can still be compared with the garment's outline; after block 2 they
 # are 7×7, each value summarising a 16×16 window: they say roughly *where* a pattern was found, and the dense head
-# reads those positions. Section 7.4 asks what the units of each block respond to.
+# reads those positions. Each pool trades resolution for channels: a quarter of the positions, while the next block
+# doubles the number of maps, so the network keeps more kinds of pattern at coarser places. Section 7.4 asks what the
+# units of each block respond to.
 
 # %% [markdown]
 # ## 6. Controlled experiments
@@ -796,11 +821,13 @@ lab.show(plots.feature_maps(data.test_images[0], maps), "feature_maps")
 # CNN, with a 95 % interval that counts two sources of noise: seed to seed (Welch's unequal-variance t) and the
 # sampling of the test images (the same images score both models, so image by image). The comparisons of sections
 # 6.1–6.8 against the reference CNN form one *family* of tests, and Holm's correction keeps the chance of *any* false
-# "better" or "worse" in the family at 5 %; every other table (6.8's small network, 6.9, section 7) is its own,
-# smaller family, corrected the same way. A variant is called **better** or **worse** only when its adjusted p-value
-# is below 0.05; otherwise the table says **not resolved with N seeds**: the data cannot tell, which is not the same
-# as "no difference". With one seed no test is possible at all. In the figures, filled markers are resolved and
-# hollow ones are not.
+# "better" or "worse" in the family at 5 % at most; every other effects table (3.3, 5.2, 6.8's small network, 6.9,
+# 7.2, 7.3) is its own, smaller family, corrected the same way (7.1 shows intervals only; 7.4 uses its own rank
+# tests). A variant is called **better** or **worse** only when its adjusted p-value is below 0.05; otherwise the
+# table says **not resolved with N seeds**: the data cannot tell, which is not the same as "no difference". With one
+# seed no test is possible at all. The intervals are not adjusted for the number of comparisons and the verdict is,
+# so an interval that only just excludes zero can still read *not resolved*: the verdict column is the test. In the
+# figures, filled markers are resolved and hollow ones are not.
 #
 # **Predict before you run** (and write it down): which of these changes will help, which will hurt, and which will
 # not matter? 3×3 vs 5×5 vs 7×7 kernels; 1, 2 or 3 blocks; pooling vs strided convolutions; same vs valid padding;
@@ -830,8 +857,8 @@ say(findings.effect(effects, "kernel size"))
 # %% [markdown]
 # **Why.** Parameters and MACs of each convolution grow with k², but a larger kernel does not see anything a stack
 # cannot: two stacked 3×3 layers already cover 5×5 and three cover 7×7, with fewer weights and more
-# non-linearities in between. On small images a large kernel also spends more of its weights on the padding zeros
-# near the border. Whether the extra capacity pays for itself is what the table answers; the curves below show how
+# non-linearities in between. On small images more of a large kernel's windows also overlap the zero padding at the
+# border. Whether the extra capacity pays for itself is what the table answers; the curves below show how
 # validation accuracy evolved for each kernel size.
 
 # %%
@@ -854,7 +881,9 @@ say(findings.effect(effects, "depth"))
 # %% [markdown]
 # **Why.** Depth grows the receptive field (section 4.7) and the number of non-linear steps between pixels and
 # classes. It also moves parameters: with one block the head sees 32 × 14 × 14 inputs and is *larger*; with three
-# it sees 128 × 3 × 3 and is smaller. So "deeper" here changes both the features and the head.
+# it sees 128 × 3 × 3 and is smaller. So "deeper" here changes both the features and the head. One convolution per
+# block keeps the maps' sizes and the head but halves the non-linear steps and shrinks the receptive field (10 pixels
+# after block 2 instead of 16).
 #
 # ### 6.3 Downsampling: pooling or strided convolution
 #
@@ -873,8 +902,8 @@ say(findings.effect(effects, "downsampling"))
 #
 # ### 6.4 Padding: same or valid
 #
-# **Question.** Without padding, every 3×3 convolution loses a 1-pixel border (28 → 26 → 24 → pool 12 → 10 → 8 →
-# pool 4), so the head sees 64 × 4 × 4 inputs instead of 64 × 7 × 7.
+# **Question.** Does the CNN need its padding? Without it, every 3×3 convolution loses a 1-pixel border (28 → 26 →
+# 24 → pool 12 → 10 → 8 → pool 4), so the head sees 64 × 4 × 4 inputs instead of 64 × 7 × 7.
 #
 # **Predict.** Does losing the border hurt, given that most of it is black background?
 
@@ -885,11 +914,11 @@ say(findings.effect(effects, "padding"))
 # %% [markdown]
 # **Why.** Valid padding shrinks the maps and with them the head (fewer parameters and MACs), and the pixels near the
 # border are seen by fewer windows. On Fashion-MNIST the border is mostly background, so the question is whether
-# the smaller head and the lost border cost more than they save: the verdict above answers it for this budget.
+# the smaller head and the lost border cost more than they save: the verdict above says whether this budget can tell.
 #
 # ### 6.5 Pooling: max or average
 #
-# **Question.** The pools can keep the largest value of each 2×2 window or its mean.
+# **Question.** Should a pool keep the largest value of each 2×2 window, or its mean?
 #
 # **Predict.** Same parameters, same cost: does taking the maximum beat taking the mean?
 
@@ -901,7 +930,7 @@ say(findings.effect(effects, "pooling"))
 # **Why.** Max pooling reports whether a pattern occurred anywhere in the window; average pooling how much of it
 # there was, diluted by the rest of the window. After a ReLU, a detector's strongest response is often the signal,
 # an argument for max pooling; but averaging keeps more of the map, an argument for the mean. The measured
-# difference, with its interval, says which argument wins here.
+# difference, with its interval, says whether one argument wins here, if this budget can resolve it.
 #
 # ### 6.6 Width
 #
@@ -920,7 +949,8 @@ say(findings.effect(effects, "width"))
 #
 # ### 6.7 Batch normalisation
 #
-# **Question.** Remove every batch norm and keep everything else, including the learning rate.
+# **Question.** What does batch norm contribute? Remove every batch norm and keep everything else, including the
+# learning rate.
 #
 # **Predict.** A small loss, a large one, or none?
 
@@ -929,8 +959,8 @@ lab.show_effects(effects, "batch norm", full_run)
 say(findings.effect(effects, "batch norm"))
 
 # %% [markdown]
-# **Why.** Batch norm keeps each channel's activations standardised during training, so the scale of the signal does
-# not drift as it passes through the layers and one fairly high learning rate can suit every layer. The recipe here
+# **Why.** Batch norm keeps each channel's activations standardised during training, so the scale of the signal
+# drifts less as it passes through the layers and one fairly high learning rate can suit every layer. The recipe here
 # was chosen for the network *with* batch norm; without it, a lower rate or more epochs might do better, so the
 # verdict above holds "with the same recipe", not for every recipe.
 #
@@ -967,12 +997,14 @@ say(findings.effect(effects, "head"))
 # %% [markdown]
 # **Why.** A GAP head throws away *where* a feature was found and keeps only how strongly it was found somewhere.
 # After two blocks, each unit sees at most a 16×16 window of the 28×28 garment, so no single feature can describe
-# the whole garment, and averaging them loses the layout that a dense head can use. A third block (receptive field
-# 36, larger than the image) gives each feature a view of the whole garment, which is the condition under which GAP
-# can work; the verdicts above say how much of the gap it closes here.
+# the whole garment, and averaging them loses the layout that a dense head can use. A third block (theoretical
+# receptive field 36, larger than the image) lets each feature cover the whole garment, which should make averaging
+# lose less; the verdicts above say whether GAP after two or after three blocks differs from the dense head here.
 #
 # The fair test of "better accuracy with fewer parameters" compares the small GAP network with the dense baseline
-# *trained on the same images* (the CNN's runs are reused from above; the dense model trains here):
+# *trained on the same images* (the small GAP network's runs are reused from the head experiment; the dense model
+# trains here). Parameter count is not capacity per image: the GAP network reuses each convolution's weights at every
+# position, so few parameters can still do many useful computations.
 
 # %%
 small_gap_runs = lab.train("head", experiments.small_gap_variants())
@@ -983,8 +1015,8 @@ say(findings.effect(small_gap))
 # %% [markdown]
 # ### 6.9 Augmentation: what do random flips do?
 #
-# **Question.** Every model in this notebook trains with random horizontal flips (a mirrored garment is still the
-# same garment). How much does that help the dense model, and the CNN?
+# **Question.** Every model of sections 3.3 and 5–7 trains with random horizontal flips (a mirrored garment is still
+# the same garment). How much does that help the dense model, and the CNN?
 #
 # **Predict.** Does it help the dense model, the CNN, both or neither? (Each model is compared with itself; the two
 # differences are not compared with each other.)
@@ -1006,7 +1038,8 @@ say(findings.effect(flips))
 # ### 6.10 Accuracy against cost
 #
 # **Question.** Among all configurations above, which give the most accuracy for their parameters, or for their
-# compute? Those that no other configuration beats on both counts form the **Pareto front**.
+# compute? Those for which no other configuration is at least as accurate *and* at most as costly (and strictly
+# better on one count) form the **Pareto front**.
 #
 # **Predict.** Will the most accurate configuration also be the cheapest? Which kind of change buys accuracy most
 # cheaply?
@@ -1026,10 +1059,11 @@ tables.pareto(points)
 #
 # ### 7.1 Translation: accuracy on shifted test images
 #
-# **Question.** The models were trained on centred garments. Move every test image 0–6 pixels (black fill; a
-# diagonal shift of s moves s pixels along each axis) and classify again, without retraining. Four models, each
-# trained on the experiments' training images with several seeds: the dense baseline, the default CNN (max pooling,
-# dense head), the CNN with stride-2 convolutions instead of pooling, and the CNN with a GAP head.
+# **Question.** The models were trained on centred garments. Move the test images (the first 5,000 in the full
+# profile) 0–6 pixels (black fill; a diagonal shift of s moves s pixels along each axis) and classify again, without
+# retraining. Four models, each trained on the experiments' training images, three seeds each: the dense baseline,
+# the default CNN (max pooling, dense head), the CNN with stride-2 convolutions instead of pooling, and the CNN with a
+# GAP head.
 #
 # **Predict.** Which model keeps its accuracy at 2 pixels? At 4? Does the direction matter?
 
@@ -1052,8 +1086,9 @@ tables.translation(curve, lab.committed("translation.csv"))
 # head, which is what the four curves compare. The bands are 95 % intervals over seeds.
 #
 # **And the direction?** Compare the horizontal and vertical panels for each model, the dense one included. If the
-# asymmetry appears for every position-dependent model, its cause is in the data rather than in convolution. The
-# figure below measures one candidate: how much of a garment overlaps its own shifted copy in each direction.
+# asymmetry appears for every position-dependent model, its cause is in the data or the shared training recipe
+# (horizontal flips among it) rather than in convolution. The figure below measures one candidate: how similar a
+# garment is to its own shifted copy in each direction (cosine similarity of the pixel vectors).
 
 # %%
 similarity = analysis.shift_similarity(lab.probe_images()[0])
@@ -1062,16 +1097,17 @@ say(findings.translation(curve, similarity))
 
 # %% [markdown]
 # **Why.** A model tied to positions recognises a shifted garment only as far as the shifted image still looks like
-# the original; the more an image overlaps its shifted copy, the less such a model should lose. The overlap measured
-# here is one candidate explanation of a directional asymmetry, not a proof of it.
+# the original; the more similar an image is to its shifted copy, the less such a model should lose. The similarity
+# measured here is one candidate explanation of a directional asymmetry, not a proof of it.
 
 # %% [markdown]
 # ### 7.2 Spatial structure: scrambled pixels
 #
-# **Question.** Reorder the 784 pixels of every image by one fixed random permutation (the same for training and
-# test). No information is lost, but neighbouring pixels are no longer neighbours. The permutation is built into the
-# model as its first layer: training flips the real image first and the model scrambles it, so every image the
-# network body sees, in training and at test time, is the same fixed scrambling of a real garment.
+# **Question.** Does the CNN's advantage depend on neighbouring pixels being neighbours? Reorder the 784 pixels of every
+# image by one fixed random permutation (the same for training and test). No information is lost, but neighbouring
+# pixels are no longer neighbours. The permutation is built into the model as its first layer: training flips the real
+# image first and the model scrambles it, so every image the network body sees, in training and at test time, is the
+# same fixed scrambling of a real garment.
 #
 # **Predict.** Which model suffers, the dense one or the CNN?
 
@@ -1109,11 +1145,12 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 # %% [markdown]
 # ### 7.3 Data efficiency
 #
-# **Question.** With less training data, does the CNN's lead grow or shrink? Class-balanced subsets of the training
-# set. Small sets get more epochs (up to 100) so that a model sees a minimum number of images in training; the
-# training budget therefore also differs between sizes, and the table says how many epochs each size trained.
+# **Question.** With less training data, does the CNN's lead grow or shrink? Class-balanced subsets of the training set.
+# Small sets get more epochs (the CNN up to 100, the dense model three times as many) so that a model sees a minimum
+# number of images in training; the training budget therefore also differs between sizes, and the table says how many
+# epochs each size trained.
 #
-# **Predict.** With the smallest training set, how far ahead is the CNN?
+# **Predict.** With the smallest training set, which model is ahead, and by more or less than with all the data?
 
 # %%
 sizes = lab.train_data_sizes()  # {"n=<size>": {variant: runs}}, each size with its epochs (table below)
@@ -1150,7 +1187,9 @@ lab.show(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits.test_l
 # Six images per channel are anecdotes. The next cell measures the same thing for *every* channel of each block over
 # the whole test set: the entropy of the classes among a channel's 100 strongest images (0 bits = one class, 3.3 bits
 # = all ten equally), against the same measure with the labels shuffled, which is what a channel blind to class
-# would score.
+# would score. The table's p-values test whether a block's channels score below the shuffled baseline, and whether
+# block 2's channels score differently from block 1's (rank tests over the channels of this one model: Wilcoxon
+# paired with each channel's shuffled score, and a two-sided Mann–Whitney between blocks).
 
 # %%
 selectivity = probes.class_selectivity(best_cnn.model, splits.test_images, splits.test_labels, lab.runtime)
@@ -1172,10 +1211,12 @@ say(findings.hierarchy(selectivity))
 # ### 8.1 What the CNN looks at
 #
 # **Question.** For a given prediction, which pixels carried the evidence? Two methods from Captum, PyTorch's
-# attribution library: **Grad-CAM** (Selvaraju et al., 2017) weights the last block's feature maps by the gradient
-# of the class score (the logit of the predicted class); **occlusion** hides a 6×6 patch at a time and records how
-# much that score drops. The examples are chosen from the test set: shirts and T-shirts, classified correctly and
-# (where the CNN makes that mistake) confused with each other, plus two other classes. Each map has its own scale.
+# attribution library: **Grad-CAM** (Selvaraju et al., 2017) takes the feature maps of the last ReLU in block 2 (before
+# its pool), weights each map by the gradient of the class score (the logit of the predicted class) averaged over
+# its positions, sums them and keeps the positive part; **occlusion** hides a 6×6 patch at a time and records how much
+# that score drops (negative where hiding a patch *raises* the score). The examples are chosen from the test set: shirts
+# and T-shirts, classified correctly and (where the CNN makes that mistake) confused with each other, plus two other
+# classes. Each map has its own scale.
 #
 # **Predict.** For a shirt mistaken for a T-shirt, where will the evidence be?
 
@@ -1190,11 +1231,11 @@ lab.show(plots.attribution(explained_images, titles, cam, occluded), "attributio
 # %% [markdown]
 # **Why, and what these maps cannot show.** Both maps explain the *predicted* class for one image. Grad-CAM has the
 # resolution of the last block's maps, upsampled, so it says which region mattered, not which pixels; occlusion says
-# what lowers the score when hidden, which may differ from what helped (a black patch is itself an input the model
-# never saw). Evidence can also sit on the background: where the garment is *not* is information too. Neither map
-# shows *why* a region matters, nor what the model does with other images; they are hypotheses to test, not proofs.
-# For shirts against T-shirts, look whether the evidence sits on the collar and the sleeve ends, where the two
-# classes differ.
+# what lowers the score when hidden, which may differ from what helped (a black square inside a garment is unlike any
+# training image). Evidence can also sit on the background: where the garment is *not* is information too. Neither map
+# shows *why* a region matters, nor what the model does with other images; they are hypotheses to test, not proofs. For
+# shirts against T-shirts, look whether the evidence sits on the collar and the sleeve ends, where the two classes
+# differ.
 #
 # ✏️ **Exercise 8.1.** Grad-CAM here uses the last ReLU of the last block. At what resolution (side length, in
 # units) is the map before it is upsampled to 28×28?
@@ -1228,14 +1269,15 @@ tables.claims(headline, effects, small_gap, curve)
 
 # %% [markdown]
 # **Why.** A number without its comparator says little: "88 % with fewer parameters" means something only beside the
-# dense model trained on the same images, and "7×7 is worse" only with an interval that excludes zero. Each verdict
+# dense model trained on the same images, and "7×7 is worse" only with a Holm-adjusted p-value below 0.05 (its
+# interval then excludes zero, but not every interval that excludes zero earns a verdict). Each verdict
 # above comes from the same statistics as section 6, so a claim reads *not resolved* when this run's seeds cannot
 # settle it.
 #
 # **When is convolution the wrong tool?** When inputs have no neighbourhood structure (section 7.2 measures what
-# scrambling does to each model); when absolute position is the signal (a GAP head discards it, section 7.1); and when
-# the relation between far-apart parts decides, which a CNN only sees after enough layers for one receptive field to
-# cover both.
+# scrambling does to each model); and when the relation between far-apart parts decides, which a CNN only sees after
+# enough layers for one receptive field to cover both. Where absolute position is the signal, a GAP head is the wrong
+# choice (it discards position), while a dense head keeps it.
 
 # %% [markdown]
 # ## 9. Saving the weights
@@ -1250,9 +1292,7 @@ tables.claims(headline, effects, small_gap, curve)
 #   that loads with `torch.load(path, weights_only=True)`, so loading it runs no code from the file;
 # - `complete_model.pth`: a `torch.export` program, the whole model, loadable without this package's classes.
 #
-# Both are re-evaluated after saving: the accuracy stated is the accuracy of the files. They are evaluated in 32-bit
-# floats on the CPU, while the experiments evaluated with the runtime's faster arithmetic (16-bit on a CPU that
-# supports it), so the two accuracies of the same model can differ by a few test images.
+# Both are re-evaluated after saving: the accuracy stated is the accuracy of the files.
 
 # %%
 from conv_workshop.artifacts import save_and_verify, write_model_card
@@ -1263,7 +1303,11 @@ say(findings.saved_model(saved))
 # %% [markdown]
 # **Why.** A state dict holds only tensors: the architecture is code, so the checkpoint also stores the config that
 # rebuilds it, and the normalisation the weights expect. Plain data loads with `weights_only=True`, which refuses
-# anything that would need unpickling code; a pickled model object would run whatever the file says.
+# anything that would need unpickling code; a pickled model object would run whatever the file says. The files are
+# evaluated in 32-bit floats on the CPU, while the experiments evaluated with the runtime's faster arithmetic (16-bit
+# on a CPU that supports it), so the two accuracies of the same model can differ by a few test images.
+# `complete_model.pth` is a `torch.export` program: load it with `torch.export.load(path).module()`, not
+# `torch.load`.
 #
 # ✏️ **Exercise 9.1.** Load the checkpoint safely (without unpickling code) and read the test accuracy it records.
 
@@ -1303,13 +1347,14 @@ tables.parity(parity)
 
 # %% [markdown]
 # **Why.** The exported graph computes the same sums as PyTorch, but its kernels may add the terms in another order;
-# float32 rounding then differs in the last digits (around 10⁻⁶), far below the gap between the top two logits of
-# almost every image, so predictions agree. The check over the whole test set is what makes the ONNX file safe to ship.
+# float32 rounding then differs in the last digits (the table shows how much), far below the gap between the top two
+# logits of almost every image, so predictions agree. The check shows that the ONNX graph reproduces PyTorch's
+# predictions on these images: one precondition for shipping it, not a guarantee.
 #
 # ## 11. Deployment
 #
 # **Question.** What does a service need that the notebook did not? **Predict.** What should happen when someone
-# uploads a photo of a dark shirt on white, or a file that is not an image?
+# uploads a photo of a dark garment on white, or a file that is not an image?
 #
 # `make serve` starts a FastAPI service over the ONNX model with ONNX Runtime on `127.0.0.1:8000` (`GET /health`,
 # `GET /classes`, `POST /predict` with an image upload or a JSON 28×28 array; documentation at `/docs`). Here the same
@@ -1347,6 +1392,18 @@ tables.run_summary(lab.recorder.runs_path)
 say(findings.run_facts(run, lab.recorder.runs_path))
 
 # %% [markdown]
+# **What to take away**, one mechanism per idea; compare each with the predictions you wrote down:
+#
+# - A convolution is a small kernel slid over the image (section 4.1): the same weights at every position, so its
+#   parameters do not depend on the image size, while its compute grows with the output area (4.6).
+# - Output size is ⌊(n + 2p − k) / s⌋ + 1 (4.4); 'same' padding keeps the size at stride 1, pooling halves it.
+# - Stacking small kernels grows the receptive field (4.7): two 3×3 layers see 5×5; every stride-2 layer doubles the
+#   growth of the layers after it.
+# - Convolution is equivariant to shifts; invariance, where a model has it, comes from pooling and the head (4.8, 7.1).
+# - Kernels are learned, not designed: gradient descent finds edge and spot detectors because they help (4.9, 5.5).
+# - A comparison is fair only when the arms differ in one factor, and a difference is a finding only when the test
+#   resolves it; *not resolved with N seeds* means the budget cannot tell, not that there is no difference (section 6).
+#
 # **References**
 #
 # - H. Xiao, K. Rasul, R. Vollgraf. *Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning

@@ -64,8 +64,9 @@ def test_layer_tables_name_layers_for_people():
 
 
 def test_translation_table_gives_a_mean_and_interval_per_shift():
-    curve = pd.DataFrame([{"model": "CNN", "seed": s, "direction": "horizontal", "shift": shift,
-                           "accuracy": 0.9 - shift / 20 + s / 100} for s in range(3) for shift in range(7)])
+    curve = pd.DataFrame([{"model": "CNN", "seed": s, "direction": d, "shift": shift,
+                           "accuracy": 0.9 - shift / 20 + s / 100} for s in range(3) for shift in range(7)
+                          for d in ("horizontal", "vertical", "diagonal")])
     table = tables.translation(curve)
     assert table.loc[("horizontal", 0), "CNN"] == "91.0 [88.5, 93.5]"
     similarity = pd.DataFrame([{"direction": d, "shift": 4, "similarity": v}
@@ -79,3 +80,12 @@ def test_one_seed_is_reported_as_unresolved():
     row = table.set_index("variant").loc["b"]
     assert row.verdict == "not resolved with 1 seed" and math.isnan(row.low)
     assert tables.effects(table).iloc[1]["test accuracy (%)"].count("±") == 0
+
+
+def test_the_shift_claim_is_refuted_only_when_the_interval_of_the_drop_excludes_zero():
+    from conv_workshop.tables import _shift_verdict
+
+    assert _shift_verdict(pd.Series([3.0, 3.4, 2.8])).startswith("not invariant: accuracy falls by 3.1 points")
+    assert _shift_verdict(pd.Series([1.0, -0.8, 0.3])) == "not resolved with 3 seeds"
+    assert _shift_verdict(pd.Series([2.0])) == "one seed: no test"
+    assert _shift_verdict(pd.Series([], dtype=float)) == "not measured"
