@@ -525,7 +525,7 @@ print(exercises.check("head inputs", my_head_inputs))
 costs = tables.conv_costs(ConvNet())
 assert (costs["parameters (formula)"] == costs["parameters (layer_summary)"]).all()
 assert (costs["MACs (formula)"] == costs["MACs (layer_summary)"]).all()
-costs.style.format(thousands=",").hide(axis="index")
+tables.with_thousands(costs)
 
 # %% [markdown]
 # **Why.** Parameters do not depend on the image size (weight sharing): they grow with C_in · C_out, so the last

@@ -147,6 +147,13 @@ def output_sizes(cases: list[tuple[int, int, int, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def with_thousands(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every integer column written with thousands separators (7225344 → "7,225,344")."""
+    whole = [column for column, kind in frame.dtypes.items()
+             if pd.api.types.is_integer_dtype(kind) and not pd.api.types.is_bool_dtype(kind)]
+    return frame.assign(**{c: frame[c].map(count) for c in whole})
+
+
 def conv_costs(model) -> pd.DataFrame:
     """Every convolution of a model: parameters and MACs by formula (by_hand) beside layer_summary's counts."""
     from torch import nn

@@ -107,7 +107,7 @@ def test_every_lesson_asks_a_question_a_prediction_and_explains_why():
 def test_committed_run_is_complete_and_clean():
     notebook = committed()
     code = [c for c in notebook.cells if c.cell_type == "code"]
-    missing = [c.source[:40] for c in code if not c.outputs]
+    missing = [c.source[:40] for c in code if not c.outputs and "parameters" not in c.metadata.get("tags", [])]
     assert not missing, f"code cells without outputs: {missing}"
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "executed once, in order"
     outputs = [o for c in code for o in c.outputs]

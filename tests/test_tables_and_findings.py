@@ -89,3 +89,9 @@ def test_the_shift_claim_is_refuted_only_when_the_interval_of_the_drop_excludes_
     assert _shift_verdict(pd.Series([1.0, -0.8, 0.3])) == "not resolved with 3 seeds"
     assert _shift_verdict(pd.Series([2.0])) == "one seed: no test"
     assert _shift_verdict(pd.Series([], dtype=float)) == "not measured"
+
+
+def test_integer_columns_get_thousands_separators_and_the_rest_is_left_alone():
+    frame = pd.DataFrame({"name": ["a"], "macs": [7_225_344], "bias": [True], "share": [0.5]})
+    shown = tables.with_thousands(frame)
+    assert shown.loc[0, "macs"] == "7,225,344" and shown.loc[0, "bias"] and shown.loc[0, "share"] == 0.5
