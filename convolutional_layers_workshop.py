@@ -149,9 +149,10 @@ display(tables.intensity(intensity))
 say(findings.ink(intensity, data.train_images))
 
 # %% [markdown]
-# **Why.** A global statistic such as the number of ink pixels can only separate classes whose ranges in the right
-# panel do not overlap: garments of very different size (a sandal and a coat), not garments of the same size and
-# outline (a shirt and a pullover). Those differ in *where* the ink is, not in how much there is.
+# **Why.** A global statistic such as the number of ink pixels can only separate classes whose distributions in the
+# right panel barely overlap: garments of very different size (a sandal and a coat, and even those overlap at the
+# extremes), not garments of the same size and outline (a shirt and a pullover). Those differ in *where* the ink is,
+# not in how much there is.
 
 # %% [markdown]
 # ### 2.3 Which classes look alike?
@@ -322,7 +323,8 @@ say(findings.training_loop(initial_loss, plain_accuracy, by_hand.accuracy(fitted
 # **Predict.** Does the dense model gain from three times as many epochs?
 #
 # The cell trains the dense baseline with the recipe's schedule (three times the CNN's epochs) and with the CNN's
-# own number of epochs, each with several seeds, and compares them. The "difference" column is each variant minus
+# own number of epochs, each with several seeds, and compares them. In every such table, "± x" after an accuracy is
+# the standard deviation over seeds. The "difference" column is each variant minus
 # the first row, with its 95 % interval; the "verdict" says whether that difference is resolved (section 6 explains
 # the test). In the `smoke` and `quick` profiles, columns headed "full run" show the committed full-profile run beside
 # yours. In the curves, look whether validation accuracy is still rising at the last epoch.
@@ -1016,9 +1018,10 @@ say(findings.effect(small_gap))
 # ### 6.9 Augmentation: what do random flips do?
 #
 # **Question.** Every model of sections 3.3 and 5–7 trains with random horizontal flips (a mirrored garment is still
-# the same garment). How much does that help the dense model, and the CNN?
+# the same garment). Do flips change accuracy, for the dense model and for the CNN? Each model trained without flips
+# is the reference, so a positive difference means flips help.
 #
-# **Predict.** Does it help the dense model, the CNN, both or neither? (Each model is compared with itself; the two
+# **Predict.** Do flips help the dense model, the CNN, both or neither? (Each model is compared with itself; the two
 # differences are not compared with each other.)
 
 # %%
@@ -1030,9 +1033,10 @@ say(findings.effect(flips))
 # %% [markdown]
 # **Why.** Flipping doubles the variety of training images without new labels. A model gains from it when the
 # mirrored image teaches it something it would otherwise have to see separately; a model that can reuse a pattern at
-# any position needs that less for shifts, but not for mirror images. This experiment is also why every comparison
-# in this notebook gives *both* models flips: if only the CNN had them (an easy mistake), part of its lead could be
-# augmentation.
+# any position needs that less for shifts, but not for mirror images. Flips can also cost accuracy: a garment and its
+# mirror image must now share one answer, and a budget of epochs is spent on a harder training set. This experiment
+# is also why every comparison in this notebook gives *both* models the same augmentation: had flips helped or hurt
+# only one model, a comparison in which only one had them would credit the architecture with the augmentation.
 
 # %% [markdown]
 # ### 6.10 Accuracy against cost
@@ -1060,10 +1064,10 @@ tables.pareto(points)
 # ### 7.1 Translation: accuracy on shifted test images
 #
 # **Question.** The models were trained on centred garments. Move the test images (the first 5,000 in the full
-# profile) 0–6 pixels (black fill; a diagonal shift of s moves s pixels along each axis) and classify again, without
-# retraining. Four models, each trained on the experiments' training images, three seeds each: the dense baseline,
-# the default CNN (max pooling, dense head), the CNN with stride-2 convolutions instead of pooling, and the CNN with a
-# GAP head.
+# profile) 0–6 pixels right, down, or down and right (black fill; a diagonal shift of s moves s pixels along each
+# axis) and classify again, without retraining. Four models, each trained on the experiments' training images, three
+# seeds each: the dense baseline, the default CNN (max pooling, dense head), the CNN with stride-2 convolutions
+# instead of pooling, and the CNN with a GAP head. The table gives each accuracy as mean [95 % interval over seeds].
 #
 # **Predict.** Which model keeps its accuracy at 2 pixels? At 4? Does the direction matter?
 
@@ -1164,7 +1168,9 @@ say(findings.data_size(efficiency))
 # **Why.** An assumption that is right is worth the most when data is scarce: locality and weight sharing let the
 # CNN learn an edge detector once and use it everywhere, where the dense model must learn it separately at every
 # position from examples at that position. With more data the dense model can learn more of that structure itself,
-# so the expectation is a lead that shrinks as data grows; the differences and their intervals test it.
+# so one expects a lead that shrinks as data grows. What to look for: if it shrinks, the intervals at the smallest and
+# the largest size should separate; if they overlap, this budget cannot tell. The CNN's own advantages at every size
+# (weight sharing, pooling) need not fade with data, so a constant lead is also a possible answer.
 
 # %% [markdown]
 # ### 7.4 Hierarchy: what units at each depth respond to
@@ -1366,7 +1372,7 @@ from conv_workshop.serve_demo import demo_requests, product_photo
 
 print("true class of the photo:", CLASS_NAMES[int(data.test_labels[1])])
 for reply in demo_requests(onnx_path, product_photo(data.test_images[1])):
-    print(reply["request"], "->", reply["status"], json.dumps(reply["response"], indent=1))
+    print(reply["request"], "->", reply["status"], json.dumps(reply["response"], indent=1, ensure_ascii=False))
 
 # %% [markdown]
 # **Why.** A deployed model meets inputs the notebook never did. Whatever arrives must be brought to the training

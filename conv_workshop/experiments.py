@@ -317,8 +317,9 @@ def data_size_variants(size: int) -> dict[str, ModelConfig]:
 
 
 def augmentation_variants() -> dict[str, dict[str, Variant]]:
-    """Random horizontal flips on and off, for the dense model and the CNN; the default recipe (flips) is first."""
-    return {model: {f"{model}, flips": Variant(config), f"{model}, no flips": Variant(config, augment="none")}
+    """Random horizontal flips off and on, for the dense model and the CNN: what flips add to each model (no flips is
+    the reference, so a positive difference means flips help; the default recipe is the one with flips)."""
+    return {model: {f"{model}, no flips": Variant(config, augment="none"), f"{model}, flips": Variant(config)}
             for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig()))}
 
 

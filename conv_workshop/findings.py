@@ -98,7 +98,8 @@ def resolution(effects: pd.DataFrame) -> str:
     if widths.empty:
         return (f"With {seeds} seed per variant no interval can be computed: every verdict reads 'not resolved' "
                 "(the full profile trains 3 seeds per variant).")
-    return (f"With {seeds}–{int(rows.seeds.max())} seeds per variant, the 95 % intervals of these "
+    most = int(rows.seeds.max())
+    return (f"With {seeds if most == seeds else f'{seeds}–{most}'} seeds per variant, the 95 % intervals of these "
             f"{len(rows)} differences are ±{widths.min():.2f} to ±{widths.max():.2f} points wide "
             f"(median ±{widths.median():.2f}): smaller differences cannot be resolved by this budget, and "
             f"**{resolved} of {len(rows)}** comparisons are resolved after Holm's correction.")
@@ -123,7 +124,8 @@ def data_size(efficiency: pd.DataFrame) -> str:
     rows = efficiency[efficiency.verdict != "reference"].sort_values("train_size")
     parts = [f"{int(r.train_size):,} images: **{difference(r.difference, r.low, r.high)} points** ({r.verdict})"
              for r in rows.itertuples()]
-    return "CNN minus dense baseline with " + "; ".join(parts) + "."
+    return ("CNN minus dense baseline with " + "; ".join(parts) + ". Whether the lead changes with the "
+            "training-set size is not tested (the epochs also differ between sizes): compare the intervals.")
 
 
 def hierarchy(selectivity: pd.DataFrame) -> str:
@@ -152,9 +154,10 @@ def run_facts(run: dict, runs_path) -> str:
             f"{run['date']}, **{run['minutes']} minutes** from the first cell to the last; {run['training_runs']} "
             f"training runs recorded in `{runs_path}`")
     if run["replayed_runs"]:
-        checks = "; ".join(f"{c['variant']} seed {c['seed']}: {_pct(c['recorded'], 2)} vs {_pct(c['retrained'], 2)}"
-                           for c in run["replay_checks"])
+        checks = run["replay_checks"]
+        matching = sum(abs(c["recorded"] - c["retrained"]) < 5e-5 for c in checks)
         text += (f"; a replay: {run['replayed_runs']} runs taken from the records of the same code and seeds, "
-                 f"{run['retrained_for_models']} retrained because figures use their models (recorded vs retrained "
-                 f"test accuracy: {checks})")
+                 f"{run['retrained_for_models']} retrained because figures use their models, {matching} of "
+                 f"{len(checks)} reproducing their recorded test accuracy to the image (the pairs are in "
+                 f"`results/notebook_run.json`)")
     return text + "."

@@ -124,7 +124,7 @@ def intensity_distributions(images: torch.Tensor, labels: torch.Tensor, class_na
     horizontal = {"orientation": "horizontal"} if _MPL >= (3, 10) else {"vert": False}
     right.boxplot([ink[labels.numpy() == c] for c in order], showfliers=False, widths=0.6, **horizontal)
     right.set_yticks(range(1, len(order) + 1), [class_names[c] for c in order], fontsize=8)
-    right.set(title="Ink pixels per image, by class (box: middle half)", xlabel="pixels above 0 (of 784)",
+    right.set(title="Ink pixels per image, by class\n(box: middle half; whiskers reach up to 1.5 box lengths; outliers hidden)", xlabel="pixels above 0 (of 784)",
               ylabel="class")
     right.grid(alpha=0.3, axis="x")
     return figure
@@ -144,7 +144,7 @@ def mean_images(means: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure
 
 def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
     figure, axis = plt.subplots(figsize=(8, 6.2))
-    sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, cbar_kws={"label": "distance"},
+    sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, cbar_kws={"label": "Euclidean distance (pixels in [0, 1])"},
                 annot_kws={"fontsize": 7})
     axis.set(title="Distance between class-mean images (small = look alike)", xlabel="class", ylabel="class")
     _slanted_xticks(axis)
@@ -154,9 +154,12 @@ def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
 def pca_scatter(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...],
                 explained: torch.Tensor) -> plt.Figure:
     figure, axis = plt.subplots(figsize=(7, 5.5))
+    # One scatter in a random order: drawn class by class, the last classes would hide the first ones.
+    order = np.random.default_rng(0).permutation(len(labels))
+    colours = np.asarray([f"C{c}" for c in range(len(class_names))])[np.asarray(labels)[order]]
+    axis.scatter(coordinates[order, 0], coordinates[order, 1], s=3, alpha=0.5, c=colours)
     for c, name in enumerate(class_names):
-        points = coordinates[labels == c]
-        axis.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, label=name)
+        axis.scatter([], [], s=3, color=f"C{c}", label=name)
     axis.set(title="Images projected on their first two principal components",
              xlabel=f"PC 1 ({explained[0]:.0%} of variance)", ylabel=f"PC 2 ({explained[1]:.0%} of variance)")
     _legend_right(axis, markerscale=4)
@@ -375,7 +378,8 @@ def per_class_dots(table: pd.DataFrame, title: str, counts=None) -> plt.Figure:
     axis.invert_yaxis()
     axis.set(title=title, xlabel="test accuracy (%)", ylabel="class")
     axis.grid(alpha=0.3, axis="x")
-    _legend_right(axis)
+    _legend_right(axis, title="bars: 95 % interval\n(test images, one seed)" if counts is not None else None,
+                  title_fontsize=8)
     return figure
 
 
@@ -393,7 +397,7 @@ def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: t
         axis.axis("off")
     for axis, index in zip(axes.flat, wrong):
         _garment(axis, images[index], f"true: {class_names[true[index]]}\npred: {class_names[predicted[index]]}\n"
-                 f"{confidence[index]:.0%} sure", fontsize=7)
+                 f"{float(confidence[index]) * 100:.{1 if confidence[index] < 0.995 else 2}f} % sure", fontsize=7)
     figure.suptitle("The CNN's most confident mistakes: one per (true, predicted) pair first")
     return figure
 
@@ -447,12 +451,13 @@ def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFram
     first = "its reference" if several else (rows.reference.iloc[0] if len(rows) else "")
     axis.set(title=title, xlabel=f"test accuracy minus {first} (points)", ylabel="variant (verdict)")
     axis.grid(alpha=0.3, axis="x")
-    handles = [Line2D([], [], marker="o", color="C0", mfc="C0", lw=2, label="this run, resolved (Holm)"),
-               Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="this run, not resolved")]
+    handles = [Line2D([], [], marker="o", color="C2", mfc="C2", lw=2, label="this run: better (Holm)"),
+               Line2D([], [], marker="o", color="C3", mfc="C3", lw=2, label="this run: worse (Holm)"),
+               Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="this run: not resolved")]
     if reference is not None:
         handles.append(Line2D([], [], marker="D", color="0.55", lw=2, label=reference_label))
     axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
-                title="bars: 95 % interval", title_fontsize=8)
+                title="bars: 95 % interval,\nnot adjusted (verdicts are)", title_fontsize=8)
     return figure
 
 
@@ -482,7 +487,10 @@ def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
 
 
 def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
-    """Accuracy against parameters and MACs (log axes); the Pareto front is joined and labelled."""
+    """Accuracy against parameters and MACs (log axes), each point with the 95 % t interval of its mean over seeds;
+    the Pareto front is joined and labelled."""
+    from .stats import interval_from_summary
+
     epochs = int(points.epochs.iloc[0])
     title = (f"Every controlled configuration ({int(points.train_size.iloc[0]):,} training images, "
              f"{epochs} epoch{'s' if epochs != 1 else ''})")
@@ -490,14 +498,17 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     for axis, cost, label in ((axes[0], "parameters", "parameters (log scale)"),
                               (axes[1], "macs", "multiply-accumulates per image (log scale)")):
         front = pareto_front(points, cost)
-        error = points.test_accuracy_std.fillna(0) * 100
-        axis.errorbar(points[cost], points.test_accuracy_mean * 100, yerr=error, fmt="o", color="0.6", ms=5,
-                      capsize=2, label="configuration (± std over seeds)")
+        half = [(high - low) / 2 if not math.isnan(low) else 0.0 for low, high in
+                (interval_from_summary(m, sd, n) for m, sd, n in
+                 zip(points.test_accuracy_mean, points.test_accuracy_std, points.seeds))]
+        axis.errorbar(points[cost], points.test_accuracy_mean * 100, yerr=np.asarray(half) * 100, fmt="o",
+                      color="0.6", ms=5, capsize=2, label="configuration\n(bar: 95 % interval of the mean)")
         best = points[front].sort_values(cost)
         axis.plot(best[cost], best.test_accuracy_mean * 100, "o-", color="C3", ms=7, label="Pareto front")
         for k, row in enumerate(best.itertuples()):
             axis.annotate(row.variant, (getattr(row, cost), row.test_accuracy_mean * 100), fontsize=7,
-                          xytext=(6, -12 if k % 2 else 6), textcoords="offset points", color="C3")
+                          xytext=(7, (-16, 8, -4)[k % 3]), textcoords="offset points", color="C3",
+                          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
         axis.set(xscale="log", xlabel=label)
         axis.grid(alpha=0.3, which="both")
     axes[0].set(ylabel="test accuracy (%)", title="Accuracy vs parameters")
@@ -529,11 +540,13 @@ def translation(curve: pd.DataFrame, reference: pd.DataFrame | None = None) -> p
                 full = full.groupby("shift").accuracy.mean() * 100
                 axis.plot(full.index, full.values, "--", lw=1, color=f"C{index}",
                           label=f"{model}, full run" if direction == directions[-1] else None)
-        axis.set(title=f"{direction} shift", xlabel="shift (pixels along each axis)", ylim=(0, 100))
+        axis.set(title=f"{direction} shift", ylim=(0, 100),
+                 xlabel="shift (pixels along each axis)" if direction == "diagonal" else "shift (pixels)")
         axis.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (%)")
     seeds = curve.groupby("model").seed.nunique().min() if "seed" in curve else 1
-    _legend_right(axes[0, -1], title=f"band: 95 % interval\nover {seeds} seed(s)", title_fontsize=8)
+    _legend_right(axes[0, -1], title=f"band: 95 % interval\nover {seeds} seed{'s' if seeds != 1 else ''}",
+                  title_fontsize=8)
     figure.suptitle("Accuracy on shifted test images (trained on centred images, no retraining)")
     return figure
 

@@ -22,7 +22,8 @@ def difference(value: float, low: float, high: float) -> str:
 
 
 def _signed(value: float) -> str:
-    return f"{value:+.2f}".replace("-", "−")
+    text = f"{value:+.2f}"
+    return "0.00" if text in ("+0.00", "-0.00") else text.replace("-", "−")
 
 
 def millions(value: float) -> str:

@@ -250,6 +250,7 @@ def _committed_runs() -> RecordedRuns:
 def start(profile_name: str | None = None, replay: bool = False) -> Workshop:
     """Choose device and profile, load and split the data, and start recording (an earlier run's records are
     replaced, after being read when replaying)."""
+    pd.set_option("display.max_colwidth", None)  # tables hold sentences (claims, verdicts): never cut them
     runtime = choose_runtime()
     profile = choose_profile(profile_name, runtime.device)
     recorder = Recorder(profile.output_dir, profile.name)

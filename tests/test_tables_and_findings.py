@@ -95,3 +95,26 @@ def test_integer_columns_get_thousands_separators_and_the_rest_is_left_alone():
     frame = pd.DataFrame({"name": ["a"], "macs": [7_225_344], "bias": [True], "share": [0.5]})
     shown = tables.with_thousands(frame)
     assert shown.loc[0, "macs"] == "7,225,344" and shown.loc[0, "bias"] and shown.loc[0, "share"] == 0.5
+
+
+def test_a_difference_that_rounds_to_zero_has_no_sign():
+    assert tables.difference(-0.001, -0.004, 0.94) == "0.00 [0.00, +0.94]"
+    assert tables.difference(-0.37, -0.83, 0.09) == "−0.37 [−0.83, +0.09]"
+
+
+def test_data_size_finding_gives_every_size_and_does_not_claim_a_trend():
+    rows = pd.DataFrame([{"experiment": f"n={n}", "variant": v, "train_size": n, "difference": d, "low": d - 0.5,
+                          "high": d + 0.5, "verdict": "reference" if v == "dense" else "better"}
+                         for n, d in ((500, 4.5), (55_000, 4.6)) for v in ("dense", "CNN")])
+    text = findings.data_size(rows)
+    assert "500 images: **+4.50 [+4.00, +5.00] points** (better)" in text and "55,000 images" in text
+    assert "not tested" in text
+
+
+def test_run_facts_summarise_the_replay_checks():
+    run = {"profile": "full", "device": "cpu", "device_name": "x", "precision": "bf16", "date": "d", "minutes": 9.4,
+           "training_runs": 99, "replayed_runs": 99, "retrained_for_models": 2,
+           "replay_checks": [{"variant": "CNN", "seed": 0, "recorded": 0.9389, "retrained": 0.9389},
+                             {"variant": "dense baseline", "seed": 0, "recorded": 0.86, "retrained": 0.85}]}
+    text = findings.run_facts(run, "results/runs.csv")
+    assert "1 of 2 reproducing their recorded test accuracy" in text and "seed 0" not in text
