@@ -1043,7 +1043,7 @@ say(findings.effect(flips))
 #
 # **Question.** Among all configurations above, which give the most accuracy for their parameters, or for their
 # compute? Those for which no other configuration is at least as accurate *and* at most as costly (and strictly
-# better on one count) form the **Pareto front**.
+# better on one count) form the **Pareto front**; the table lists only the configurations on a front.
 #
 # **Predict.** Will the most accurate configuration also be the cheapest? Which kind of change buys accuracy most
 # cheaply?
@@ -1160,7 +1160,7 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 sizes = lab.train_data_sizes()  # {"n=<size>": {variant: runs}}, each size with its epochs (table below)
 efficiency = experiments.effects(sizes, splits.test_labels)
 lab.show(plots.data_efficiency(tables.efficiency_points(efficiency), tables.efficiency_points(
-    lab.reference_data_size())), "data_efficiency")
+    lab.reference_data_size()), lead=efficiency), "data_efficiency")
 display(tables.effects(efficiency, lab.reference_data_size(), experiment=True, epochs=True))
 say(findings.data_size(efficiency))
 

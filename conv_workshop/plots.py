@@ -124,8 +124,8 @@ def intensity_distributions(images: torch.Tensor, labels: torch.Tensor, class_na
     horizontal = {"orientation": "horizontal"} if _MPL >= (3, 10) else {"vert": False}
     right.boxplot([ink[labels.numpy() == c] for c in order], showfliers=False, widths=0.6, **horizontal)
     right.set_yticks(range(1, len(order) + 1), [class_names[c] for c in order], fontsize=8)
-    right.set(title="Ink pixels per image, by class\n(box: middle half; whiskers reach up to 1.5 box lengths; outliers hidden)", xlabel="pixels above 0 (of 784)",
-              ylabel="class")
+    right.set(title="Ink pixels per image, by class\n(box: middle half; whiskers reach up to 1.5 box lengths;"
+                    " outliers hidden)", xlabel="pixels above 0 (of 784)", ylabel="class")
     right.grid(alpha=0.3, axis="x")
     return figure
 
@@ -144,8 +144,8 @@ def mean_images(means: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure
 
 def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
     figure, axis = plt.subplots(figsize=(8, 6.2))
-    sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, cbar_kws={"label": "Euclidean distance (pixels in [0, 1])"},
-                annot_kws={"fontsize": 7})
+    sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, annot_kws={"fontsize": 7},
+                cbar_kws={"label": "Euclidean distance (pixels in [0, 1])"})
     axis.set(title="Distance between class-mean images (small = look alike)", xlabel="class", ylabel="class")
     _slanted_xticks(axis)
     return figure
@@ -562,10 +562,13 @@ def shift_similarity(table: pd.DataFrame) -> plt.Figure:
     return figure
 
 
-def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
+def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None,
+                    lead: pd.DataFrame | None = None) -> plt.Figure:
     """Accuracy against training-set size, mean over seeds with its 95 % interval; `reference` (the committed full
-    run's points) dashed in grey."""
-    figure, axis = plt.subplots(figsize=(7.5, 3.8))
+    run's points) dashed in grey; `lead` (the data-size effects table) adds a panel of CNN minus dense per size."""
+    figure, axes = plt.subplots(1, 2 if lead is not None else 1, figsize=(13 if lead is not None else 7.5, 3.8),
+                                squeeze=False, gridspec_kw={"wspace": 0.55})
+    axis = axes[0, 0]
     if reference is not None:
         for model, rows in reference.groupby("model", sort=False):
             axis.plot(rows.train_size, rows.test_accuracy_mean * 100, "--", color="0.6", lw=1,
@@ -579,6 +582,23 @@ def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None) 
              xlabel="training images (log scale)", ylabel="test accuracy (%)")
     axis.grid(alpha=0.3, which="both")
     _legend_right(axis, title="bars: 95 % interval", title_fontsize=8)
+    if lead is not None:
+        rows = lead[lead.verdict != "reference"].sort_values("train_size")
+        axis = axes[0, 1]
+        for row in rows.itertuples():
+            resolved = row.verdict in ("better", "worse")
+            if not math.isnan(row.low):
+                axis.vlines(row.train_size, row.low, row.high, color="C2" if resolved else "C0", lw=2)
+            axis.plot(row.train_size, row.difference, "o", ms=8, color="C2" if resolved else "C0",
+                      mfc="C2" if resolved else "white", mew=2)
+        axis.axhline(0, color="0.3", lw=1)
+        axis.set(xscale="log", title="The CNN's lead at each size", xlabel="training images (log scale)",
+                 ylabel="CNN minus dense (points)")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(handles=[Line2D([], [], marker="o", color="C2", lw=2, label="resolved (Holm)"),
+                             Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="not resolved")],
+                    loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
+                    title="bars: 95 % interval", title_fontsize=8)
     return figure
 
 

@@ -264,12 +264,16 @@ def parity(result: dict) -> pd.DataFrame:
 
 
 def pareto(points: pd.DataFrame) -> pd.DataFrame:
-    """The configurations on the accuracy–parameters or accuracy–MACs Pareto front, most accurate first."""
+    """Only the configurations on the accuracy–parameters or the accuracy–MACs Pareto front (which one is said),
+    most accurate first."""
     from .plots import pareto_front
 
-    on_front = pareto_front(points, "parameters") | pareto_front(points, "macs")
-    front = points[on_front].sort_values("test_accuracy_mean", ascending=False)
-    return summary(front, ("experiment", "variant", "seeds", "parameters", "MACs (M)", "accuracy"))
+    by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")
+    front = points[by_parameters | by_macs].sort_values("test_accuracy_mean", ascending=False)
+    shown = summary(front, ("experiment", "variant", "seeds", "parameters", "MACs (M)", "accuracy"))
+    fronts = {(True, True): "both", (True, False): "parameters", (False, True): "MACs"}
+    shown["on the front of"] = [fronts[(by_parameters[i], by_macs[i])] for i in front.index]
+    return shown
 
 
 def run_summary(runs_path) -> pd.DataFrame:

@@ -168,7 +168,10 @@ def figures() -> dict[str, Figure]:
         "translation": plots.translation(curve, curve.assign(accuracy=curve.accuracy - 0.05)),
         "shift_similarity": plots.shift_similarity(analysis.shift_similarity(images[:50], (1, 2))),
         "data_efficiency": plots.data_efficiency(efficiency, efficiency.assign(
-            test_accuracy_mean=efficiency.test_accuracy_mean - 0.01)),
+            test_accuracy_mean=efficiency.test_accuracy_mean - 0.01), lead=pd.DataFrame(
+            {"train_size": [500, 500, 55000, 55000], "verdict": ["reference", "better", "reference", "not resolved"],
+             "difference": [0.0, 4.5, 0.0, 0.4], "low": [np.nan, 3.7, np.nan, -0.3],
+             "high": [np.nan, 5.3, np.nan, 1.1]})),
         "receptive_fields": plots.receptive_fields(images[0], [("block 1, conv 1", 3), ("block 1, conv 2", 5),
                                                                ("block 1, max pool", 6), ("block 2, conv 1", 10),
                                                                ("block 2, conv 2", 14), ("block 2, max pool", 16)]),

@@ -118,3 +118,12 @@ def test_run_facts_summarise_the_replay_checks():
                              {"variant": "dense baseline", "seed": 0, "recorded": 0.86, "retrained": 0.85}]}
     text = findings.run_facts(run, "results/runs.csv")
     assert "1 of 2 reproducing their recorded test accuracy" in text and "seed 0" not in text
+
+
+def test_the_pareto_table_lists_only_the_fronts_and_says_which():
+    points = pd.DataFrame({"experiment": ["a"] * 4, "variant": ["small", "big", "waste", "cheap compute"],
+                           "seeds": 3, "parameters": [10, 100, 200, 150], "macs": [50, 100, 300, 10],
+                           "test_accuracy_mean": [0.8, 0.9, 0.85, 0.7], "test_accuracy_std": 0.01})
+    shown = tables.pareto(points)
+    assert shown.variant.tolist() == ["big", "small", "cheap compute"]
+    assert shown["on the front of"].tolist() == ["both", "both", "MACs"]
