@@ -1304,7 +1304,7 @@ tables.claims(headline, effects, small_gap, curve)
 from conv_workshop.artifacts import save_and_verify, write_model_card
 
 saved = save_and_verify(best_cnn, lab.artifacts, splits.test_images, splits.test_labels, lab.profile.name)
-say(findings.saved_model(saved))
+say(findings.saved_model(saved, best_cnn.record["test_accuracy"]))
 
 # %% [markdown]
 # **Why.** A state dict holds only tensors: the architecture is code, so the checkpoint also stores the config that

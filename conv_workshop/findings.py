@@ -143,9 +143,11 @@ def hierarchy(selectivity: pd.DataFrame) -> str:
             f"{verdict}.")
 
 
-def saved_model(saved) -> str:
+def saved_model(saved, recorded_accuracy: float | None = None) -> str:
+    during = "" if recorded_accuracy is None else \
+        f" (recorded during training, in the runtime's arithmetic: {_pct(recorded_accuracy, 2)})"
     return (f"Saved CNN (seed {saved.seed}, chosen on validation): test accuracy **{_pct(saved.test_accuracy, 2)}** "
-            f"on all {saved.test_images:,} test images in fp32 on the CPU; the reloaded checkpoint gives "
+            f"on all {saved.test_images:,} test images in fp32 on the CPU{during}; the reloaded checkpoint gives "
             f"{_pct(saved.reloaded_accuracy, 2)} and the complete model {_pct(saved.complete_accuracy, 2)}.")
 
 

@@ -127,3 +127,12 @@ def test_the_pareto_table_lists_only_the_fronts_and_says_which():
     shown = tables.pareto(points)
     assert shown.variant.tolist() == ["big", "small", "cheap compute"]
     assert shown["on the front of"].tolist() == ["both", "both", "MACs"]
+
+
+def test_the_saved_model_sentence_puts_the_files_beside_the_training_record():
+    from types import SimpleNamespace
+
+    saved = SimpleNamespace(seed=0, test_accuracy=0.9387, reloaded_accuracy=0.9387, complete_accuracy=0.9387,
+                            test_images=10_000)
+    text = findings.saved_model(saved, 0.9389)
+    assert "**93.87 %**" in text and "recorded during training, in the runtime's arithmetic: 93.89 %" in text
