@@ -284,8 +284,18 @@ def run_summary(runs_path) -> pd.DataFrame:
     if table.empty:
         return table
     table["test_accuracy_std"] = [s if n > 1 else float("nan") for s, n in zip(table.test_accuracy_std, table.seeds)]
+    table["experiment"] = [_experiment_name(e, v) for e, v in zip(table.experiment, table.variant)]
     return summary(table, ("experiment", "variant", "seeds", "train images", "epochs", "parameters", "accuracy",
                            "train s/run"))
+
+
+def _experiment_name(experiment: str, variant: str) -> str:
+    """The notebook section's name for a recorded experiment key (the keys stay as recorded in runs.csv)."""
+    if experiment in ("dense", "CNN"):  # the augmentation and scrambling groups are keyed by model
+        return "scrambled pixels" if "scrambled" in variant else "augmentation"
+    if experiment == "head" and variant == "dense baseline":
+        return "small GAP vs dense"
+    return {"baseline": "dense vs CNN, all data"}.get(experiment, experiment.replace("_", " "))
 
 
 def _row(effects_table: pd.DataFrame, experiment: str, variant: str) -> pd.Series:

@@ -184,6 +184,7 @@ def figures() -> dict[str, Figure]:
 
 @pytest.fixture(scope="module")
 def rendered():
+    plt.rcParams["figure.max_open_warning"] = 0  # every figure is open at once, on purpose, to be checked
     made = figures()
     yield made
     plt.close("all")

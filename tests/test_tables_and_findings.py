@@ -136,3 +136,12 @@ def test_the_saved_model_sentence_puts_the_files_beside_the_training_record():
                             test_images=10_000)
     text = findings.saved_model(saved, 0.9389)
     assert "**93.87 %**" in text and "recorded during training, in the runtime's arithmetic: 93.89 %" in text
+
+
+def test_the_run_summary_names_experiments_as_the_notebook_does():
+    from conv_workshop.tables import _experiment_name
+
+    assert _experiment_name("kernel_size", "5×5") == "kernel size"
+    assert _experiment_name("dense", "dense, no flips") == "augmentation"
+    assert _experiment_name("CNN", "CNN (scrambled)") == "scrambled pixels"
+    assert _experiment_name("head", "dense baseline") == "small GAP vs dense"
