@@ -151,13 +151,18 @@ def saved_model(saved, recorded_accuracy: float | None = None) -> str:
             f"{_pct(saved.reloaded_accuracy, 2)} and the complete model {_pct(saved.complete_accuracy, 2)}.")
 
 
+def replays_reproduced(checks: list[dict]) -> int:
+    """How many models retrained by a replay reproduce their recorded test accuracy (to well under one image)."""
+    return sum(abs(c["recorded"] - c["retrained"]) < 5e-5 for c in checks)
+
+
 def run_facts(run: dict, runs_path) -> str:
     text = (f"**This run:** profile `{run['profile']}`, {run['device']} ({run['device_name']}, {run['precision']}), "
             f"{run['date']}, **{run['minutes']} minutes** from the first cell to the last; {run['training_runs']} "
             f"training runs recorded in `{runs_path}`")
     if run["replayed_runs"]:
         checks = run["replay_checks"]
-        matching = sum(abs(c["recorded"] - c["retrained"]) < 5e-5 for c in checks)
+        matching = replays_reproduced(checks)
         text += (f"; a replay: {run['replayed_runs']} runs taken from the records of the same code and seeds, "
                  f"{run['retrained_for_models']} retrained because figures use their models, {matching} of "
                  f"{len(checks)} reproducing their recorded test accuracy to the image (the pairs are in "

@@ -494,13 +494,13 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     epochs = int(points.epochs.iloc[0])
     title = (f"Every controlled configuration ({int(points.train_size.iloc[0]):,} training images, "
              f"{epochs} epoch{'s' if epochs != 1 else ''})")
+    half = [(high - low) / 2 if not math.isnan(low) else 0.0 for low, high in
+            (interval_from_summary(m, sd, n) for m, sd, n in
+             zip(points.test_accuracy_mean, points.test_accuracy_std, points.seeds))]
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True, gridspec_kw={"wspace": 0.08})
     for axis, cost, label in ((axes[0], "parameters", "parameters (log scale)"),
                               (axes[1], "macs", "multiply-accumulates per image (log scale)")):
         front = pareto_front(points, cost)
-        half = [(high - low) / 2 if not math.isnan(low) else 0.0 for low, high in
-                (interval_from_summary(m, sd, n) for m, sd, n in
-                 zip(points.test_accuracy_mean, points.test_accuracy_std, points.seeds))]
         axis.errorbar(points[cost], points.test_accuracy_mean * 100, yerr=np.asarray(half) * 100, fmt="o",
                       color="0.6", ms=5, capsize=2, label="configuration\n(bar: 95 % interval of the mean)")
         best = points[front].sort_values(cost)

@@ -31,6 +31,7 @@ from .experiments import (
     scrambling_variants,
     small_gap_variants,
 )
+from .findings import replays_reproduced
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import PROFILES
 from .results import load_runs, to_markdown, write_atomic
@@ -147,7 +148,7 @@ def _reference_run(runs: pd.DataFrame, root: Path, language: str) -> str:
     text += f"; {len(runs)} {runs_words}"
     if facts.get("replayed_runs"):
         checks = facts.get("replay_checks", [])
-        match = yes if checks and all(c["recorded"] == c["retrained"] for c in checks) else no
+        match = yes if checks and replays_reproduced(checks) == len(checks) else no
         text += "; " + replay_words.format(minutes=facts["minutes"], replayed=facts["replayed_runs"],
                                            retrained=facts.get("retrained_for_models", 0), match=match)
     return text + "."
