@@ -61,12 +61,12 @@
 # on a 2-core CPU; the committed run). Set `WORKSHOP_PROFILE` in the environment, edit the cell below, or pass it with
 # papermill (`papermill in.ipynb out.ipynb -p PROFILE smoke`): the cell is tagged `parameters`.
 # `REPLAY` re-renders the notebook from this profile's recorded runs, retraining only the models that figures need.
+# Left at `None`, both come from the environment (`WORKSHOP_PROFILE`, `WORKSHOP_REPLAY`; the setup table lists every
+# setting the package read).
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("WORKSHOP_PROFILE")  # "smoke" | "quick" | "full"; None: full on CUDA, quick elsewhere
-REPLAY = os.environ.get("WORKSHOP_REPLAY") == "1"  # re-render from recorded runs instead of training all again
+PROFILE = None  # "smoke" | "quick" | "full"; None: $WORKSHOP_PROFILE, else full on CUDA and quick elsewhere
+REPLAY = None  # True: re-render from recorded runs instead of training all again; None: $WORKSHOP_REPLAY
 
 # %% [markdown]
 # One call picks the device (CUDA, Apple MPS or the CPU with bfloat16 where it has native support), loads the data
@@ -82,16 +82,18 @@ import torch.nn.functional as F
 from IPython.display import display
 from torch import nn
 
-from conv_workshop import analysis, attribution, by_hand, exercises, experiments, findings, plots, probes, tables
+from conv_workshop import analysis, attribution, by_hand, exercises, experiments, findings, plots, probes, stats, tables
 from conv_workshop.data import CLASS_NAMES
-from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, layer_summary
+from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, PixelPermutation, layer_summary
+from conv_workshop.session import is_live_kernel, show_markdown, show_source, start_session, use_notebook_display
 from conv_workshop.training import predict_logits
-from conv_workshop.workshop import interactive, say, show_source, start
 
-lab = start(PROFILE, REPLAY)
+lab = start_session(PROFILE, REPLAY)
+use_notebook_display()
+torch.manual_seed(0)  # the cells that draw random numbers before any training (each run seeds itself)
 data, splits = lab.data, lab.splits
 display(lab.setup_table())
-say(findings.profile_note(lab.profile, lab.committed_run_found()))
+show_markdown(findings.describe_profile(lab.profile, lab.full_run_found()))
 
 # %% [markdown]
 # ## 1. The question
@@ -125,9 +127,9 @@ say(findings.profile_note(lab.profile, lab.committed_run_found()))
 
 # %%
 counts = analysis.class_counts(data.train_labels, CLASS_NAMES)
-lab.show(plots.class_balance(counts), "eda_class_balance")
-lab.show(plots.sample_grid(data.train_images, data.train_labels, CLASS_NAMES), "eda_samples")
-say(findings.dataset(data, lab.splits, lab.profile.name, counts))  # sizes of this run's training and test sets
+lab.show_figure(plots.class_balance(counts), "eda_class_balance")
+lab.show_figure(plots.sample_grid(data.train_images, data.train_labels, CLASS_NAMES), "eda_samples")
+show_markdown(findings.describe_dataset(data, lab.splits, lab.profile.name, counts))  # this run's split sizes
 
 # %% [markdown]
 # **Why it matters.** With balanced classes, accuracy is a fair summary and needs no class weighting. The images are
@@ -144,9 +146,9 @@ say(findings.dataset(data, lab.splits, lab.profile.name, counts))  # sizes of th
 
 # %%
 intensity = analysis.intensity_summary(data.train_images, data.train_labels, CLASS_NAMES)
-lab.show(plots.intensity_distributions(data.train_images, data.train_labels, CLASS_NAMES), "eda_intensity")
+lab.show_figure(plots.intensity_distributions(data.train_images, data.train_labels, CLASS_NAMES), "eda_intensity")
 display(tables.intensity(intensity))
-say(findings.ink(intensity, data.train_images))
+show_markdown(findings.describe_ink(intensity, data.train_images))
 
 # %% [markdown]
 # **Why.** A global statistic such as the number of ink pixels can only separate classes whose distributions in the
@@ -162,10 +164,10 @@ say(findings.ink(intensity, data.train_images))
 # **Predict.** Which pair of classes will the models confuse most often? Section 5.3 checks your guess.
 
 # %%
-lab.show(plots.mean_images(analysis.class_means(data.train_images, data.train_labels), CLASS_NAMES),
+lab.show_figure(plots.mean_images(analysis.class_means(data.train_images, data.train_labels), CLASS_NAMES),
          "eda_class_means")
 distances = analysis.class_mean_distances(data.train_images, data.train_labels, CLASS_NAMES)
-lab.show(plots.distance_heatmap(distances), "eda_class_distances")
+lab.show_figure(plots.distance_heatmap(distances), "eda_class_distances")
 closest = analysis.closest_class_pairs(distances)
 closest.round(1)
 
@@ -188,9 +190,9 @@ closest.round(1)
 # %%
 sample = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))[:6000]
 coordinates, explained = analysis.pca_projection(data.train_images[sample])
-lab.show(plots.pca_scatter(coordinates, data.train_labels[sample], CLASS_NAMES, explained), "eda_pca")
+lab.show_figure(plots.pca_scatter(coordinates, data.train_labels[sample], CLASS_NAMES, explained), "eda_pca")
 purity = analysis.neighbour_purity(coordinates, data.train_labels[sample], CLASS_NAMES)
-say(findings.pca(purity, explained))
+show_markdown(findings.describe_pca(purity, explained))
 
 # %% [markdown]
 # **Why.** Two directions keep only the largest, most global variations (overall size and brightness, tops against
@@ -301,9 +303,8 @@ from conv_workshop.training import TrainConfig, fit
 
 torch.manual_seed(0)
 fitted = DenseBaseline()  # the same initial weights as `plain` above
-fit(fitted, splits.train_images, splits.train_labels, splits.val_images, splits.val_labels, TrainConfig(epochs=1),
-    lab.runtime, progress=False)
-say(findings.training_loop(initial_loss, plain_accuracy, by_hand.accuracy(fitted, splits.val_images,
+fit(fitted, splits, TrainConfig(epochs=1), lab.runtime, progress=False)
+show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_hand.accuracy(fitted, splits.val_images,
                                                                           splits.val_labels)))
 
 # %% [markdown]
@@ -330,12 +331,12 @@ say(findings.training_loop(initial_loss, plain_accuracy, by_hand.accuracy(fitted
 # yours. In the curves, look whether validation accuracy is still rising at the last epoch.
 
 # %%
-dense_runs = lab.train("baseline", experiments.schedule_variants(), splits, lab.profile.main_epochs)
-schedule = experiments.effects({"dense schedule": dense_runs}, splits.test_labels)
-lab.show(plots.training_curves({"dense baseline": dense_runs["dense baseline"][0].fit.history}), "training_dense")
-display(tables.effects(schedule, lab.reference_effects({"dense schedule": experiments.schedule_variants()},
-                                                       "headline")))
-say(findings.effect(schedule))
+dense_runs = lab.train_family("schedule")  # {"dense schedule": {variant: runs}} (experiments.schedule_variants)
+schedule = stats.effects_table(dense_runs, splits.test_labels)
+dense = {"dense baseline": dense_runs["dense schedule"]["dense baseline"]}
+lab.show_figure(plots.training_curves({"dense baseline": dense["dense baseline"][0].fit.history}), "training_dense")
+display(tables.effects(schedule, lab.full_run_effects("schedule")))
+show_markdown(findings.describe_effects(schedule))
 
 # %% [markdown]
 # **Why.** A baseline stopped early makes any rival look good. The dense model is cheap (an epoch costs a fraction
@@ -365,7 +366,7 @@ kernel = by_hand.KERNELS["vertical edge (Sobel x)"]
 by_loops = by_hand.correlate2d(trousers, kernel, padding=1)
 torch.testing.assert_close(by_hand.correlate2d_unfold(trousers, kernel, padding=1), by_loops)
 torch.testing.assert_close(F.conv2d(trousers[None], kernel[None, None], padding=1)[0], by_loops)
-lab.show(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv2d(trousers[None], kernel[None, None],
+lab.show_figure(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv2d(trousers[None], kernel[None, None],
                                                                              padding=1)[0, 0]), "by_hand_convolution")
 
 # %% [markdown]
@@ -384,7 +385,7 @@ lab.show(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv2d(trou
 # %%
 flipped_response = by_hand.convolve2d(trousers, kernel, padding=1)
 torch.testing.assert_close(flipped_response, by_hand.correlate2d(trousers, kernel.flip(0, 1), padding=1))
-lab.show(plots.correlation_vs_convolution(kernel, by_loops[0], flipped_response[0]), "by_hand_flip")
+lab.show_figure(plots.correlation_vs_convolution(kernel, by_loops[0], flipped_response[0]), "by_hand_flip")
 
 # %% [markdown]
 # **Why.** PyTorch's `nn.Conv2d` computes cross-correlation: the kernel is used as stored, not flipped. Flipping the
@@ -405,7 +406,7 @@ examples = [int((data.test_labels == CLASS_NAMES.index(name)).nonzero()[0]) for 
 garments = [by_hand.as_chw(data.test_images[i]) for i in examples]
 responses = {name: [by_hand.correlate2d_unfold(g, k, padding=1)[0] for g in garments]
              for name, k in by_hand.KERNELS.items()}
-lab.show(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouser", "Bag"], by_hand.KERNELS, responses),
+lab.show_figure(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouser", "Bag"], by_hand.KERNELS, responses),
          "by_hand_kernels")
 
 # %% [markdown]
@@ -567,7 +568,8 @@ torch.testing.assert_close(by_hand.max_pool2d(feature_map), F.max_pool2d(feature
 summary_rows = layer_summary(ConvNet())
 fields = tables.receptive_fields(summary_rows)  # derived by hand beside layer_summary's column
 assert (fields["by hand"] == fields["layer_summary"]).all()
-lab.show(plots.receptive_fields(data.test_images[0], list(zip(fields.layer, fields["by hand"]))), "receptive_field")
+lab.show_figure(plots.receptive_fields(data.test_images[0], list(zip(fields.layer, fields["by hand"]))),
+                "receptive_field")
 fields
 
 # %% [markdown]
@@ -605,7 +607,7 @@ print(exercises.check("receptive field", my_receptive_field))
 # %%
 responses = [by_hand.shift_response(trousers, kernel, shift) for shift in (1, 2)]
 assert all(r.conv_interior_difference < 1e-5 for r in responses)  # the convolution moved with its input
-lab.show(plots.shift_response(by_hand.shift_demo(trousers, kernel, shift=2)), "by_hand_shift")
+lab.show_figure(plots.shift_response(by_hand.shift_demo(trousers, kernel, shift=2)), "by_hand_shift")
 tables.shift_responses(responses)
 
 # %% [markdown]
@@ -628,7 +630,7 @@ tables.shift_responses(responses)
 # %%
 fit_kernel = by_hand.learn_kernel(data.train_images[:64], kernel, steps=500)
 torch.testing.assert_close(fit_kernel.kernel, kernel, atol=0.05, rtol=0)
-lab.show(plots.learned_kernel(kernel, fit_kernel.kernel, fit_kernel.losses), "by_hand_learned_kernel")
+lab.show_figure(plots.learned_kernel(kernel, fit_kernel.kernel, fit_kernel.losses), "by_hand_learned_kernel")
 
 # %% [markdown]
 # **Why.** The output of a convolution is linear in its weights, so the squared error between the learned kernel's
@@ -648,13 +650,13 @@ lab.show(plots.learned_kernel(kernel, fit_kernel.kernel, fit_kernel.losses), "by
 # shows sliders; in a rendered copy (GitHub, CI) it shows stride 2 with padding 1 as a static figure.
 
 # %%
-if interactive():
+if is_live_kernel():
     from conv_workshop.playground import playground_widget
 
     display(playground_widget(trousers[0]))
 else:
     strided = by_hand.correlate2d_unfold(trousers, kernel, stride=2, padding=1)[0]
-    lab.show(plots.playground(trousers[0], "vertical edge (Sobel x)", kernel, strided, 2, 1), "playground")
+    lab.show_figure(plots.playground(trousers[0], "vertical edge (Sobel x)", kernel, strided, 2, 1), "playground")
 
 # %% [markdown]
 # **Why.** Every setting obeys section 4.4's formula: stride divides the number of positions the kernel visits, and
@@ -710,14 +712,13 @@ print(exercises.check("head parameters", my_head_parameters))
 # The cell trains the default CNN with the profile's seeds and compares it with the dense baseline of section 3.3.
 
 # %%
-cnn = lab.train("baseline", {"CNN": ConvConfig()}, splits, lab.profile.main_epochs)
-dense = {"dense baseline": dense_runs["dense baseline"]}
-headline = experiments.effects({"CNN vs dense": {**dense, **cnn}}, splits.test_labels)
+headline_runs = lab.train_family("headline")  # the dense baseline above (reused) and ConvNet(ConvConfig())
+headline = stats.effects_table(headline_runs, splits.test_labels)
+cnn = {"CNN": headline_runs["CNN vs dense"]["CNN"]}
 histories = {"dense baseline": dense["dense baseline"][0].fit.history, "CNN": cnn["CNN"][0].fit.history}
-lab.show(plots.training_curves(histories, "Dense baseline vs CNN (seed 0)"), "training_curves")
-display(tables.effects(headline, lab.reference_effects({"CNN vs dense": experiments.baseline_variants()},
-                                                       "headline")))
-say(findings.effect(headline))
+lab.show_figure(plots.training_curves(histories, "Dense baseline vs CNN (seed 0)"), "training_curves")
+display(tables.effects(headline, lab.full_run_effects("headline")))
+show_markdown(findings.describe_effects(headline))
 
 # %% [markdown]
 # **Why.** Both models see the same images, flips, optimiser and schedule shape; they differ in the architecture
@@ -739,10 +740,10 @@ say(findings.effect(headline))
 # %%
 best_cnn = max(cnn["CNN"], key=lambda o: o.record["best_val_accuracy"])  # chosen on validation, never on test
 best_dense = max(dense["dense baseline"], key=lambda o: o.record["best_val_accuracy"])
-cnn_logits = predict_logits(best_cnn.model, splits.test_images, lab.runtime)
-dense_predictions = predict_logits(best_dense.model, splits.test_images, lab.runtime).argmax(1)
+cnn_logits = predict_logits(best_cnn.ensure_model(), splits.test_images, lab.runtime)
+dense_predictions = predict_logits(best_dense.ensure_model(), splits.test_images, lab.runtime).argmax(1)
 matrix = analysis.confusion_matrix(cnn_logits.argmax(1), splits.test_labels)
-lab.show(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matrix (test set)"), "confusion_matrix")
+lab.show_figure(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matrix (test set)"), "confusion_matrix")
 
 # %% [markdown]
 # **Predict.** Per class, beside the dense baseline: where will the CNN gain most, and where least?
@@ -750,9 +751,9 @@ lab.show(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matrix (tes
 # %%
 per_class = analysis.per_class_table({"dense baseline": dense_predictions, "CNN": cnn_logits.argmax(1)},
                                      splits.test_labels, CLASS_NAMES)
-lab.show(plots.per_class_dots(per_class, "Per-class test accuracy", counts=analysis.class_counts(
+lab.show_figure(plots.per_class_dots(per_class, "Per-class test accuracy", counts=analysis.class_counts(
     splits.test_labels, CLASS_NAMES)["count"]), "per_class")
-say(findings.confusions(matrix, per_class, closest))
+show_markdown(findings.describe_confusions(matrix, per_class, closest))
 
 # %% [markdown]
 # **Why.** Where two classes share their outline (shirts, T-shirts, pullovers, coats) only local details separate
@@ -770,7 +771,7 @@ say(findings.confusions(matrix, per_class, closest))
 
 # %%
 confidence = cnn_logits.softmax(1).max(1).values
-lab.show(plots.misclassified_gallery(splits.test_images, splits.test_labels, cnn_logits.argmax(1), confidence,
+lab.show_figure(plots.misclassified_gallery(splits.test_images, splits.test_labels, cnn_logits.argmax(1), confidence,
                                      CLASS_NAMES), "mistakes")
 
 # %% [markdown]
@@ -785,8 +786,8 @@ lab.show(plots.misclassified_gallery(splits.test_images, splits.test_labels, cnn
 # **Predict.** How many look like edge detectors?
 
 # %%
-first_conv = next(m for m in best_cnn.model.modules() if isinstance(m, nn.Conv2d))
-lab.show(plots.filters_beside(by_hand.KERNELS, first_conv.weight), "filters")
+first_conv = next(m for m in best_cnn.ensure_model().modules() if isinstance(m, nn.Conv2d))
+lab.show_figure(plots.filters_beside(by_hand.KERNELS, first_conv.weight), "filters")
 
 # %% [markdown]
 # **Why.** Look for filters with a positive side and a negative side (edge detectors, like Sobel kernels at other
@@ -800,8 +801,8 @@ lab.show(plots.filters_beside(by_hand.KERNELS, first_conv.weight), "filters")
 # after block 2 (section 4.5).
 
 # %%
-maps = probes.feature_maps(best_cnn.model, data.test_images[0], lab.runtime)
-lab.show(plots.feature_maps(data.test_images[0], maps), "feature_maps")
+maps = probes.feature_maps(best_cnn.ensure_model(), data.test_images[0], lab.runtime)
+lab.show_figure(plots.feature_maps(data.test_images[0], maps), "feature_maps")
 
 # %% [markdown]
 # **Why.** After block 1 the maps are 14×14 and can still be compared with the garment's outline; after block 2 they
@@ -839,10 +840,10 @@ lab.show(plots.feature_maps(data.test_images[0], maps), "feature_maps")
 # CPU; already recorded runs are reused).
 
 # %%
-controlled = lab.train_groups(experiments.controlled_experiments())
-effects = experiments.effects(controlled, lab.experiment_splits.test_labels)
-full_run = lab.reference_effects(experiments.controlled_experiments())
-say(findings.resolution(effects))
+controlled = lab.train_family("controlled")  # experiments.controlled_experiments(): {experiment: {variant: runs}}
+effects = stats.effects_table(controlled, lab.experiment_splits.test_labels)
+full_run = lab.full_run_effects("controlled")
+show_markdown(findings.describe_resolution(effects))
 
 # %% [markdown]
 # ### 6.1 Kernel size
@@ -854,7 +855,7 @@ say(findings.resolution(effects))
 
 # %%
 lab.show_effects(effects, "kernel size", full_run)
-say(findings.effect(effects, "kernel size"))
+show_markdown(findings.describe_effects(effects, "kernel size"))
 
 # %% [markdown]
 # **Why.** Parameters and MACs of each convolution grow with k², but a larger kernel does not see anything a stack
@@ -865,7 +866,7 @@ say(findings.effect(effects, "kernel size"))
 
 # %%
 kernel_histories = {name: [o.fit.history for o in runs] for name, runs in controlled["kernel size"].items()}
-lab.show(plots.validation_curves(kernel_histories, "Validation accuracy (band: min–max over seeds)"),
+lab.show_figure(plots.validation_curves(kernel_histories, "Validation accuracy (band: min–max over seeds)"),
          "kernel_size_curves")
 
 # %% [markdown]
@@ -878,7 +879,7 @@ lab.show(plots.validation_curves(kernel_histories, "Validation accuracy (band: m
 
 # %%
 lab.show_effects(effects, "depth", full_run)
-say(findings.effect(effects, "depth"))
+show_markdown(findings.describe_effects(effects, "depth"))
 
 # %% [markdown]
 # **Why.** Depth grows the receptive field (section 4.7) and the number of non-linear steps between pixels and
@@ -895,7 +896,7 @@ say(findings.effect(effects, "depth"))
 
 # %%
 lab.show_effects(effects, "downsampling", full_run)
-say(findings.effect(effects, "downsampling"))
+show_markdown(findings.describe_effects(effects, "downsampling"))
 
 # %% [markdown]
 # **Why.** A stride-2 convolution computes only a quarter of its outputs, so it costs fewer MACs, and it learns how
@@ -911,7 +912,7 @@ say(findings.effect(effects, "downsampling"))
 
 # %%
 lab.show_effects(effects, "padding", full_run)
-say(findings.effect(effects, "padding"))
+show_markdown(findings.describe_effects(effects, "padding"))
 
 # %% [markdown]
 # **Why.** Valid padding shrinks the maps and with them the head (fewer parameters and MACs), and the pixels near the
@@ -926,7 +927,7 @@ say(findings.effect(effects, "padding"))
 
 # %%
 lab.show_effects(effects, "pooling", full_run)
-say(findings.effect(effects, "pooling"))
+show_markdown(findings.describe_effects(effects, "pooling"))
 
 # %% [markdown]
 # **Why.** Max pooling reports whether a pattern occurred anywhere in the window; average pooling how much of it
@@ -942,7 +943,7 @@ say(findings.effect(effects, "pooling"))
 
 # %%
 lab.show_effects(effects, "width", full_run)
-say(findings.effect(effects, "width"))
+show_markdown(findings.describe_effects(effects, "width"))
 
 # %% [markdown]
 # **Why.** Cost grows with the product of input and output channels (section 4.6), so doubling every width roughly
@@ -958,7 +959,7 @@ say(findings.effect(effects, "width"))
 
 # %%
 lab.show_effects(effects, "batch norm", full_run)
-say(findings.effect(effects, "batch norm"))
+show_markdown(findings.describe_effects(effects, "batch norm"))
 
 # %% [markdown]
 # **Why.** Batch norm keeps each channel's activations standardised during training, so the scale of the signal
@@ -994,7 +995,7 @@ print(exercises.check("GAP parameters", my_gap_parameters))
 
 # %%
 lab.show_effects(effects, "head", full_run)
-say(findings.effect(effects, "head"))
+show_markdown(findings.describe_effects(effects, "head"))
 
 # %% [markdown]
 # **Why.** A GAP head throws away *where* a feature was found and keeps only how strongly it was found somewhere.
@@ -1009,10 +1010,11 @@ say(findings.effect(effects, "head"))
 # position, so few parameters can still do many useful computations.
 
 # %%
-small_gap_runs = lab.train("head", experiments.small_gap_variants())
-small_gap = experiments.effects({"small GAP vs dense": small_gap_runs}, lab.experiment_splits.test_labels)
-display(tables.effects(small_gap, lab.reference_effects({"small GAP vs dense": experiments.small_gap_variants()})))
-say(findings.effect(small_gap))
+small_gap_runs = lab.train_family("small GAP")  # {"small GAP vs dense": {variant: runs}}
+small_gap = stats.effects_table(small_gap_runs, lab.experiment_splits.test_labels)
+dense_10k = small_gap_runs["small GAP vs dense"]["dense baseline"]  # the dense model on the experiments' images
+display(tables.effects(small_gap, lab.full_run_effects("small GAP")))
+show_markdown(findings.describe_effects(small_gap))
 
 # %% [markdown]
 # ### 6.9 Augmentation: what do random flips do?
@@ -1025,10 +1027,10 @@ say(findings.effect(small_gap))
 # differences are not compared with each other.)
 
 # %%
-augmentation = lab.train_groups(experiments.augmentation_variants())
-flips = experiments.effects(augmentation, lab.experiment_splits.test_labels)
-lab.show_effects(flips, None, lab.reference_effects(experiments.augmentation_variants()), name="augmentation")
-say(findings.effect(flips))
+augmentation = lab.train_family("augmentation")  # {"flips, dense": …, "flips, CNN": …}
+flips = stats.effects_table(augmentation, lab.experiment_splits.test_labels)
+lab.show_effects(flips, None, lab.full_run_effects("augmentation"), name="augmentation")
+show_markdown(findings.describe_effects(flips))
 
 # %% [markdown]
 # **Why.** Flipping doubles the variety of training images without new labels. A model gains from it when the
@@ -1049,8 +1051,8 @@ say(findings.effect(flips))
 # cheaply?
 
 # %%
-points = experiments.configurations(effects)  # each configuration once; the reference is "default CNN"
-lab.show(plots.accuracy_versus_cost(points), "pareto")
+points = stats.distinct_configurations(effects)  # each configuration once; the reference is "default CNN"
+lab.show_figure(plots.accuracy_versus_cost(points), "pareto")
 tables.pareto(points)
 
 # %% [markdown]
@@ -1072,14 +1074,14 @@ tables.pareto(points)
 # **Predict.** Which model keeps its accuracy at 2 pixels? At 4? Does the direction matter?
 
 # %%
-shift_models = {"dense": small_gap_runs["dense baseline"], "CNN (max pool)": controlled["downsampling"]["max pooling"],
+shift_models = {"dense": dense_10k, "CNN (max pool)": controlled["downsampling"]["max pooling"],
                 "CNN (stride-2 conv)": controlled["downsampling"]["stride-2 conv"],
                 "CNN (GAP head)": controlled["head"]["global average pool"]}
-curve = probes.translation_curve({name: [o.model for o in runs[:3]] for name, runs in shift_models.items()},
+curve = probes.translation_curve({name: [o.ensure_model() for o in runs[:3]] for name, runs in shift_models.items()},
                                  *lab.probe_images(), lab.runtime)
 lab.write_table(curve, "translation.csv")
-lab.show(plots.translation(curve, lab.committed("translation.csv")), "translation")
-tables.translation(curve, lab.committed("translation.csv"))
+lab.show_figure(plots.translation(curve, lab.full_run_table("translation.csv")), "translation")
+tables.translation(curve, lab.full_run_table("translation.csv"))
 
 # %% [markdown]
 # **Why.** Convolution is equivariant (section 4.8): a shifted garment gives shifted feature maps, exactly. Whether
@@ -1096,8 +1098,8 @@ tables.translation(curve, lab.committed("translation.csv"))
 
 # %%
 similarity = analysis.shift_similarity(lab.probe_images()[0])
-lab.show(plots.shift_similarity(similarity), "shift_similarity")
-say(findings.translation(curve, similarity))
+lab.show_figure(plots.shift_similarity(similarity), "shift_similarity")
+show_markdown(findings.describe_translation(curve, similarity))
 
 # %% [markdown]
 # **Why.** A model tied to positions recognises a shifted garment only as far as the shifted image still looks like
@@ -1116,10 +1118,10 @@ say(findings.translation(curve, similarity))
 # **Predict.** Which model suffers, the dense one or the CNN?
 
 # %%
-scrambling = lab.train_groups(experiments.scrambling_variants())
-scrambled = experiments.effects(scrambling, lab.experiment_splits.test_labels)
-lab.show_effects(scrambled, None, lab.reference_effects(experiments.scrambling_variants()), name="permutation")
-say(findings.effect(scrambled))
+scrambling = lab.train_family("scrambling")  # {"scrambled, dense": …, "scrambled, CNN": …}
+scrambled = stats.effects_table(scrambling, lab.experiment_splits.test_labels)
+lab.show_effects(scrambled, None, lab.full_run_effects("scrambling"), name="permutation")
+show_markdown(findings.describe_effects(scrambled))
 
 # %% [markdown]
 # **Why.** A dense layer is indifferent to the order of its inputs: a permutation of the pixels is just a
@@ -1132,7 +1134,7 @@ say(findings.effect(scrambled))
 # ✏️ **Exercise 7.1.** Scrambling loses no information. Write the permutation that *undoes* it.
 
 # %%
-scramble = probes.pixel_permutation(seed=0)
+scramble = PixelPermutation(experiments.SCRAMBLE_SEED).order  # the probe's one fixed order of the 784 pixels
 my_inverse = None  # replace None with a tensor of 784 indices such that scrambled[:, my_inverse] restores the image
 print(exercises.check("unscramble", my_inverse, permutation=scramble))
 
@@ -1157,12 +1159,13 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 # **Predict.** With the smallest training set, which model is ahead, and by more or less than with all the data?
 
 # %%
-sizes = lab.train_data_sizes()  # {"n=<size>": {variant: runs}}, each size with its epochs (table below)
-efficiency = experiments.effects(sizes, splits.test_labels)
-lab.show(plots.data_efficiency(tables.efficiency_points(efficiency), tables.efficiency_points(
-    lab.reference_data_size()), lead=efficiency), "data_efficiency")
-display(tables.effects(efficiency, lab.reference_data_size(), experiment=True, epochs=True))
-say(findings.data_size(efficiency))
+sizes = lab.train_family("data size")  # {"n=<size>": {variant: runs}}, each size with its epochs (table below)
+efficiency = stats.effects_table(sizes, splits.test_labels)
+full_run_sizes = lab.full_run_effects("data size")
+lab.show_figure(plots.data_efficiency(tables.efficiency_points(efficiency), tables.efficiency_points(full_run_sizes),
+                                      lead=efficiency), "data_efficiency")
+display(tables.effects(efficiency, full_run_sizes, experiment=True, epochs=True))
+show_markdown(findings.describe_data_size(efficiency))
 
 # %% [markdown]
 # **Why.** An assumption that is right is worth the most when data is scarce: locality and weight sharing let the
@@ -1183,11 +1186,11 @@ say(findings.data_size(efficiency))
 # **Predict.** If deeper units are more class-specific, their strongest images should come from fewer classes.
 
 # %%
-tops = probes.top_activating_patches(best_cnn.model, splits.test_images, lab.runtime)
-geometry = probes.block_geometry(best_cnn.model)
+tops = probes.top_activating_patches(best_cnn.ensure_model(), splits.test_images, lab.runtime)
+geometry = probes.block_geometry(best_cnn.ensure_model())
 patches = {block: [probes.receptive_patch(splits.test_images[r.image], geometry[block], r.row, r.column)
                    for r in table.itertuples()] for block, table in tops.items()}
-lab.show(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits.test_labels]), "top_patches")
+lab.show_figure(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits.test_labels]), "top_patches")
 
 # %% [markdown]
 # Six images per channel are anecdotes. The next cell measures the same thing for *every* channel of each block over
@@ -1198,11 +1201,11 @@ lab.show(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits.test_l
 # paired with each channel's shuffled score, and a two-sided Mann–Whitney between blocks).
 
 # %%
-selectivity = probes.class_selectivity(best_cnn.model, splits.test_images, splits.test_labels, lab.runtime)
+selectivity = probes.class_selectivity(best_cnn.ensure_model(), splits.test_images, splits.test_labels, lab.runtime)
 lab.write_table(selectivity, "selectivity.csv")
-lab.show(plots.selectivity(selectivity, lab.committed("selectivity.csv")), "selectivity")
-display(tables.selectivity(selectivity, lab.committed("selectivity.csv")))
-say(findings.hierarchy(selectivity))
+lab.show_figure(plots.selectivity(selectivity, lab.full_run_table("selectivity.csv")), "selectivity")
+display(tables.selectivity(selectivity, lab.full_run_table("selectivity.csv")))
+show_markdown(findings.describe_hierarchy(selectivity))
 
 # %% [markdown]
 # **Why.** A block-1 unit sees a 6×6 patch: an edge or a corner, which many garments share. A block-2 unit sees
@@ -1229,10 +1232,10 @@ say(findings.hierarchy(selectivity))
 # %%
 chosen = attribution.choose_examples(splits.test_labels, cnn_logits.argmax(1), CLASS_NAMES)
 explained_images, predicted = splits.test_images[chosen], cnn_logits.argmax(1)[chosen]
-cam = attribution.grad_cam(best_cnn.model, explained_images, predicted)
-occluded = attribution.occlusion(best_cnn.model, explained_images, predicted)
+cam = attribution.grad_cam(best_cnn.ensure_model(), explained_images, predicted)
+occluded = attribution.occlusion(best_cnn.ensure_model(), explained_images, predicted)
 titles = [f"{CLASS_NAMES[t]}\n→ {CLASS_NAMES[p]}" for t, p in zip(splits.test_labels[chosen], predicted)]
-lab.show(plots.attribution(explained_images, titles, cam, occluded), "attribution")
+lab.show_figure(plots.attribution(explained_images, titles, cam, occluded), "attribution")
 
 # %% [markdown]
 # **Why, and what these maps cannot show.** Both maps explain the *predicted* class for one image. Grad-CAM has the
@@ -1304,7 +1307,7 @@ tables.claims(headline, effects, small_gap, curve)
 from conv_workshop.artifacts import save_and_verify, write_model_card
 
 saved = save_and_verify(best_cnn, lab.artifacts, splits.test_images, splits.test_labels, lab.profile.name)
-say(findings.saved_model(saved, best_cnn.record["test_accuracy"]))
+show_markdown(findings.describe_saved_model(saved, best_cnn.record["test_accuracy"]))
 
 # %% [markdown]
 # **Why.** A state dict holds only tensors: the architecture is code, so the checkpoint also stores the config that
@@ -1391,11 +1394,11 @@ for reply in demo_requests(onnx_path, product_photo(data.test_images[1])):
 # `results/runs.csv`, one row per run with its versions and device).
 
 # %%
-run = lab.finish()
+run = lab.record_run_facts()
 tables.run_summary(lab.recorder.runs_path)
 
 # %%
-say(findings.run_facts(run, lab.recorder.runs_path))
+show_markdown(findings.describe_run(run, lab.recorder.runs_path))
 
 # %% [markdown]
 # **What to take away**, one mechanism per idea; compare each with the predictions you wrote down:

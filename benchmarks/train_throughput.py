@@ -26,9 +26,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conv_workshop.data import SPLIT_FILES, _find_file, candidate_dirs, load_fashion_mnist  # noqa: E402
+from conv_workshop.atomic import write_atomic  # noqa: E402
+from conv_workshop.data import SPLIT_FILES, Splits, _find_file, candidate_dirs, load_fashion_mnist  # noqa: E402
 from conv_workshop.models import ConvNet  # noqa: E402
-from conv_workshop.results import write_atomic  # noqa: E402
 from conv_workshop.training import TrainConfig, choose_runtime, fit  # noqa: E402
 
 
@@ -65,10 +65,12 @@ def project_trainer(data, images: int) -> tuple[float, str]:
     torch.manual_seed(0)
     warm = TrainConfig(epochs=1)
     # One short warm-up fit (allocator, oneDNN kernel selection), then the timed one.
-    fit(ConvNet(), data.train_images[:2048], data.train_labels[:2048], data.test_images[:256], data.test_labels[:256],
-        warm, runtime, progress=False)
-    result = fit(ConvNet(), data.train_images[:images], data.train_labels[:images], data.test_images[:256],
-                 data.test_labels[:256], TrainConfig(epochs=1), runtime, progress=False)
+    def first(train: int) -> Splits:
+        return Splits(data.train_images[:train], data.train_labels[:train], data.test_images[:256],
+                      data.test_labels[:256], data.test_images[:0], data.test_labels[:0])
+
+    fit(ConvNet(), first(2048), warm, runtime, progress=False)
+    result = fit(ConvNet(), first(images), TrainConfig(epochs=1), runtime, progress=False)
     return result.images_per_second, f"{runtime.device} {runtime.precision}, batch 256, in-memory"
 
 

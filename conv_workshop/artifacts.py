@@ -13,10 +13,12 @@ import torch
 from torch import nn
 
 from . import analysis
+from .atomic import write_atomic
 from .constants import CLASS_NAMES
+from .data import to_float_pixels
 from .export import load_complete_model, load_model, save_checkpoint, save_complete_model
 from .models import count_macs, count_parameters
-from .results import environment_fields, write_atomic
+from .runs import capture_environment
 from .training import choose_runtime, evaluate, predict_logits
 
 
@@ -51,7 +53,7 @@ def save_and_verify(outcome, folder: str | Path, test_images: torch.Tensor, test
     complete = load_complete_model(folder / "complete_model.pth")
     again = evaluate(reloaded, test_images, test_labels, cpu32)["accuracy"]
     with torch.no_grad():
-        complete_accuracy = float((complete(test_images.unsqueeze(1).float() / 255).argmax(1)
+        complete_accuracy = float((complete(to_float_pixels(test_images)).argmax(1)
                                    == test_labels).float().mean())
     assert again == measured["accuracy"] and abs(complete_accuracy - again) < 1e-3, "the files disagree"
     return SavedModel(reloaded, checkpoint, int(record["seed"]), measured["accuracy"], again, complete_accuracy,
@@ -61,7 +63,7 @@ def save_and_verify(outcome, folder: str | Path, test_images: torch.Tensor, test
 def write_model_card(path: str | Path, outcome, saved: SavedModel, parity: dict, test_images: torch.Tensor,
                      test_labels: torch.Tensor, validation_images: int, run_date: str) -> dict:
     """model_card.json: architecture, data, recipe, metrics (per class too), known confusions, versions, files."""
-    from .preprocess import __doc__ as preprocessing
+    from .serving.preprocess import __doc__ as preprocessing
 
     cpu32 = choose_runtime("cpu", "fp32")
     matrix = analysis.confusion_matrix(predict_logits(saved.model, test_images, cpu32).argmax(1), test_labels)
@@ -81,7 +83,7 @@ def write_model_card(path: str | Path, outcome, saved: SavedModel, parity: dict,
                         matrix, CLASS_NAMES).accuracy.round(4)))},
         "known_confusions": analysis.top_confusions(matrix, CLASS_NAMES).to_dict(orient="records"),
         "preprocessing_for_photos": (preprocessing or "").strip(),
-        "date": run_date, "git_commit": environment_fields()["git_commit"], "versions": saved.checkpoint["versions"],
+        "date": run_date, "git_commit": capture_environment().git_commit, "versions": saved.checkpoint["versions"],
         "files": {"best_model.pth": "torch.load(path, weights_only=True) -> checkpoint dict",
                   "complete_model.pth": "torch.export.load(path).module()",
                   "fashion_mnist_cnn.onnx": "onnxruntime.InferenceSession(path); input 'images', output 'logits'"},

@@ -12,6 +12,8 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam, Occlusion
 from torch import nn
 
+from .data import to_float_pixels
+
 
 def last_block_layer(model: nn.Module) -> nn.Module:
     """The last ReLU of the last convolutional block: the last feature maps that still have a spatial layout."""
@@ -19,7 +21,7 @@ def last_block_layer(model: nn.Module) -> nn.Module:
 
 
 def _inputs(images: torch.Tensor) -> torch.Tensor:
-    return images.unsqueeze(1).float() / 255.0
+    return to_float_pixels(images)
 
 
 def grad_cam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

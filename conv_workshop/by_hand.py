@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .data import shift_images, to_float_pixels
+from .models import ReceptiveField
+
 # Hand-designed 3×3 kernels. PyTorch's conv2d slides each one unflipped over the image (cross-correlation), so a
 # kernel's layout is the pattern it responds to: positive weights where it wants light, negative where dark.
 KERNELS: dict[str, torch.Tensor] = {
@@ -111,12 +114,12 @@ def conv_macs(in_channels: int, out_channels: int, k: int, out_height: int, out_
 
 
 def receptive_fields(layers: list[tuple[int, int]]) -> list[int]:
-    """Receptive field after each layer of (kernel, stride): r ← r + (k − 1) · j, then j ← j · s (j: the jump)."""
-    field, jump, fields = 1, 1, []
+    """Receptive field after each layer of (kernel, stride) (section 4.7): r ← r + (k − 1) · j, then j ← j · s, where
+    j is the jump; the recurrence itself is models.ReceptiveField.after."""
+    field, fields = ReceptiveField(), []
     for k, s in layers:
-        field += (k - 1) * jump
-        jump *= s
-        fields.append(field)
+        field = field.after(k, s)
+        fields.append(field.size)
     return fields
 
 
@@ -154,10 +157,8 @@ class ShiftResponse:
 
 
 def shift_right(image: torch.Tensor, pixels: int) -> torch.Tensor:
-    """Move a C×H×W map `pixels` to the right, filling the uncovered columns with zeros."""
-    shifted = torch.zeros_like(image)
-    shifted[..., pixels:] = image[..., :image.shape[-1] - pixels]
-    return shifted
+    """Move a C×H×W map `pixels` to the right, filling the uncovered columns with zeros (data.shift_images)."""
+    return shift_images(image, pixels, 0)
 
 
 def shift_response(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> ShiftResponse:
@@ -201,16 +202,32 @@ def learn_kernel(images: torch.Tensor, target_kernel: torch.Tensor, steps: int =
     return KernelFit(kernel.detach()[0, 0], losses)
 
 
-def shift_demo(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> dict[str, torch.Tensor]:
-    """The maps behind shift_response, for a figure: input and moved input, their conv + ReLU and 2×2 max pools."""
+@dataclass(frozen=True)
+class ShiftDemo:
+    """The maps behind shift_response, for section 4.8's figure: the input and its moved copy, each through a
+    convolution + ReLU and a 2×2 max pool, and the difference between the moved response and the response moved."""
+
+    shift: int
+    image: torch.Tensor
+    moved: torch.Tensor
+    response: torch.Tensor
+    moved_response: torch.Tensor
+    pooled: torch.Tensor
+    moved_pooled: torch.Tensor
+    difference: torch.Tensor
+
+
+def shift_demo(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> ShiftDemo:
+    """Section 4.8: one image and its copy moved `shift` pixels right, through conv + ReLU and 2×2 max pooling."""
     image = as_chw(image)
     moved = shift_right(image, shift)
     pad = kernel.shape[-1] // 2
     response = correlate2d_unfold(image, kernel, padding=pad).relu()
     moved_response = correlate2d_unfold(moved, kernel, padding=pad).relu()
-    return {"image": image[0], "moved": moved[0], "response": response[0], "moved_response": moved_response[0],
-            "pooled": max_pool2d(response)[0], "moved_pooled": max_pool2d(moved_response)[0],
-            "difference": (moved_response - shift_right(response, shift))[0], "shift": torch.tensor(shift)}
+    return ShiftDemo(shift=shift, image=image[0], moved=moved[0], response=response[0],
+                     moved_response=moved_response[0], pooled=max_pool2d(response)[0],
+                     moved_pooled=max_pool2d(moved_response)[0],
+                     difference=(moved_response - shift_right(response, shift))[0])
 
 
 def train_epoch(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
@@ -221,7 +238,7 @@ def train_epoch(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     total = 0.0
     for start in range(0, len(labels), batch_size):
         batch = order[start:start + batch_size]
-        x = images[batch].unsqueeze(1).float() / 255.0  # uint8 N×28×28 → float N×1×28×28 in [0, 1]
+        x = to_float_pixels(images[batch])  # uint8 N×28×28 → float N×1×28×28 in [0, 1]
         optimizer.zero_grad()  # 1. forget the previous batch's gradients
         logits = model(x)  # 2. forward
         loss = F.cross_entropy(logits, labels[batch])  # 3. loss
@@ -235,11 +252,11 @@ def train_epoch(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
 def evaluate_loss(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Mean cross-entropy on a labelled set, in eval mode (no dropout, batch norm's running statistics)."""
     model.eval()
-    return float(F.cross_entropy(model(images.unsqueeze(1).float() / 255.0), labels))
+    return float(F.cross_entropy(model(to_float_pixels(images)), labels))
 
 
 @torch.no_grad()
 def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of images whose highest-scoring class is the label, in eval mode."""
     model.eval()
-    return float((model(images.unsqueeze(1).float() / 255.0).argmax(1) == labels).float().mean())
+    return float((model(to_float_pixels(images)).argmax(1) == labels).float().mean())

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from .constants import ARTIFACT_DIR
-from .inference import ModelFileError
-from .preprocess import InputError
+from .serving.inference import ModelFileError
+from .serving.preprocess import InputError
 
 
 def user_errors() -> tuple[type[Exception], ...]:
@@ -118,18 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_train(args) -> dict:
     from .data import load_fashion_mnist, shrink, split_validation
-    from .experiments import Recorder, default_train_config, train_and_record
+    from .experiments import default_train_config, train_and_record
     from .export import save_checkpoint
     from .models import ConvConfig, DenseConfig
+    from .profiles import PROFILES
+    from .runs import Recorder
     from .training import choose_runtime
 
     config = DenseConfig() if args.model == "dense" else ConvConfig(kernel_size=args.kernel_size)
     splits = split_validation(load_fashion_mnist(args.data_dir))
-    if args.dry_run:
-        splits = shrink(splits, 2_000, 500, 1_000)
+    if args.dry_run:  # the smoke profile's subset, one epoch
+        splits = shrink(splits, *PROFILES["smoke"].subset)
         train_config = default_train_config(config, 1, dense_epoch_factor=1)
-    elif args.epochs is None:  # the workshop's recipe: 10 epochs for the CNN, 3× that for the dense baseline
-        train_config = default_train_config(config, 10)
+    elif args.epochs is None:  # the full profile's recipe: its CNN epochs, the dense baseline's declared multiple
+        train_config = default_train_config(config, PROFILES["full"].main_epochs)
     else:
         train_config = default_train_config(config, args.epochs, dense_epoch_factor=1)
     recorder = Recorder(args.record, "cli") if args.record else None
@@ -185,8 +187,8 @@ def command_evaluate(args) -> dict:
 def command_predict(args) -> list[dict]:
     import numpy as np
 
-    from .inference import onnx_session, predict_probabilities, softmax, top_classes
-    from .preprocess import bytes_to_array
+    from .serving.inference import onnx_session, predict_probabilities, softmax, top_classes
+    from .serving.preprocess import bytes_to_array
 
     invert = {"auto": None, "yes": True, "no": False}[args.invert]
     arrays = []

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .constants import CLASS_NAMES, IMAGE_SIZE
+from .settings import run_settings
 
 IMAGES_MAGIC = 2051  # IDX: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
@@ -27,6 +28,7 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 LOCAL_DIR = Path("data")  # torchvision's layout below it: data/FashionMNIST/raw
 VALIDATION_SIZE = 5_000
 VALIDATION_SEED = 0
+TRAIN_SIZE = SPLIT_FILES["train"][2] - VALIDATION_SIZE  # the training split's images (the headline models')
 
 HOW_TO_FIX = (
     "Get a good copy with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or delete the file and "
@@ -133,7 +135,7 @@ def _has_all_files(folder: Path) -> bool:
 
 def candidate_dirs(root: str | os.PathLike | None = None) -> list[Path]:
     """Where the loader looks, in order: root or $FASHION_MNIST_DIR, ./data (torchvision layout), Debian's copy."""
-    explicit = root if root is not None else os.environ.get("FASHION_MNIST_DIR")
+    explicit = root if root is not None else run_settings().data_dir
     if explicit:
         return [Path(explicit)]
     return [LOCAL_DIR / "FashionMNIST" / "raw", LOCAL_DIR, DEBIAN_DIR]
@@ -156,7 +158,7 @@ def load_fashion_mnist(root: str | os.PathLike | None = None, download: bool = T
     """Load all 70,000 images and labels, from the first local copy found, downloading only as a last resort."""
     folders = candidate_dirs(root)
     folder = next((f for f in folders if _has_all_files(f)), None)
-    if folder is None and (root is not None or os.environ.get("FASHION_MNIST_DIR")):
+    if folder is None and (root is not None or run_settings().data_dir):
         missing = [stem for images, labels, _ in SPLIT_FILES.values() for stem in (images, labels)
                    if _find_file(folders[0], stem) is None]
         raise DatasetFileError(f"{folders[0]}: missing {', '.join(missing)} (.gz or uncompressed). {HOW_TO_FIX}")
@@ -222,3 +224,23 @@ def pixel_statistics(images: torch.Tensor) -> tuple[float, float]:
 # Computed from the 60,000 training images with pixel_statistics(); a test recomputes them from the real files.
 TRAIN_MEAN = 0.2860
 TRAIN_STD = 0.3530
+
+
+def to_float_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N×H×W, or one H×W) → float with a channel axis (N×1×H×W, or 1×H×W) in [0, 1].
+
+    The one conversion every model input goes through (training, evaluation, export, attribution, by hand)."""
+    return images.unsqueeze(-3).float() / 255.0
+
+
+def shift_images(images: torch.Tensor, dx: int, dy: int = 0) -> torch.Tensor:
+    """Move images (…×H×W) dx pixels right and dy pixels down (negative: left / up), filling the uncovered border
+    with zeros (black). Used by the shift demonstration (section 4.8) and the translation probe (section 7.1)."""
+    shifted = torch.zeros_like(images)
+    height, width = images.shape[-2:]
+    src_y = slice(max(0, -dy), height - max(0, dy))
+    dst_y = slice(max(0, dy), height - max(0, -dy))
+    src_x = slice(max(0, -dx), width - max(0, dx))
+    dst_x = slice(max(0, dx), width - max(0, -dx))
+    shifted[..., dst_y, dst_x] = images[..., src_y, src_x]
+    return shifted

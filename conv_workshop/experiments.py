@@ -1,132 +1,23 @@
-"""Controlled experiments: train model configs × seeds on the same data and recipe, and record one row per run."""
+"""Controlled experiments: the shared recipe, the catalogue of variants and families of comparisons, and running
+model configs × seeds on the same data and recipe (each run recorded the moment it ends, see runs.py)."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
-from .data import Splits
+from .data import TRAIN_SIZE, Splits
 from .models import ConvConfig, DenseConfig, ModelConfig, build_model, config_to_dict, count_macs, count_parameters
-from .results import RUN_FIELDS, append_jsonl, append_rows, environment_fields, load_runs
-from .stats import Arm, compare_family
-from .training import FitResult, Runtime, TrainConfig, fit, predict_logits
-
-
-@dataclass
-class Outcome:
-    """One finished run: the recorded row, the training history and the trained model (best validation epoch).
-
-    A replayed outcome (see RecordedRuns) has no model until one is asked for; it is then retrained with the
-    same seed and recipe, and `replay_check` holds the recorded and the retrained test accuracy.
-    """
-
-    record: dict
-    fit: FitResult
-    test_predictions: np.ndarray  # the predicted class of every test image (uint8), for paired statistics
-    trained_model: nn.Module | None = None
-    retrain: Callable[[], Outcome] | None = field(default=None, repr=False)
-    replay_check: tuple[float, float] | None = None
-
-    @property
-    def model(self) -> nn.Module:
-        if self.trained_model is None:
-            fresh = self.retrain()
-            self.trained_model = fresh.trained_model
-            self.replay_check = (self.record["test_accuracy"], fresh.record["test_accuracy"])
-        return self.trained_model
-
-    @property
-    def replayed(self) -> bool:
-        return self.retrain is not None
-
-
-class RecordedRuns:
-    """The runs an earlier execution recorded (runs.csv + histories.jsonl), found by what was trained.
-
-    Used to replay a notebook (for example to re-render its figures) without training every run again; a run
-    whose model is needed is retrained and checked against its record.
-    """
-
-    def __init__(self, runs_path: Path, histories_path: Path, predictions_path: Path | None = None):
-        self.runs: dict[str, dict] = {}
-        self.histories: dict[str, list[dict]] = {}
-        self.predictions: dict[str, np.ndarray] = {}
-        predictions_path = Path(predictions_path or Path(runs_path).with_name("predictions.jsonl"))
-        if predictions_path.exists():
-            for line in predictions_path.read_text().splitlines():
-                item = json.loads(line)
-                self.predictions[item["run_id"]] = decode_predictions(item["test_predictions"])
-        if Path(histories_path).exists():
-            for line in Path(histories_path).read_text().splitlines():
-                item = json.loads(line)
-                self.histories[item["run_id"]] = item["history"]
-        if Path(runs_path).exists():
-            for row in load_runs(runs_path).to_dict(orient="records"):
-                record = json.loads(json.dumps(row, default=lambda v: v.item()))
-                record["config"], record["train_config"] = json.loads(row["config"]), json.loads(row["train_config"])
-                key = run_key(record["config"], record["train_config"], record["seed"], record["data"],
-                              record["train_size"])
-                self.runs[key] = record
-
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    def get(self, key: str) -> tuple[dict, FitResult, np.ndarray] | None:
-        record = self.runs.get(key)
-        if record is None or record["run_id"] not in self.histories or record["run_id"] not in self.predictions:
-            return None
-        fit_result = FitResult(history=self.histories[record["run_id"]], best_epoch=record["best_epoch"],
-                               best_val_accuracy=record["best_val_accuracy"], train_seconds=record["train_seconds"],
-                               images_per_second=record["images_per_second"])
-        return record, fit_result, self.predictions[record["run_id"]]
-
-
-@dataclass(frozen=True)
-class Recorder:
-    """Where runs are recorded: <output_dir>/results/runs.csv, histories.jsonl and predictions.jsonl."""
-
-    output_dir: Path
-    profile: str
-
-    @property
-    def runs_path(self) -> Path:
-        return Path(self.output_dir) / "results" / "runs.csv"
-
-    def record(self, row: dict, history: list[dict], test_predictions: np.ndarray) -> None:
-        """Append one run's row, its per-epoch history and its predicted class for every test image."""
-        append_rows(self.runs_path, [row])
-        append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
-        append_jsonl(self.predictions_path, [{"run_id": row["run_id"],
-                                              "test_predictions": encode_predictions(test_predictions)}])
-
-    @property
-    def predictions_path(self) -> Path:
-        return Path(self.output_dir) / "results" / "predictions.jsonl"
-
-    @property
-    def histories_path(self) -> Path:
-        return Path(self.output_dir) / "results" / "histories.jsonl"
-
-
-def encode_predictions(predictions: np.ndarray) -> str:
-    """Predicted classes (uint8) as compressed base64 text: 10,000 predictions take about 5 KB."""
-    return base64.b64encode(zlib.compress(np.asarray(predictions, dtype=np.uint8).tobytes(), 9)).decode()
-
-
-def decode_predictions(text: str) -> np.ndarray:
-    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=np.uint8).copy()
-
+from .profiles import PROFILES, Profile
+from .runs import RUN_FIELDS, Outcome, RecordedRuns, Recorder, capture_environment, run_key
+from .stats import effects_table
+from .training import Runtime, TrainConfig, fit, predict_logits
 
 # The dense baseline is cheap and still improving when the CNN's epoch budget ends: it trains this many times as
 # long, so that the CNN's lead is not an artifact of an under-trained baseline (notebook section 3 measures both).
@@ -168,8 +59,8 @@ def train_and_record(experiment: str, variant: str, config: ModelConfig, splits:
     """Train one model from scratch with one seed, test it once, and append its row to the results files."""
     torch.manual_seed(seed)  # the initial weights depend on the seed too
     model = build_model(config)
-    result = fit(model, splits.train_images, splits.train_labels, splits.val_images, splits.val_labels,
-                 train_config, runtime, seed=seed, progress=progress, description=f"{variant} seed {seed}")
+    result = fit(model, splits, train_config, runtime, seed=seed, progress=progress,
+                 description=f"{variant} seed {seed}")
     logits = predict_logits(model, splits.test_images, runtime, train_config.eval_batch_size)
     predictions = logits.argmax(1)
     timestamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -194,24 +85,13 @@ def train_and_record(experiment: str, variant: str, config: ModelConfig, splits:
         "best_val_accuracy": result.best_val_accuracy,
         "test_accuracy": float((predictions == splits.test_labels).float().mean()),
         "test_loss": float(torch.nn.functional.cross_entropy(logits, splits.test_labels)),
-        "device": runtime.device,
-        "device_name": runtime.device_name,
-        "precision": runtime.precision,
-        **environment_fields(),
+        **capture_environment(runtime).record_fields(),
     }
     assert set(record) == set(RUN_FIELDS)
     test_predictions = predictions.numpy().astype(np.uint8)
     if recorder is not None:
         recorder.record(record, result.history, test_predictions)
-    return Outcome(record=record, fit=result, test_predictions=test_predictions, trained_model=model)
-
-
-def run_key(config: ModelConfig | dict, train_config: TrainConfig | dict, seed: int, data: str,
-            train_size: int) -> str:
-    """What makes two runs the same run: model config, recipe, seed, data and its size (not the experiment's name)."""
-    config = config if isinstance(config, dict) else config_to_dict(config)
-    train_config = train_config if isinstance(train_config, dict) else asdict(train_config)
-    return json.dumps([config, train_config, int(seed), data, int(train_size)], sort_keys=True)
+    return Outcome(record=record, fit=result, test_predictions=test_predictions, model=model)
 
 
 SeedChoice = tuple[int, ...] | Callable[[ModelConfig, int], tuple[int, ...]]
@@ -237,16 +117,17 @@ def run_variants(experiment: str, variants: dict[str, ModelConfig | Variant], sp
         outcomes[variant] = []
         for seed in (seeds(config, len(splits.train_labels)) if callable(seeds) else seeds):
             key = run_key(config, train_config, seed, splits.name, len(splits.train_labels))
-            recorded = replay.get(key) if replay is not None else None
+            recorded = replay.find(key) if replay is not None else None
             if cache is not None and key in cache:
                 outcome = cache[key]
             elif recorded is not None:
-                record, fit_result, predictions = recorded
-                retrain = partial(train_and_record, experiment, variant, config, splits, train_config, seed,
-                                  runtime, None, progress=False)
-                outcome = Outcome(record=record, fit=fit_result, test_predictions=predictions, retrain=retrain)
+                # Recorded under the experiment and variant names that ask for it now, as a fresh run would be
+                # (the run key ignores names).
+                outcome = replace(recorded, record={**recorded.record, "experiment": experiment, "variant": variant},
+                                  retrain=partial(train_and_record, experiment, variant, config, splits, train_config,
+                                                  seed, runtime, None, progress=False))
                 if recorder is not None:
-                    recorder.record(record, fit_result.history, predictions)
+                    recorder.record(outcome.record, outcome.fit.history, outcome.test_predictions)
                 if cache is not None:
                     cache[key] = outcome
             else:
@@ -319,7 +200,8 @@ def data_size_variants(size: int) -> dict[str, ModelConfig]:
 def augmentation_variants() -> dict[str, dict[str, Variant]]:
     """Random horizontal flips off and on, for the dense model and the CNN: what flips add to each model (no flips is
     the reference, so a positive difference means flips help; the default recipe is the one with flips)."""
-    return {model: {f"{model}, no flips": Variant(config, augment="none"), f"{model}, flips": Variant(config)}
+    return {f"flips, {model}": {f"{model}, no flips": Variant(config, augment="none"),
+                                 f"{model}, flips": Variant(config)}
             for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig()))}
 
 
@@ -328,72 +210,9 @@ SCRAMBLE_SEED = 0  # the one pixel permutation of the scrambling probe
 
 def scrambling_variants() -> dict[str, dict[str, ModelConfig]]:
     """Each model on intact pixels (first) and on pixels reordered by one fixed permutation (train and test)."""
-    return {model: {f"{model} (intact)": config, f"{model} (scrambled)": replace(config, scramble=SCRAMBLE_SEED)}
+    return {f"scrambled, {model}": {f"{model} (intact)": config,
+                                     f"{model} (scrambled)": replace(config, scramble=SCRAMBLE_SEED)}
             for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig()))}
-
-
-def mean_of(outcomes: list[Outcome], field_name: str) -> float:
-    """The mean over seeds of one recorded field of a variant's runs (test_accuracy, test_loss, train_seconds...)."""
-    return float(pd.Series([o.record[field_name] for o in outcomes], dtype=float).mean())
-
-
-def summarise_outcomes(outcomes: dict[str, list[Outcome]]) -> pd.DataFrame:
-    """One row per variant: mean ± std test accuracy over seeds, parameters, MACs and training time."""
-    rows = []
-    for variant, runs in outcomes.items():
-        accuracy = pd.Series([o.record["test_accuracy"] for o in runs], dtype=float)
-        rows.append({
-            "variant": variant,
-            "seeds": len(runs),
-            "train_size": runs[0].record["train_size"],
-            "epochs": runs[0].record["epochs"],
-            "augment": runs[0].record["train_config"]["augment"],
-            "parameters": runs[0].record["parameters"],
-            "macs": runs[0].record["macs"],
-            "test_accuracy_mean": accuracy.mean(),
-            "test_accuracy_std": accuracy.std() if len(runs) > 1 else float("nan"),
-            "test_loss_mean": mean_of(runs, "test_loss"),
-            "train_seconds_mean": mean_of(runs, "train_seconds"),
-        })
-    return pd.DataFrame(rows)
-
-
-def arm(outcomes: list[Outcome], test_labels: torch.Tensor) -> Arm:
-    """A variant's runs as one side of a statistical comparison: accuracy per seed and correctness per image."""
-    labels = test_labels.numpy()
-    return Arm.of([o.record["test_accuracy"] for o in outcomes],
-                  np.stack([o.test_predictions == labels for o in outcomes]))
-
-
-def effects(groups: dict[str, dict[str, list[Outcome]]], test_labels: torch.Tensor) -> pd.DataFrame:
-    """Every variant of every experiment against its experiment's first variant, as ONE family of comparisons.
-
-    One row per (experiment, variant): the summary columns, then the difference from the reference in points with
-    its 95 % interval, p, Holm-adjusted p over all comparisons passed together, and the verdict (see stats).
-    """
-    tables, comparisons = [], {}
-    for experiment, outcomes in groups.items():
-        reference = next(iter(outcomes))
-        tables.append(summarise_outcomes(outcomes).assign(experiment=experiment, reference=reference))
-        for variant, runs in outcomes.items():
-            if variant != reference:
-                comparisons[(experiment, variant)] = (arm(runs, test_labels), arm(outcomes[reference], test_labels))
-    table = pd.concat(tables, ignore_index=True)
-    family = compare_family(comparisons)
-    family["experiment"] = [name[0] for name in family.comparison]
-    family["variant"] = [name[1] for name in family.comparison]
-    table = table.merge(family.drop(columns="comparison"), on=["experiment", "variant"], how="left")
-    table.loc[table.variant == table.reference, "verdict"] = "reference"
-    columns = ["experiment", "variant", "reference"]
-    return table[columns + [c for c in table.columns if c not in columns]]
-
-
-def configurations(table: pd.DataFrame) -> pd.DataFrame:
-    """Each distinct configuration of an effects table once (the shared reference CNN is named 'default CNN')."""
-    unique = table.copy()
-    unique.loc[unique.verdict == "reference", "variant"] = "default CNN"
-    unique.loc[unique.verdict == "reference", "experiment"] = "all"
-    return unique.drop_duplicates(["parameters", "macs", "test_accuracy_mean"]).reset_index(drop=True)
 
 
 def recorded_outcomes(recorded: RecordedRuns, variants: dict, train_size: int, epochs: int,
@@ -404,10 +223,55 @@ def recorded_outcomes(recorded: RecordedRuns, variants: dict, train_size: int, e
         config, train_config = recipe(entry, epochs)
         runs = []
         for seed in seeds:
-            hit = recorded.get(run_key(config, train_config, seed, data, train_size))
+            hit = recorded.find(run_key(config, train_config, seed, data, train_size))
             if hit is not None:
-                record, fit_result, predictions = hit
-                runs.append(Outcome(record=record, fit=fit_result, test_predictions=predictions))
+                runs.append(hit)
         if runs:
             found[variant] = runs
     return found
+
+
+# --- families: the comparisons Holm's correction runs over together, and where the full run's records are ---
+
+@dataclass(frozen=True)
+class Family:
+    """A declared family of comparisons: its experiments ({experiment: {variant: config}}, the first variant the
+    reference) and the data they train on; the verdicts of one family are corrected together (stats.effects_table)."""
+
+    name: str
+    experiments: dict[str, dict]
+    scope: str  # "headline": the whole training split; "experiments": the controlled subset; "data size": per size
+
+    def budget(self, experiment: str, profile: Profile) -> tuple[int, int]:
+        """(training images, CNN epochs) of an experiment of this family in a profile run on all the data."""
+        if self.scope == "headline":
+            return TRAIN_SIZE, profile.main_epochs
+        if self.scope == "data size":
+            size = int(experiment.removeprefix("n="))
+            return min(size, TRAIN_SIZE), profile.data_size_epochs(size, TRAIN_SIZE)
+        return profile.experiment_train_size, profile.experiment_epochs
+
+
+def families(profile: Profile = PROFILES["full"]) -> dict[str, Family]:
+    """Every family of comparisons the notebook and the README report (the data-size family at profile's sizes)."""
+    declared = [
+        Family("schedule", {"dense schedule": schedule_variants()}, "headline"),
+        Family("headline", {"CNN vs dense": baseline_variants()}, "headline"),
+        Family("controlled", controlled_experiments(), "experiments"),
+        Family("small GAP", {"small GAP vs dense": small_gap_variants()}, "experiments"),
+        Family("augmentation", augmentation_variants(), "experiments"),
+        Family("scrambling", scrambling_variants(), "experiments"),
+        Family("data size", {f"n={size}": data_size_variants(size) for size in profile.data_sizes}, "data size"),
+    ]
+    return {family.name: family for family in declared}
+
+
+def recorded_effects(recorded: RecordedRuns, family: Family, test_labels: torch.Tensor,
+                     profile: Profile = PROFILES["full"]) -> pd.DataFrame:
+    """A family's effects table from recorded runs (the committed full run's, by default budget): the experiments
+    whose reference and at least one other variant were recorded; empty when none was."""
+    found = {name: recorded_outcomes(recorded, variants, *family.budget(name, profile))
+             for name, variants in family.experiments.items()}
+    found = {name: runs for name, runs in found.items()
+             if len(runs) > 1 and next(iter(family.experiments[name])) in runs}
+    return effects_table(found, test_labels) if found else pd.DataFrame()

@@ -5,19 +5,18 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import platform
 import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
+from .atomic import write_atomic
 from .constants import ARTIFACT_DIR, CLASS_NAMES, IMAGE_SIZE
-from .inference import onnx_session  # re-exported: export.onnx_session stays public
+from .data import to_float_pixels
+from .serving.inference import onnx_session
 from .models import Normalize, build_model, config_from_dict, config_to_dict
-from .results import write_atomic
 
 CHECKPOINT_FORMAT = "conv_workshop.checkpoint/1"
 INPUT_NOTE = "float32 N×1×28×28, pixels scaled to [0, 1] (white garment on black); normalisation is inside the model"
@@ -28,7 +27,10 @@ class CheckpointError(RuntimeError):
 
 
 def versions() -> dict:
-    return {"torch": str(torch.__version__), "python": platform.python_version(), "numpy": np.__version__}
+    """The versions saved in a checkpoint (runs.capture_environment)."""
+    from .runs import capture_environment  # runs imports training, which the service-facing loader does not need
+
+    return capture_environment().versions()
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, train_config: dict | None = None,
@@ -137,7 +139,7 @@ def onnx_parity(onnx_path: str | os.PathLike, model: nn.Module, images: torch.Te
     model = model.cpu().eval()
     max_diff, agree, torch_correct, onnx_correct = 0.0, 0, 0, 0
     for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].unsqueeze(1).float() / 255.0
+        x = to_float_pixels(images[start:start + batch_size])
         y = labels[start:start + batch_size]
         reference = model(x)
         exported = torch.from_numpy(session.run(["logits"], {"images": x.numpy()})[0])

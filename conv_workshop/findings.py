@@ -11,14 +11,15 @@ import math
 import pandas as pd
 import torch
 
-from .tables import difference
+from .runs import count_reproduced
+from .tables import difference_text
 
 
 def _pct(value: float, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f} %"
 
 
-def profile_note(profile, committed_found: bool) -> str:
+def describe_profile(profile, committed_found: bool) -> str:
     """What this profile can and cannot answer, said once at the top."""
     if profile.name == "full":
         return (f"Profile `full`: {len(profile.seeds)} seeds for every CNN and {len(profile.cheap_seeds)} for cheap "
@@ -33,7 +34,7 @@ def profile_note(profile, committed_found: bool) -> str:
                    "run the notebook in the `full` profile, or check out the repository's results/.")
 
 
-def dataset(data, splits, profile: str, counts: pd.DataFrame) -> str:
+def describe_dataset(data, splits, profile: str, counts: pd.DataFrame) -> str:
     fewest, most = int(counts["count"].min()), int(counts["count"].max())
     balance = f"exactly {fewest:,}" if fewest == most else f"between {fewest:,} and {most:,}"
     sizes = splits.sizes()
@@ -43,7 +44,7 @@ def dataset(data, splits, profile: str, counts: pd.DataFrame) -> str:
             f"**{sizes['val']:,}** and tests on **{sizes['test']:,}**.")
 
 
-def ink(intensity: pd.DataFrame, images: torch.Tensor) -> str:
+def describe_ink(intensity: pd.DataFrame, images: torch.Tensor) -> str:
     most = intensity.loc[intensity.ink_pixels.idxmax()]
     fewest = intensity.loc[intensity.ink_pixels.idxmin()]
     background = float((images == 0).float().mean())
@@ -51,30 +52,30 @@ def ink(intensity: pd.DataFrame, images: torch.Tensor) -> str:
             f"average ({most.ink_pixels:.0f} of 784) and {fewest['class']} the fewest ({fewest.ink_pixels:.0f}).")
 
 
-def pca(purity: pd.DataFrame, explained: torch.Tensor, shown: int = 3) -> str:
+def describe_pca(purity: pd.DataFrame, explained: torch.Tensor, shown: int = 3) -> str:
     apart = ", ".join(f"{r['class']} ({r.purity:.2f})" for _, r in purity.head(shown).iterrows())
     mixed = ", ".join(f"{r['class']} ({r.purity:.2f})" for _, r in purity.tail(shown).iloc[::-1].iterrows())
     return (f"The two components explain **{float(explained.sum()):.0%}** of the pixel variance; in this view the "
             f"most separated classes are {apart} and the most mixed are {mixed} (neighbour purity).")
 
 
-def training_loop(initial_loss: float, plain_accuracy: float, fit_accuracy: float) -> str:
+def describe_training_loop(initial_loss: float, plain_accuracy: float, fit_accuracy: float) -> str:
     return (f"Before training, the validation loss is **{initial_loss:.2f}** (ln 10 = {math.log(10):.2f}); after "
             f"one epoch the plain loop classifies **{_pct(plain_accuracy)}** of the validation images correctly, and "
             f"one epoch of `fit()` from the same weights **{_pct(fit_accuracy)}**.")
 
 
-def effect(table: pd.DataFrame, experiment: str | None = None) -> str:
+def describe_effects(table: pd.DataFrame, experiment: str | None = None) -> str:
     """Every comparison of an effects table: the difference with its interval, and the verdict."""
     rows = table if experiment is None else table[table.experiment == experiment]
     parts = []
     for _, row in rows[rows.verdict != "reference"].iterrows():
-        parts.append(f"{row.variant} minus {row.reference}: **{difference(row.difference, row.low, row.high)} "
+        parts.append(f"{row.variant} minus {row.reference}: **{difference_text(row.difference, row.low, row.high)} "
                      f"points** ({row.verdict})")
     return "; ".join(parts) + "."
 
 
-def confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: pd.DataFrame) -> str:
+def describe_confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: pd.DataFrame) -> str:
     names = list(per_class["class"])
     counts = matrix.clone()
     counts.fill_diagonal_(0)
@@ -90,7 +91,7 @@ def confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: pd.DataFr
             f"largest measured gain over the dense model is on **{best['class']}** ({gain.max():+.1f} points).")
 
 
-def resolution(effects: pd.DataFrame) -> str:
+def describe_resolution(effects: pd.DataFrame) -> str:
     rows = effects[effects.verdict != "reference"]
     widths = ((rows.high - rows.low) / 2).dropna()
     seeds = int(rows.seeds.min())
@@ -105,7 +106,7 @@ def resolution(effects: pd.DataFrame) -> str:
             f"**{resolved} of {len(rows)}** comparisons are resolved after Holm's correction.")
 
 
-def translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
+def describe_translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
     mean = curve.groupby(["model", "direction", "shift"]).accuracy.mean() * 100
     drop = {(m, d, s): mean[(m, d, 0)] - mean[(m, d, s)] for m, d, s in mean.index}
     models = list(dict.fromkeys(curve.model))
@@ -120,30 +121,28 @@ def translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
             f"{sim[('horizontal', shift)]:.2f} with its horizontal one.")
 
 
-def data_size(efficiency: pd.DataFrame) -> str:
+def describe_data_size(efficiency: pd.DataFrame) -> str:
     rows = efficiency[efficiency.verdict != "reference"].sort_values("train_size")
-    parts = [f"{int(r.train_size):,} images: **{difference(r.difference, r.low, r.high)} points** ({r.verdict})"
+    parts = [f"{int(r.train_size):,} images: **{difference_text(r.difference, r.low, r.high)} points** ({r.verdict})"
              for r in rows.itertuples()]
     return ("CNN minus dense baseline with " + "; ".join(parts) + ". Whether the lead changes with the "
             "training-set size is not tested (the epochs also differ between sizes): compare the intervals.")
 
 
-def hierarchy(selectivity: pd.DataFrame) -> str:
-    from .stats import ALPHA, rank_sum
+def describe_hierarchy(selectivity: pd.DataFrame) -> str:
+    """Section 7.4: the median class entropy per block and stats.hierarchy_test's verdict."""
+    from .stats import hierarchy_test
 
-    blocks = list(dict.fromkeys(selectivity.block))
-    first, last = (selectivity[selectivity.block == b] for b in (blocks[0], blocks[-1]))
-    p = rank_sum(last.entropy, first.entropy)
-    deeper = last.entropy.median() < first.entropy.median() and p < ALPHA
-    verdict = ("so, counting this model's channels as the sample, deeper units are more class-specific" if deeper else
-               "so this model does not show deeper units to be more class-specific")
-    return (f"Median entropy of a channel's top-100 classes: {first.entropy.median():.2f} bits in {blocks[0]} and "
-            f"{last.entropy.median():.2f} in {blocks[-1]}, against {selectivity.shuffled_entropy.mean():.2f} with "
-            f"shuffled labels; {blocks[-1]} against {blocks[0]}: p = {p:.1e} (Mann–Whitney over channels), "
-            f"{verdict}.")
+    test = hierarchy_test(selectivity)
+    verdict = ("so, counting this model's channels as the sample, deeper units are more class-specific"
+               if test.deeper_more_specific else "so this model does not show deeper units to be more class-specific")
+    return (f"Median entropy of a channel's top-100 classes: {test.first_median:.2f} bits in {test.first_block} and "
+            f"{test.last_median:.2f} in {test.last_block}, against {test.shuffled:.2f} with "
+            f"shuffled labels; {test.last_block} against {test.first_block}: p = {test.p_value:.1e} (Mann–Whitney "
+            f"over channels), {verdict}.")
 
 
-def saved_model(saved, recorded_accuracy: float | None = None) -> str:
+def describe_saved_model(saved, recorded_accuracy: float | None = None) -> str:
     during = "" if recorded_accuracy is None else \
         f" (recorded during training, in the runtime's arithmetic: {_pct(recorded_accuracy, 2)})"
     return (f"Saved CNN (seed {saved.seed}, chosen on validation): test accuracy **{_pct(saved.test_accuracy, 2)}** "
@@ -151,18 +150,13 @@ def saved_model(saved, recorded_accuracy: float | None = None) -> str:
             f"{_pct(saved.reloaded_accuracy, 2)} and the complete model {_pct(saved.complete_accuracy, 2)}.")
 
 
-def replays_reproduced(checks: list[dict]) -> int:
-    """How many models retrained by a replay reproduce their recorded test accuracy (to well under one image)."""
-    return sum(abs(c["recorded"] - c["retrained"]) < 5e-5 for c in checks)
-
-
-def run_facts(run: dict, runs_path) -> str:
+def describe_run(run: dict, runs_path) -> str:
     text = (f"**This run:** profile `{run['profile']}`, {run['device']} ({run['device_name']}, {run['precision']}), "
             f"{run['date']}, **{run['minutes']} minutes** from the first cell to the last; {run['training_runs']} "
             f"training runs recorded in `{runs_path}`")
     if run["replayed_runs"]:
         checks = run["replay_checks"]
-        matching = replays_reproduced(checks)
+        matching = count_reproduced(checks)
         text += (f"; a replay: {run['replayed_runs']} runs taken from the records of the same code and seeds, "
                  f"{run['retrained_for_models']} retrained because figures use their models, {matching} of "
                  f"{len(checks)} reproducing their recorded test accuracy to the image (the pairs are in "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
@@ -192,19 +193,65 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters of a model."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-@dataclass
-class _Field:
-    size: int = 1  # receptive field in input pixels
-    jump: int = 1  # distance in input pixels between neighbouring outputs
-    rows: list = field(default_factory=list)
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Where a unit of a layer looks in the input: the receptive field's side, the jump (distance in input pixels
+    between neighbouring units) and the centre of the first unit (input pixel coordinates, pixel centres at integers).
+
+    The one home of the recurrence (sections 4.7 and 7.4): a layer with kernel k, stride s, padding p and dilation d
+    spans d·(k − 1) + 1 inputs, so r ← r + d·(k − 1)·j, start ← start + (d·(k − 1)/2 − p)·j, then j ← j·s.
+    """
+
+    size: int = 1
+    jump: int = 1
+    start: float = 0.0
+
+    def after(self, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> ReceptiveField:
+        """The field of the next layer's units."""
+        span = dilation * (kernel - 1)
+        return ReceptiveField(self.size + span * self.jump, self.jump * stride,
+                              self.start + (span / 2 - padding) * self.jump)
+
+    def window(self, row: int, column: int) -> tuple[int, int]:
+        """Top-left input pixel of the receptive field of the unit at (row, column)."""
+        offset = (self.size - 1) / 2
+        return (math.floor(self.start + row * self.jump - offset + 1e-9),
+                math.floor(self.start + column * self.jump - offset + 1e-9))
+
+
+def spatial_geometry(module: nn.Module) -> tuple[int, int, int, int] | None:
+    """(kernel, stride, padding, dilation) of a layer that moves over the image (None for others); refuses what
+    ReceptiveField cannot describe: non-square kernels, strides, paddings or dilations, and string padding."""
+    if isinstance(module, nn.Conv2d):
+        values = {"kernel_size": module.kernel_size, "stride": module.stride, "padding": module.padding,
+                  "dilation": module.dilation}
+    elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        values = {"kernel_size": module.kernel_size, "stride": module.stride, "padding": module.padding,
+                  "dilation": getattr(module, "dilation", 1)}
+    else:
+        return None
+    square = {}
+    for name, value in values.items():
+        if isinstance(value, str):
+            raise ValueError(f"{type(module).__name__}(padding={value!r}): give the padding as a number of pixels "
+                             "to compute receptive fields")
+        pair = (value, value) if isinstance(value, int) else tuple(value)
+        if pair[0] != pair[1]:
+            raise ValueError(f"{type(module).__name__} has {name}={pair}: receptive fields are computed for square "
+                             "kernels, strides, paddings and dilations only")
+        square[name] = int(pair[0])
+    return square["kernel_size"], square["stride"], square["padding"], square["dilation"]
 
 
 def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_SIZE, IMAGE_SIZE)) -> list[dict]:
-    """One row per leaf layer: name, type, output shape, parameters, multiply-accumulates, receptive field."""
-    state = _Field()
+    """One row per leaf layer: name, type, output shape, parameters, multiply-accumulates, receptive field
+    (sections 3.1, 4.5–4.7 and 5.1)."""
+    rows: list[dict] = []
+    field = [ReceptiveField()]  # the field so far (a list, so that the hook can replace it)
 
     def hook(module, inputs, output, name):
         params = sum(p.numel() for p in module.parameters(recurse=False))
@@ -214,24 +261,20 @@ def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_S
             macs = output.numel() // output.shape[0] * (module.in_channels // module.groups) * kh * kw
         elif isinstance(module, nn.Linear):
             macs = module.in_features * module.out_features
+        geometry = spatial_geometry(module)
+        if isinstance(module, nn.AdaptiveAvgPool2d):
+            geometry = (inputs[0].shape[-1], 1, 0, 1)
         kernel = stride = None
-        if isinstance(module, nn.Conv2d):
-            kernel, stride = module.kernel_size[0], module.stride[0]
-        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-            kernel, stride = module.kernel_size, module.stride
-        elif isinstance(module, nn.AdaptiveAvgPool2d):
-            kernel, stride = inputs[0].shape[-1], 1
-        if kernel is not None:
-            state.size += (kernel - 1) * state.jump
-            state.jump *= stride
-        spatial = output.dim() == 4
-        state.rows.append({
+        if geometry is not None:
+            kernel, stride, padding, dilation = geometry
+            field[0] = field[0].after(kernel, stride, padding, dilation)
+        rows.append({
             "layer": name,
             "type": type(module).__name__,
             "output_shape": tuple(output.shape[1:]),
             "parameters": params,
             "macs": macs,
-            "receptive_field": state.size if spatial or kernel is not None else None,
+            "receptive_field": field[0].size if output.dim() == 4 or kernel is not None else None,
             "kernel": kernel,
             "stride": stride,
         })
@@ -247,7 +290,7 @@ def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_S
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    return state.rows
+    return rows
 
 
 def count_macs(model: nn.Module) -> int:

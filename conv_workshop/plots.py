@@ -21,7 +21,7 @@ import torch
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
-from .results import write_atomic
+from .atomic import write_atomic
 
 DIVERGING = "RdBu_r"  # red = positive, blue = negative
 _MPL = tuple(int(part) for part in matplotlib.__version__.split(".")[:2])
@@ -287,30 +287,30 @@ def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns
     return figure
 
 
-def shift_response(demo: dict[str, torch.Tensor]) -> plt.Figure:
+def shift_response(demo) -> plt.Figure:
     """An image and its shifted copy through a convolution (+ReLU) and 2×2 max pooling (by_hand.shift_demo)."""
-    shift = int(demo["shift"])
+    shift = demo.shift
     figure, axes = plt.subplots(2, 4, figsize=(12.5, 6), gridspec_kw={"wspace": 0.45, "hspace": 0.35})
     for row, (key, title) in enumerate((("image", "input"), ("moved", f"input moved {shift} px right"))):
-        shown = axes[row, 0].imshow(_as_numpy(demo[key]), cmap="gray", vmin=0, vmax=1)
+        shown = axes[row, 0].imshow(_as_numpy(getattr(demo, key)), cmap="gray", vmin=0, vmax=1)
         axes[row, 0].set(xticks=[], yticks=[], title=title)
-    limit = float(max(demo["response"].max(), demo["moved_response"].max())) or 1.0
+    limit = float(max(demo.response.max(), demo.moved_response.max())) or 1.0
     for row, key in enumerate(("response", "moved_response")):
-        shown = axes[row, 1].imshow(_as_numpy(demo[key]), cmap="magma", vmin=0, vmax=limit)
+        shown = axes[row, 1].imshow(_as_numpy(getattr(demo, key)), cmap="magma", vmin=0, vmax=limit)
         axes[row, 1].set(xticks=[], yticks=[], title="conv + ReLU")
     _colorbar(figure, shown, axes[:, 1].tolist(), "response")
-    difference = _as_numpy(demo["difference"])
+    difference = _as_numpy(demo.difference)
     inner = float(np.abs(difference[3:-3, 3:-3]).max())
     axes[0, 2].axis("off")
     axes[0, 2].text(0.0, 0.5, f"conv(moved) − moved(conv):\nlargest |difference| away\nfrom the border = {inner:.1g}."
                     "\nThe response moved with\nthe input (equivariance).", fontsize=9, va="center")
-    averages = [float(demo["response"].mean()), float(demo["moved_response"].mean())]
+    averages = [float(demo.response.mean()), float(demo.moved_response.mean())]
     axes[1, 2].bar([0, 1], averages, color=["C0", "C1"], width=0.6)
     axes[1, 2].set_xticks([0, 1], ["input", "moved"])
     axes[1, 2].set(title="global average of the response", ylabel="mean response", xlabel="image")
-    limit = float(max(demo["pooled"].max(), demo["moved_pooled"].max())) or 1.0
+    limit = float(max(demo.pooled.max(), demo.moved_pooled.max())) or 1.0
     for row, key in enumerate(("pooled", "moved_pooled")):
-        shown = axes[row, 3].imshow(_as_numpy(demo[key]), cmap="magma", vmin=0, vmax=limit)
+        shown = axes[row, 3].imshow(_as_numpy(getattr(demo, key)), cmap="magma", vmin=0, vmax=limit)
         axes[row, 3].set(xticks=[], yticks=[], title="after 2×2 max pool")
     _colorbar(figure, shown, axes[:, 3].tolist(), "response")
     figure.suptitle("Shift the input, and the convolution's output shifts with it")

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from .data import shift_images
+from .models import ReceptiveField, spatial_geometry
 from .training import EVAL_BATCH_SIZE, Runtime, predict_logits, to_input
 
 DIRECTIONS = {"horizontal": (1, 0), "vertical": (0, 1), "diagonal": (1, 1)}
-
-
-def shift_images(images: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
-    """Move every image dx pixels right and dy pixels down, filling the uncovered border with black (0)."""
-    shifted = torch.zeros_like(images)
-    height, width = images.shape[-2:]
-    src_y = slice(max(0, -dy), height - max(0, dy))
-    dst_y = slice(max(0, dy), height - max(0, -dy))
-    src_x = slice(max(0, -dx), width - max(0, dx))
-    dst_x = slice(max(0, dx), width - max(0, -dx))
-    shifted[..., dst_y, dst_x] = images[..., src_y, src_x]
-    return shifted
 
 
 def translation_curve(models: dict[str, nn.Module | list[nn.Module]], images: torch.Tensor, labels: torch.Tensor,
@@ -43,17 +30,6 @@ def translation_curve(models: dict[str, nn.Module | list[nn.Module]], images: to
                     rows.append({"model": name, "seed": seed, "direction": direction, "shift": shift,
                                  "accuracy": accuracy})
     return pd.DataFrame(rows)
-
-
-def pixel_permutation(seed: int = 0, size: int = 28 * 28) -> torch.Tensor:
-    """One fixed random order of the 784 pixels (the same for train and test)."""
-    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))
-
-
-def permute_pixels(images: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
-    """Scramble every image with the same pixel permutation: all information kept, spatial layout destroyed."""
-    flat = images.reshape(len(images), -1)
-    return flat[:, permutation].reshape(images.shape)
 
 
 def block_outputs(model: nn.Module) -> dict[str, nn.Module]:
@@ -84,40 +60,20 @@ def feature_maps(model: nn.Module, image: torch.Tensor, runtime: Runtime) -> dic
     return captured
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Where a block's output units look: receptive-field size, jump between units, and the first unit's centre
-    (input pixel coordinates, pixel centres at integers)."""
-
-    size: int
-    jump: int
-    start: float
-
-    def window(self, row: int, column: int) -> tuple[int, int]:
-        """Top-left input pixel of the receptive field of the unit at (row, column)."""
-        offset = (self.size - 1) / 2
-        return (math.floor(self.start + row * self.jump - offset + 1e-9),
-                math.floor(self.start + column * self.jump - offset + 1e-9))
-
-
-def block_geometry(model: nn.Module) -> dict[str, Geometry]:
-    """The receptive-field geometry of each block's output, from the kernel, stride and padding of every layer."""
-    size, jump, start, geometry = 1, 1, 0.0, {}
+def block_geometry(model: nn.Module) -> dict[str, ReceptiveField]:
+    """The receptive field of each block's output (section 7.4), from the kernel, stride and padding of every layer."""
+    field, geometry = ReceptiveField(), {}
     ends = {id(module): name for name, module in block_outputs(model).items()}
     for module in model.features:
-        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            k = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
-            s = module.stride if isinstance(module.stride, int) else module.stride[0]
-            p = module.padding if isinstance(module.padding, int) else module.padding[0]
-            start += ((k - 1) / 2 - p) * jump
-            size += (k - 1) * jump
-            jump *= s
+        step = spatial_geometry(module)
+        if step is not None:
+            field = field.after(*step)
         if id(module) in ends:
-            geometry[ends[id(module)]] = Geometry(size, jump, start)
+            geometry[ends[id(module)]] = field
     return geometry
 
 
-def receptive_patch(image: torch.Tensor, geometry: Geometry, row: int, column: int) -> torch.Tensor:
+def receptive_patch(image: torch.Tensor, geometry: ReceptiveField, row: int, column: int) -> torch.Tensor:
     """The input window (size × size, zeros outside the image) that the unit at (row, column) of a block sees."""
     top, left = geometry.window(row, column)
     padded = torch.nn.functional.pad(image, (geometry.size,) * 4)

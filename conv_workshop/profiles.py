@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .settings import run_settings
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Profile:
     @property
     def output_dir(self) -> Path:
         """Where this profile records results: the committed results/ for full, runs/<profile>/ otherwise."""
-        override = os.environ.get("WORKSHOP_OUTPUT_DIR")
+        override = run_settings().output_dir
         if override:
-            return Path(override)
+            return override
         return Path(".") if self.name == "full" else Path("runs") / self.name
 
     def seeds_for(self, config, train_size: int) -> tuple[int, ...]:
@@ -65,8 +66,8 @@ PROFILES = {
 
 
 def choose_profile(name: str | None = None, device: str = "cpu") -> Profile:
-    """The profile named (or $WORKSHOP_PROFILE); by default full on CUDA, quick elsewhere."""
-    name = name or os.environ.get("WORKSHOP_PROFILE") or ("full" if device == "cuda" else "quick")
+    """The profile named (or $WORKSHOP_PROFILE, see settings); by default full on CUDA, quick elsewhere."""
+    name = name or run_settings().profile or ("full" if device == "cuda" else "quick")
     if name not in PROFILES:
         raise ValueError(f"WORKSHOP_PROFILE={name!r}; choose one of {', '.join(PROFILES)}")
     return PROFILES[name]

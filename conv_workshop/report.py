@@ -17,29 +17,17 @@ import pandas as pd
 import torch
 
 from . import tables
-from .data import SPLIT_FILES, VALIDATION_SIZE
-from .experiments import (
-    DENSE_EPOCH_FACTOR,
-    RecordedRuns,
-    augmentation_variants,
-    baseline_variants,
-    controlled_experiments,
-    data_size_variants,
-    effects,
-    recorded_outcomes,
-    schedule_variants,
-    scrambling_variants,
-    small_gap_variants,
-)
-from .findings import replays_reproduced
+from .atomic import write_atomic
+from .data import TRAIN_SIZE
+from .experiments import DENSE_EPOCH_FACTOR, families, recorded_effects
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import PROFILES
-from .results import load_runs, to_markdown, write_atomic
+from .runs import RecordedRuns, count_reproduced, load_runs
+from .tables import to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 READMES = {"en": ROOT / "README.md", "es": ROOT / "README.es.md"}
 BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)
-FULL_TRAIN_SIZE = SPLIT_FILES["train"][2] - VALIDATION_SIZE
 
 NONE = {"en": "No recorded results yet: run the notebook in the full profile.",
         "es": "Aún no hay resultados registrados: ejecute el notebook en el perfil full."}
@@ -84,33 +72,13 @@ def test_labels() -> torch.Tensor:
 
 
 def recorded_families(root: Path = ROOT, labels: torch.Tensor | None = None) -> dict[str, pd.DataFrame]:
-    """Every family of comparisons of the committed full run, with the notebook's grouping and statistics."""
-    recorded = RecordedRuns(root / "results" / "runs.csv", root / "results" / "histories.jsonl",
-                            root / "results" / "predictions.jsonl")
+    """Every family of comparisons of the committed full run (experiments.families), with the notebook's grouping
+    and statistics."""
+    recorded = RecordedRuns(root / "results")
     if not len(recorded):
         return {}
     labels = test_labels() if labels is None else labels
-    full = PROFILES["full"]
-    headline = (FULL_TRAIN_SIZE, full.main_epochs)
-    subset = (full.experiment_train_size, full.experiment_epochs)
-
-    def family(groups: dict[str, dict], sizes: dict[str, tuple[int, int]] | None = None, default=subset):
-        found = {name: recorded_outcomes(recorded, variants, *(sizes or {}).get(name, default))
-                 for name, variants in groups.items()}
-        found = {name: runs for name, runs in found.items() if len(runs) > 1 and next(iter(groups[name])) in runs}
-        return effects(found, labels) if found else pd.DataFrame()
-
-    sizes = {f"n={size}": (min(size, FULL_TRAIN_SIZE), full.data_size_epochs(size, FULL_TRAIN_SIZE))
-             for size in full.data_sizes}
-    return {
-        "schedule": family({"dense schedule": schedule_variants()}, default=headline),
-        "headline": family({"CNN vs dense": baseline_variants()}, default=headline),
-        "controlled": family(controlled_experiments()),
-        "small GAP": family({"small GAP vs dense": small_gap_variants()}),
-        "augmentation": family(augmentation_variants()),
-        "scrambling": family(scrambling_variants()),
-        "data size": family({f"n={size}": data_size_variants(size) for size in full.data_sizes}, sizes),
-    }
+    return {name: recorded_effects(recorded, family, labels) for name, family in families().items()}
 
 
 def _effects_table(table: pd.DataFrame, language: str, experiment: bool = False, extra: tuple[str, ...] = ()) -> str:
@@ -148,7 +116,7 @@ def _reference_run(runs: pd.DataFrame, root: Path, language: str) -> str:
     text += f"; {len(runs)} {runs_words}"
     if facts.get("replayed_runs"):
         checks = facts.get("replay_checks", [])
-        match = yes if checks and replays_reproduced(checks) == len(checks) else no
+        match = yes if checks and count_reproduced(checks) == len(checks) else no
         text += "; " + replay_words.format(minutes=facts["minutes"], replayed=facts["replayed_runs"],
                                            retrained=facts.get("retrained_for_models", 0), match=match)
     return text + "."
@@ -160,10 +128,9 @@ def profiles_table(language: str, root: Path = ROOT) -> str:
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     es = language == "es"
     default = {"full": "CUDA", "quick": "CPU, MPS", "smoke": "CI"}
-    all_train = SPLIT_FILES["train"][2] - VALIDATION_SIZE
     rows = []
     for name, profile in PROFILES.items():
-        train = profile.subset[0] if profile.subset else all_train
+        train = profile.subset[0] if profile.subset else TRAIN_SIZE
         experiments = min(profile.experiment_train_size or train, train)
         timing = timings.get(name)
         measured = (f"{timing['seconds'] / 60:.1f} min ({timing['device']}, {timing['cpu_threads']} "

@@ -145,3 +145,177 @@ def interval_from_summary(mean: float, std: float, n: int, level: float = 0.95) 
         return float("nan"), float("nan")
     half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n))
     return mean - half, mean + half
+
+
+# --- the tables every verdict is read from: runs summarised per variant, and variants against their reference ---
+
+def summarise_runs(runs: pd.DataFrame, by: tuple[str, ...] = ("experiment", "variant")) -> pd.DataFrame:
+    """Recorded runs (runs.csv) grouped: mean ± std over seeds of accuracy, loss and time, with parameters and MACs
+    (section 11's run summary)."""
+    if runs.empty:
+        return pd.DataFrame()
+    grouped = runs.groupby(list(by), sort=False)
+    table = grouped.agg(
+        seeds=("seed", "nunique"),
+        epochs=("epochs", "first"),
+        train_size=("train_size", "first"),
+        parameters=("parameters", "first"),
+        macs=("macs", "first"),
+        test_accuracy_mean=("test_accuracy", "mean"),
+        test_accuracy_std=("test_accuracy", "std"),
+        test_loss_mean=("test_loss", "mean"),
+        best_val_accuracy_mean=("best_val_accuracy", "mean"),
+        train_seconds_mean=("train_seconds", "mean"),
+    ).reset_index()
+    table["test_accuracy_std"] = table["test_accuracy_std"].fillna(0.0)
+    return table
+
+
+def _mean_of(outcomes, field_name: str) -> float:
+    """The mean over seeds of one recorded field of a variant's runs (test_loss, train_seconds...)."""
+    return float(pd.Series([o.record[field_name] for o in outcomes], dtype=float).mean())
+
+
+def summarise_outcomes(outcomes: dict[str, list]) -> pd.DataFrame:
+    """One row per variant ({variant: [Outcome per seed]}): mean ± std test accuracy over seeds, parameters, MACs
+    and training time."""
+    rows = []
+    for variant, runs in outcomes.items():
+        accuracy = pd.Series([o.record["test_accuracy"] for o in runs], dtype=float)
+        rows.append({
+            "variant": variant,
+            "seeds": len(runs),
+            "train_size": runs[0].record["train_size"],
+            "epochs": runs[0].record["epochs"],
+            "augment": runs[0].record["train_config"]["augment"],
+            "parameters": runs[0].record["parameters"],
+            "macs": runs[0].record["macs"],
+            "test_accuracy_mean": accuracy.mean(),
+            "test_accuracy_std": accuracy.std() if len(runs) > 1 else float("nan"),
+            "test_loss_mean": _mean_of(runs, "test_loss"),
+            "train_seconds_mean": _mean_of(runs, "train_seconds"),
+        })
+    return pd.DataFrame(rows)
+
+
+def arm(outcomes: list, test_labels) -> Arm:
+    """A variant's runs as one side of a comparison: accuracy per seed and correctness per test image."""
+    labels = np.asarray(test_labels)
+    return Arm.of([o.record["test_accuracy"] for o in outcomes],
+                  np.stack([o.test_predictions == labels for o in outcomes]))
+
+
+def effects_table(groups: dict[str, dict[str, list]], test_labels) -> pd.DataFrame:
+    """Every variant of every experiment ({experiment: {variant: [Outcome]}}) against its experiment's first
+    variant, as ONE family of comparisons (sections 3.3, 5.2, 6 and 7).
+
+    One row per (experiment, variant): the summary columns, then the difference from the reference in points with
+    its 95 % interval, p, Holm-adjusted p over all comparisons passed together, and the verdict.
+    """
+    tables, comparisons = [], {}
+    for experiment, outcomes in groups.items():
+        reference = next(iter(outcomes))
+        tables.append(summarise_outcomes(outcomes).assign(experiment=experiment, reference=reference))
+        for variant, runs in outcomes.items():
+            if variant != reference:
+                comparisons[(experiment, variant)] = (arm(runs, test_labels), arm(outcomes[reference], test_labels))
+    table = pd.concat(tables, ignore_index=True)
+    family = compare_family(comparisons)
+    family["experiment"] = [name[0] for name in family.comparison]
+    family["variant"] = [name[1] for name in family.comparison]
+    table = table.merge(family.drop(columns="comparison"), on=["experiment", "variant"], how="left")
+    table.loc[table.variant == table.reference, "verdict"] = "reference"
+    columns = ["experiment", "variant", "reference"]
+    return table[columns + [c for c in table.columns if c not in columns]]
+
+
+# --- accuracy against cost (section 6.10) ---
+
+def distinct_configurations(table: pd.DataFrame) -> pd.DataFrame:
+    """Each distinct configuration of an effects table once (the shared reference CNN is named 'default CNN')."""
+    unique = table.copy()
+    unique.loc[unique.verdict == "reference", "variant"] = "default CNN"
+    unique.loc[unique.verdict == "reference", "experiment"] = "all"
+    return unique.drop_duplicates(["parameters", "macs", "test_accuracy_mean"]).reset_index(drop=True)
+
+
+def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
+    """True for the rows no other row beats on both mean accuracy (higher) and `cost` (lower)."""
+    ordered = points.sort_values([cost, "test_accuracy_mean"], ascending=[True, False])
+    best, front = -np.inf, pd.Series(False, index=points.index)
+    for index, row in ordered.iterrows():
+        if row.test_accuracy_mean > best:
+            front[index], best = True, row.test_accuracy_mean
+    return front
+
+
+# --- the probes' tests (sections 7.1 and 7.4) ---
+
+@dataclass(frozen=True)
+class ShiftTest:
+    """Whether the default CNN's accuracy falls under a 2-pixel shift: the mean drop over seeds and its t interval."""
+
+    seeds: int
+    drop: float  # points
+    low: float
+    high: float
+
+    @property
+    def verdict(self) -> str:
+        if self.seeds == 0:
+            return "not measured"
+        if self.seeds < 2:
+            return "one seed: no test"
+        if self.low > 0:  # invariance is refuted only when the interval excludes 0
+            return (f"not invariant: accuracy falls by {self.drop:.1f} points (95 % interval {self.low:.1f} to "
+                    f"{self.high:.1f}, {self.seeds} seeds)")
+        return f"not resolved with {self.seeds} seeds"
+
+
+def shift_test(per_seed_drops: Sequence[float]) -> ShiftTest:
+    """Student's t interval of the mean accuracy drop (points) over seeds, the same images scored shifted and not."""
+    drops = np.asarray([d for d in per_seed_drops if not math.isnan(d)], dtype=float)
+    if len(drops) == 0:
+        return ShiftTest(0, float("nan"), float("nan"), float("nan"))
+    mean, low, high = mean_interval(drops)
+    return ShiftTest(len(drops), mean, low, high)
+
+
+def selectivity_tests(table: pd.DataFrame) -> pd.DataFrame:
+    """Per block of a class_selectivity table: the median class entropy of its channels, the shuffled-label
+    baseline, Wilcoxon's p for 'below shuffled' (paired over channels) and Mann–Whitney's p against the first block."""
+    blocks = list(dict.fromkeys(table.block))
+    first = table[table.block == blocks[0]].entropy
+    rows = []
+    for block in blocks:
+        part = table[table.block == block]
+        rows.append({"block": block, "channels": len(part), "median_entropy": float(part.entropy.median()),
+                     "shuffled_entropy": float(part.shuffled_entropy.mean()),
+                     "p_below_shuffled": float(scipy_stats.wilcoxon(part.entropy, part.shuffled_entropy,
+                                                                    alternative="less").pvalue),
+                     "p_vs_first": float("nan") if block == blocks[0] else rank_sum(part.entropy, first)})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class HierarchyTest:
+    """Are the last block's channels more class-specific than the first block's (lower median entropy, p < ALPHA)?"""
+
+    first_block: str
+    last_block: str
+    first_median: float
+    last_median: float
+    shuffled: float
+    p_value: float
+
+    @property
+    def deeper_more_specific(self) -> bool:
+        return self.last_median < self.first_median and self.p_value < ALPHA
+
+
+def hierarchy_test(selectivity: pd.DataFrame) -> HierarchyTest:
+    """Mann–Whitney over channels, last block against first, of a class_selectivity table (section 7.4)."""
+    blocks = list(dict.fromkeys(selectivity.block))
+    first, last = (selectivity[selectivity.block == b] for b in (blocks[0], blocks[-1]))
+    return HierarchyTest(blocks[0], blocks[-1], float(first.entropy.median()), float(last.entropy.median()),
+                         float(selectivity.shuffled_entropy.mean()), rank_sum(last.entropy, first.entropy))

@@ -8,14 +8,14 @@ import math
 import pandas as pd
 
 
-def accuracy(mean: float, std: float | None = None, seeds: int = 1) -> str:
+def accuracy_text(mean: float, std: float | None = None, seeds: int = 1) -> str:
     """'93.66 ± 0.13' for several seeds (std over seeds); one seed has no spread to show: '93.66'."""
     if seeds < 2 or std is None or (isinstance(std, float) and math.isnan(std)):
         return f"{mean * 100:.2f}"
     return f"{mean * 100:.2f} ± {std * 100:.2f}"
 
 
-def difference(value: float, low: float, high: float) -> str:
+def difference_text(value: float, low: float, high: float) -> str:
     """'−0.28 [−0.71, +0.15]': a difference in points with its 95 % interval (no interval with one seed)."""
     text = _signed(value)
     return text if math.isnan(low) else f"{text} [{_signed(low)}, {_signed(high)}]"
@@ -46,9 +46,9 @@ def summary(table: pd.DataFrame, columns: tuple[str, ...] = ("variant", "seeds",
         "flips": lambda t: t.augment.map({"flip": "yes", "none": "no"}),
         "parameters": lambda t: t.parameters.map(count),
         "MACs (M)": lambda t: t.macs.map(millions),
-        "accuracy": lambda t: [accuracy(m, s, n) for m, s, n in zip(t.test_accuracy_mean, t.test_accuracy_std,
+        "accuracy": lambda t: [accuracy_text(m, s, n) for m, s, n in zip(t.test_accuracy_mean, t.test_accuracy_std,
                                                                       t.seeds)],
-        "difference": lambda t: [difference(d, lo, hi) if v != "reference" else "reference"
+        "difference": lambda t: [difference_text(d, lo, hi) if v != "reference" else "reference"
                                  for d, lo, hi, v in zip(t.difference, t.low, t.high, t.verdict)],
         "p (Holm)": lambda t: [("—" if v == "reference" or math.isnan(p) else f"{p:.3f}")
                                for p, v in zip(t.p_holm, t.verdict)],
@@ -70,8 +70,9 @@ def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experime
     if reference is not None:
         keyed = reference.set_index(["experiment", "variant"])
         full = [keyed.loc[key] if key in keyed.index else None for key in zip(table.experiment, table.variant)]
-        frame["full run: accuracy (%)"] = ["—" if r is None else accuracy(r.test_accuracy_mean, r.test_accuracy_std,
-                                                                          r.seeds) for r in full]
+        frame["full run: accuracy (%)"] = ["—" if r is None else accuracy_text(r.test_accuracy_mean,
+                                                                               r.test_accuracy_std, r.seeds)
+                                           for r in full]
         frame["full run: verdict"] = ["—" if r is None else r.verdict for r in full]
     return frame
 
@@ -230,23 +231,16 @@ def efficiency_points(efficiency: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def selectivity(table: pd.DataFrame, committed: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per block: channels, median class entropy of their top images, the shuffled-label baseline, and rank tests
-    (block against its shuffled baseline, paired over channels; each block against the first)."""
-    from scipy import stats as scipy_stats
+    """Section 7.4's tests in reader form (stats.selectivity_tests): per block, channels, median class entropy of
+    their top images, the shuffled-label baseline, and the two rank tests' p-values."""
+    from .stats import selectivity_tests
 
-    from .stats import rank_sum
-
-    blocks = list(dict.fromkeys(table.block))
-    first = table[table.block == blocks[0]].entropy
-    rows = []
-    for block in blocks:
-        part = table[table.block == block]
-        below = scipy_stats.wilcoxon(part.entropy, part.shuffled_entropy, alternative="less").pvalue
-        rows.append({"block": block, "channels": len(part), "median entropy (bits)": round(part.entropy.median(), 2),
-                     "labels shuffled (bits)": round(part.shuffled_entropy.mean(), 2),
-                     "p (below shuffled)": f"{below:.1e}",
-                     "p (vs first block)": "—" if block == blocks[0] else f"{rank_sum(part.entropy, first):.1e}"})
-    frame = pd.DataFrame(rows)
+    tests = selectivity_tests(table)
+    frame = pd.DataFrame({"block": tests.block, "channels": tests.channels,
+                          "median entropy (bits)": tests.median_entropy.round(2),
+                          "labels shuffled (bits)": tests.shuffled_entropy.round(2),
+                          "p (below shuffled)": [f"{p:.1e}" for p in tests.p_below_shuffled],
+                          "p (vs first block)": ["—" if math.isnan(p) else f"{p:.1e}" for p in tests.p_vs_first]})
     if committed is not None:
         medians = committed.groupby("block").entropy.median().round(2)
         frame["full run: median (bits)"] = frame.block.map(medians)
@@ -266,7 +260,7 @@ def parity(result: dict) -> pd.DataFrame:
 def pareto(points: pd.DataFrame) -> pd.DataFrame:
     """Only the configurations on the accuracy–parameters or the accuracy–MACs Pareto front (which one is said),
     most accurate first."""
-    from .plots import pareto_front
+    from .stats import pareto_front
 
     by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")
     front = points[by_parameters | by_macs].sort_values("test_accuracy_mean", ascending=False)
@@ -277,25 +271,16 @@ def pareto(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_summary(runs_path) -> pd.DataFrame:
-    """Every training run of a notebook execution, one row per experiment and variant."""
-    from .results import load_runs, summarise
+    """Section 11: every training run of a notebook execution, one row per experiment (as recorded) and variant."""
+    from .runs import load_runs
+    from .stats import summarise_runs
 
-    table = summarise(load_runs(runs_path))
+    table = summarise_runs(load_runs(runs_path))
     if table.empty:
         return table
     table["test_accuracy_std"] = [s if n > 1 else float("nan") for s, n in zip(table.test_accuracy_std, table.seeds)]
-    table["experiment"] = [_experiment_name(e, v) for e, v in zip(table.experiment, table.variant)]
     return summary(table, ("experiment", "variant", "seeds", "train images", "epochs", "parameters", "accuracy",
                            "train s/run"))
-
-
-def _experiment_name(experiment: str, variant: str) -> str:
-    """The notebook section's name for a recorded experiment key (the keys stay as recorded in runs.csv)."""
-    if experiment in ("dense", "CNN"):  # the augmentation and scrambling groups are keyed by model
-        return "scrambled pixels" if "scrambled" in variant else "augmentation"
-    if experiment == "head" and variant == "dense baseline":
-        return "small GAP vs dense"
-    return {"baseline": "dense vs CNN, all data"}.get(experiment, experiment.replace("_", " "))
 
 
 def _row(effects_table: pd.DataFrame, experiment: str, variant: str) -> pd.Series:
@@ -303,30 +288,15 @@ def _row(effects_table: pd.DataFrame, experiment: str, variant: str) -> pd.Serie
 
 
 def _measured(row: pd.Series) -> str:
-    return f"{accuracy(row.test_accuracy_mean, row.test_accuracy_std, row.seeds)} % ({row.seeds} seeds, " \
+    return f"{accuracy_text(row.test_accuracy_mean, row.test_accuracy_std, row.seeds)} % ({row.seeds} seeds, " \
            f"{count(row.train_size)} images, {row.epochs} epochs)"
-
-
-def _shift_verdict(per_seed_drops: pd.Series) -> str:
-    """Whether the default CNN's accuracy falls under a 2-pixel shift: Student's t interval of its mean drop over
-    seeds (the same images scored shifted and unshifted); a claim of invariance is refuted only when it excludes 0."""
-    from .stats import mean_interval
-
-    drops = per_seed_drops.dropna()
-    if len(drops) == 0:
-        return "not measured"
-    if len(drops) < 2:
-        return "one seed: no test"
-    mean, low, high = mean_interval(drops.to_numpy())
-    if low > 0:
-        return f"not invariant: accuracy falls by {mean:.1f} points (95 % interval {low:.1f} to {high:.1f}, " \
-               f"{len(drops)} seeds)"
-    return f"not resolved with {len(drops)} seeds"
 
 
 def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.DataFrame,
            curve: pd.DataFrame) -> pd.DataFrame:
-    """The original workshop's claims beside this run's measurement, its comparator and the verdict."""
+    """The original workshop's claims beside this run's measurement, its comparator and the verdict (section 8.2)."""
+    from .stats import shift_test
+
     dense, cnn = _row(headline, "CNN vs dense", "dense baseline"), _row(headline, "CNN vs dense", "CNN")
     three = _row(effects_table, "kernel size", "3×3")
     five, seven = _row(effects_table, "kernel size", "5×5"), _row(effects_table, "kernel size", "7×7")
@@ -344,24 +314,33 @@ def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.Da
         ["CNN accuracy", "~91–92 %", _measured(cnn), "—", "—"],
         ["CNN parameters", "~94,000, fewer than the baseline", count(cnn.parameters),
          f"dense baseline: {count(dense.parameters)}", f"{cnn.parameters / dense.parameters:.1f}× more, not fewer"],
-        ["CNN improvement", "+4–5 points", f"{difference(cnn.difference, cnn.low, cnn.high)} points",
+        ["CNN improvement", "+4–5 points", f"{difference_text(cnn.difference, cnn.low, cnn.high)} points",
          "dense baseline, same recipe, 3× the epochs", cnn.verdict],
         ["5×5 vs 3×3 kernels", "~91.3 vs ~91.5 %, 250,000 parameters",
-         f"{difference(five.difference, five.low, five.high)} points, {count(five.parameters)} parameters {subset}",
-         f"3×3: {accuracy(three.test_accuracy_mean, three.test_accuracy_std, three.seeds)} %, same subset",
+         f"{difference_text(five.difference, five.low, five.high)} points, {count(five.parameters)} parameters "
+         f"{subset}",
+         f"3×3: {accuracy_text(three.test_accuracy_mean, three.test_accuracy_std, three.seeds)} %, same subset",
          five.verdict],
         ["7×7 vs 3×3 kernels", "~89–90 %, 'too aggressive', 450,000 parameters",
-         f"{difference(seven.difference, seven.low, seven.high)} points, {count(seven.parameters)} parameters "
+         f"{difference_text(seven.difference, seven.low, seven.high)} points, {count(seven.parameters)} parameters "
          f"{subset}", "3×3, same subset", seven.verdict],
         ["Better accuracy with fewer parameters", "claimed for the CNN",
          f"small GAP CNN: {count(small.parameters)} parameters, {_measured(small)}",
          f"dense baseline on the same images: {count(same_dense.parameters)} parameters, "
-         f"{accuracy(same_dense.test_accuracy_mean, same_dense.test_accuracy_std, same_dense.seeds)} %",
-         f"{small.verdict} ({difference(small.difference, small.low, small.high)} points)"],
+         f"{accuracy_text(same_dense.test_accuracy_mean, same_dense.test_accuracy_std, same_dense.seeds)} %",
+         f"{small.verdict} ({difference_text(small.difference, small.low, small.high)} points)"],
         ["Convolution makes the model invariant to shifts", "claimed",
          f"convolution is equivariant (section 4.8); a 2-px horizontal shift costs the default CNN "
          f"{drops.get('CNN (max pool)', float('nan')):.1f} points {subset}",
          f"dense: {drops.get('dense', float('nan')):.1f} points; GAP head: "
-         f"{drops.get('CNN (GAP head)', float('nan')):.1f}", _shift_verdict(cnn_drops)],
+         f"{drops.get('CNN (GAP head)', float('nan')):.1f}", shift_test(cnn_drops.tolist()).verdict],
     ]
     return pd.DataFrame(rows, columns=["claim", "original README", "this run", "comparator", "verdict"])
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A pipe table without the optional tabulate dependency (the README's generated blocks)."""
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body])

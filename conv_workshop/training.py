@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import os
 import platform
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .data import Splits, to_float_pixels
+from .settings import run_settings
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def seed_everything(seed: int) -> None:
 
 def to_input(images: torch.Tensor, runtime: Runtime) -> torch.Tensor:
     """uint8 N×28×28 → float N×1×28×28 in [0, 1], on the runtime's device and memory layout."""
-    x = images.to(runtime.device, non_blocking=True).unsqueeze(1).float().div_(255.0)
+    x = to_float_pixels(images.to(runtime.device, non_blocking=True))
     return x.contiguous(memory_format=torch.channels_last) if runtime.channels_last else x
 
 
@@ -183,9 +185,6 @@ class FitResult:
     train_seconds: float
     images_per_second: float
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def validation_interval(config: TrainConfig) -> int:
     """Epochs between validations: every epoch for runs of up to `validations` epochs, sparser for longer ones."""
@@ -194,63 +193,87 @@ def validation_interval(config: TrainConfig) -> int:
     return math.ceil(config.epochs / config.validations)
 
 
-def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor, val_images: torch.Tensor,
-        val_labels: torch.Tensor, config: TrainConfig, runtime: Runtime, seed: int = 0,
-        progress: bool = True, description: str = "training") -> FitResult:
-    """Train with AdamW + one-cycle, keep the weights of the best validated epoch, and return the history."""
-    seed_everything(seed)
-    model.to(runtime.device)
-    if runtime.channels_last:
-        model.to(memory_format=torch.channels_last)
-    images = train_images.to(runtime.device)
-    labels = train_labels.to(runtime.device)
-    steps_per_epoch = max(1, len(labels) // config.batch_size)  # drop the ragged last batch: steady BN statistics
+@dataclass
+class _Loop:
+    """What one run's epochs share: the optimiser, its schedule, the loss scaler, and the seeded generators."""
+
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    shuffle: torch.Generator
+    augment: torch.Generator
+    steps_per_epoch: int
+
+
+def _start_loop(model: nn.Module, train_size: int, config: TrainConfig, runtime: Runtime, seed: int) -> _Loop:
+    steps_per_epoch = max(1, train_size // config.batch_size)  # drop the ragged last batch: steady BN statistics
     # The fused AdamW kernel saves many small launches on a GPU; the CPU keeps the default implementation.
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay,
                                   fused=runtime.device == "cuda")
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate,
                                                    total_steps=config.epochs * steps_per_epoch)
     shuffle = torch.Generator().manual_seed(seed)
-    augment_generator = torch.Generator(device=runtime.device).manual_seed(seed)
+    augment = torch.Generator(device=runtime.device).manual_seed(seed)
     # fp16 needs loss scaling on every device that runs it (CUDA, and CPU autocast), so the scaler follows the runtime.
     scaler = torch.amp.GradScaler(runtime.device, enabled=runtime.precision == "fp16")
+    return _Loop(optimizer, schedule, scaler, shuffle, augment, steps_per_epoch)
+
+
+def _train_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, config: TrainConfig,
+                 runtime: Runtime, loop: _Loop, bar) -> dict:
+    """One pass over the training images; the epoch's history row (loss, accuracy, seconds) and images seen."""
+    model.train()
+    started = time.perf_counter()
+    order = torch.randperm(len(labels), generator=loop.shuffle).to(runtime.device)
+    total_loss = torch.zeros((), device=runtime.device)
+    total_correct = torch.zeros((), device=runtime.device)
+    seen = 0
+    for step in range(loop.steps_per_epoch):
+        index = order[step * config.batch_size:(step + 1) * config.batch_size]
+        x = augment_batch(to_input(images[index], runtime), config.augment, loop.augment)
+        y = labels[index]
+        with runtime.autocast():
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+        loop.optimizer.zero_grad(set_to_none=True)
+        loop.scaler.scale(loss).backward()
+        loop.scaler.step(loop.optimizer)
+        loop.scaler.update()
+        loop.schedule.step()
+        # Accumulated on the device: a .item() per step would stall a GPU.
+        total_loss += loss.detach().float() * len(y)
+        total_correct += (logits.argmax(1) == y).sum()
+        seen += len(y)  # a training set smaller than one batch gives a smaller batch, not batch_size images
+        bar.update(1)
+    if runtime.device == "cuda":
+        torch.cuda.synchronize()
+    return {"train_loss": float(total_loss) / seen, "train_accuracy": float(total_correct) / seen,
+            "seconds": time.perf_counter() - started, "learning_rate": loop.schedule.get_last_lr()[0], "seen": seen}
+
+
+def fit(model: nn.Module, splits: Splits, config: TrainConfig, runtime: Runtime, seed: int = 0,
+        progress: bool = True, description: str = "training") -> FitResult:
+    """Train on splits' training images with AdamW + one-cycle, validate `config.validations` times and keep the
+    weights of the best validated epoch; the history of every epoch. Section 3.2 shows what it adds to a plain loop.
+    """
+    seed_everything(seed)
+    model.to(runtime.device)
+    if runtime.channels_last:
+        model.to(memory_format=torch.channels_last)
+    images = splits.train_images.to(runtime.device)
+    labels = splits.train_labels.to(runtime.device)
+    loop = _start_loop(model, len(labels), config, runtime, seed)
     history, best_state, best_accuracy, best_epoch = [], None, -1.0, 0
-    bar = _progress(config.epochs * steps_per_epoch, description, progress)
+    bar = _progress(config.epochs * loop.steps_per_epoch, description, progress)
     train_seconds, seen_total = 0.0, 0
     validate_every = validation_interval(config)
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        started = time.perf_counter()
-        order = torch.randperm(len(labels), generator=shuffle).to(runtime.device)
-        total_loss = torch.zeros((), device=runtime.device)
-        total_correct = torch.zeros((), device=runtime.device)
-        seen = 0
-        for step in range(steps_per_epoch):
-            index = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = augment_batch(to_input(images[index], runtime), config.augment, augment_generator)
-            y = labels[index]
-            with runtime.autocast():
-                logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            schedule.step()
-            # Accumulated on the device: a .item() per step would stall a GPU.
-            total_loss += loss.detach().float() * len(y)
-            total_correct += (logits.argmax(1) == y).sum()
-            seen += len(y)  # a training set smaller than one batch gives a smaller batch, not batch_size images
-            bar.update(1)
-        seen_total += seen
-        if runtime.device == "cuda":
-            torch.cuda.synchronize()
-        epoch_seconds = time.perf_counter() - started
-        train_seconds += epoch_seconds
-        row = {"epoch": epoch, "train_loss": float(total_loss) / seen, "train_accuracy": float(total_correct) / seen,
-               "seconds": epoch_seconds, "learning_rate": schedule.get_last_lr()[0]}
+        measured = _train_epoch(model, images, labels, config, runtime, loop, bar)
+        seen_total += measured.pop("seen")
+        train_seconds += measured["seconds"]
+        row = {"epoch": epoch, **measured}
         if epoch % validate_every == 0 or epoch == config.epochs:
-            val = evaluate(model, val_images, val_labels, runtime, config.eval_batch_size)
+            val = evaluate(model, splits.val_images, splits.val_labels, runtime, config.eval_batch_size)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
             bar.set_postfix(val_acc=f"{val['accuracy']:.4f}")
             if val["accuracy"] > best_accuracy:
@@ -266,7 +289,7 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
 
 def _progress(total: int, description: str, enabled: bool):
     # WORKSHOP_PROGRESS=0 (set by tools/run_notebook.py) keeps executed notebooks free of stale progress bars.
-    disabled = not enabled or os.environ.get("WORKSHOP_PROGRESS", "1") == "0"
+    disabled = not enabled or not run_settings().progress
     from tqdm.auto import tqdm  # a widget in Jupyter, a text bar in a terminal
 
     return tqdm(total=total, desc=description, leave=False, mininterval=0.5, disable=disabled)

@@ -16,7 +16,7 @@ from torch import nn
 from conv_workshop import by_hand, exercises
 from conv_workshop.export import save_checkpoint
 from conv_workshop.models import ConvNet
-from conv_workshop.probes import pixel_permutation
+from conv_workshop.models import PixelPermutation
 
 from .conftest import ROOT
 
@@ -50,7 +50,7 @@ def namespace(tmp_path_factory):
     images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
     images[:, :, :5] = 0
     return {"torch": torch, "np": np, "nn": nn, "F": F, "by_hand": by_hand,
-            "data": SimpleNamespace(train_images=images), "scramble": pixel_permutation(seed=0),
+            "data": SimpleNamespace(train_images=images), "scramble": PixelPermutation(0).order,
             "lab": SimpleNamespace(artifacts=folder)}
 
 

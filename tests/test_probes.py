@@ -1,9 +1,13 @@
-"""Inductive-bias probes: shifting, pixel permutation, translation curves, per-block activations."""
+"""Inductive-bias probes: shifting, translation curves, per-block activations and receptive fields, selectivity."""
 
 from __future__ import annotations
 
+import pytest
 import torch
+from torch import nn
 
+from conv_workshop import probes
+from conv_workshop.data import shift_images
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline
 from conv_workshop.probes import (
     block_geometry,
@@ -11,10 +15,7 @@ from conv_workshop.probes import (
     class_selectivity,
     entropy_bits,
     feature_maps,
-    permute_pixels,
-    pixel_permutation,
     receptive_patch,
-    shift_images,
     top_activating_patches,
     translation_curve,
 )
@@ -30,17 +31,34 @@ def test_shift_moves_pixels_and_fills_with_black():
     assert moved[0, 8, 13] == 255 and moved.sum() == 255
     assert torch.equal(shift_images(image, 0, 0), image)
     assert shift_images(image, 28, 0).sum() == 0
+    assert shift_images(image, -4, 5)[0, 15, 6] == 255  # left and down
 
 
-def test_permutation_keeps_every_pixel_and_is_invertible():
-    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
-    permutation = pixel_permutation(seed=1)
-    scrambled = permute_pixels(images, permutation)
-    assert torch.equal(scrambled.flatten(1).sort(1).values, images.flatten(1).sort(1).values)
-    assert not torch.equal(scrambled, images)
-    inverse = torch.argsort(permutation)
-    assert torch.equal(permute_pixels(scrambled, inverse), images)
-    assert torch.equal(permutation, pixel_permutation(seed=1))
+class InkColumn(nn.Module):
+    """Classifies an image by the column of its ink's centre (ten bands of 2.8 pixels): a model that notices every
+    horizontal shift and no vertical one."""
+
+    def forward(self, x):
+        columns = x.sum(dim=(1, 2))  # N × 28
+        centre = (columns * torch.arange(28.0)).sum(1) / columns.sum(1).clamp_min(1e-6)
+        return nn.functional.one_hot((centre / 2.8).long().clamp(0, 9), 10).float()
+
+
+def test_translation_curve_scores_each_direction_on_images_shifted_that_way():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.zeros(40, 28, 28, dtype=torch.uint8)
+    for i in range(40):  # a 6×6 blob at a random place, away from the border
+        top, left = torch.randint(6, 16, (2,), generator=generator).tolist()
+        images[i, top:top + 6, left:left + 6] = 255
+    model = InkColumn()
+    labels = model(images.unsqueeze(1).float()).argmax(1)  # right on every unshifted image by construction
+    curve = translation_curve({"ink": model}, images, labels, FP32, max_shift=3).set_index(["direction", "shift"])
+    assert curve.loc[("horizontal", 0), "accuracy"] == 1.0
+    assert curve.loc[("vertical", 3), "accuracy"] == 1.0  # vertical shifts keep the column
+    assert curve.loc[("horizontal", 3), "accuracy"] < 0.5 and curve.loc[("diagonal", 3), "accuracy"] < 0.5
+    moved = shift_images(images, 3, 0)
+    expected = float((model(moved.unsqueeze(1).float()).argmax(1) == labels).float().mean())
+    assert curve.loc[("horizontal", 3), "accuracy"] == pytest.approx(expected)
 
 
 def test_translation_curve_has_a_row_per_model_seed_direction_and_shift(tiny_splits):
@@ -89,4 +107,14 @@ def test_class_selectivity_covers_every_channel_against_a_shuffled_baseline():
     images = torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8)
     table = class_selectivity(model, images, torch.arange(60) % 10, FP32, top=20, shuffles=3)
     assert list(table.groupby("block").channel.count()) == [4, 8]
-    assert table.entropy.between(0, 3.33).all() and table.shuffled_entropy.between(0, 3.33).all()
+
+
+def test_class_selectivity_scores_a_one_class_channel_zero_and_a_blind_one_near_uniform(monkeypatch):
+    labels = torch.arange(200) % 10
+    peaks = torch.stack([(labels == 3).float() + 0.01 * torch.arange(200) / 200,  # fires only on class 3
+                         torch.rand(200, generator=torch.Generator().manual_seed(0))], dim=1)  # blind to class
+    monkeypatch.setattr(probes, "channel_peaks", lambda *args, **kwargs: {"block 1": (peaks, None, 1)})
+    table = class_selectivity(None, None, labels, FP32, top=20, shuffles=20).set_index("channel")
+    assert table.loc[0, "entropy"] == 0.0  # its 20 strongest images are all of class 3
+    assert table.loc[1, "entropy"] > 2.5  # 20 images drawn regardless of class
+    assert table.shuffled_entropy.between(2.5, 3.33).all()

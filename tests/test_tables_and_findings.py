@@ -9,7 +9,8 @@ import pandas as pd
 import torch
 
 from conv_workshop import findings, tables
-from conv_workshop.experiments import Outcome, effects
+from conv_workshop.runs import Outcome
+from conv_workshop.stats import effects_table
 from conv_workshop.models import ConvNet, DenseBaseline, layer_summary
 from conv_workshop.training import FitResult
 
@@ -27,10 +28,10 @@ def _outcomes(accuracies: list[float], labels: np.ndarray, seed: int = 0) -> lis
 
 
 def test_accuracy_has_a_spread_only_with_several_seeds():
-    assert tables.accuracy(0.93661, 0.0013, 3) == "93.66 ± 0.13"
-    assert tables.accuracy(0.93661, float("nan"), 1) == "93.66"
-    assert tables.difference(-0.284, -0.71, 0.15) == "−0.28 [−0.71, +0.15]"
-    assert tables.difference(1.0, float("nan"), float("nan")) == "+1.00"
+    assert tables.accuracy_text(0.93661, 0.0013, 3) == "93.66 ± 0.13"
+    assert tables.accuracy_text(0.93661, float("nan"), 1) == "93.66"
+    assert tables.difference_text(-0.284, -0.71, 0.15) == "−0.28 [−0.71, +0.15]"
+    assert tables.difference_text(1.0, float("nan"), float("nan")) == "+1.00"
 
 
 def test_effects_tables_and_sentences_follow_the_statistics():
@@ -38,7 +39,7 @@ def test_effects_tables_and_sentences_follow_the_statistics():
     groups = {"kernel size": {"3×3": _outcomes([0.90, 0.901, 0.899], labels),
                               "7×7": _outcomes([0.85, 0.851, 0.849], labels, 1),
                               "5×5": _outcomes([0.8995, 0.9005, 0.901], labels, 2)}}
-    table = effects(groups, torch.from_numpy(labels))
+    table = effects_table(groups, torch.from_numpy(labels))
     rows = table.set_index("variant")
     assert rows.loc["3×3", "verdict"] == "reference" and rows.loc["7×7", "verdict"] == "worse"
     assert rows.loc["5×5", "verdict"] == "not resolved with 3 seeds"
@@ -47,10 +48,10 @@ def test_effects_tables_and_sentences_follow_the_statistics():
     assert list(shown.columns) == ["variant", "seeds", "parameters", "MACs (M)", "test accuracy (%)",
                                    "difference (points, 95 % CI)", "verdict"]
     assert shown.parameters.iloc[0] == "468,010" and shown["MACs (M)"].iloc[0] == "18.7"
-    sentence = findings.effect(table)
+    sentence = findings.describe_effects(table)
     assert "7×7 minus 3×3" in sentence and "(worse)" in sentence and "(not resolved with 3 seeds)" in sentence
     assert "better" not in sentence
-    assert "resolved after Holm" in findings.resolution(table)
+    assert "resolved after Holm" in findings.describe_resolution(table)
 
 
 def test_layer_tables_name_layers_for_people():
@@ -71,24 +72,24 @@ def test_translation_table_gives_a_mean_and_interval_per_shift():
     assert table.loc[("horizontal", 0), "CNN"] == "91.0 [88.5, 93.5]"
     similarity = pd.DataFrame([{"direction": d, "shift": 4, "similarity": v}
                                for d, v in (("horizontal", 0.68), ("vertical", 0.72))])
-    assert "0.72 with its 4-pixel vertical shift" in findings.translation(curve.assign(model="CNN"), similarity)
+    assert "0.72 with its 4-pixel vertical shift" in findings.describe_translation(curve.assign(model="CNN"), similarity)
 
 
 def test_one_seed_is_reported_as_unresolved():
     labels = np.arange(1000) % 10
-    table = effects({"x": {"a": _outcomes([0.9], labels), "b": _outcomes([0.7], labels, 1)}}, torch.from_numpy(labels))
+    table = effects_table({"x": {"a": _outcomes([0.9], labels), "b": _outcomes([0.7], labels, 1)}}, torch.from_numpy(labels))
     row = table.set_index("variant").loc["b"]
     assert row.verdict == "not resolved with 1 seed" and math.isnan(row.low)
     assert tables.effects(table).iloc[1]["test accuracy (%)"].count("±") == 0
 
 
 def test_the_shift_claim_is_refuted_only_when_the_interval_of_the_drop_excludes_zero():
-    from conv_workshop.tables import _shift_verdict
+    from conv_workshop.stats import shift_test
 
-    assert _shift_verdict(pd.Series([3.0, 3.4, 2.8])).startswith("not invariant: accuracy falls by 3.1 points")
-    assert _shift_verdict(pd.Series([1.0, -0.8, 0.3])) == "not resolved with 3 seeds"
-    assert _shift_verdict(pd.Series([2.0])) == "one seed: no test"
-    assert _shift_verdict(pd.Series([], dtype=float)) == "not measured"
+    assert shift_test([3.0, 3.4, 2.8]).verdict.startswith("not invariant: accuracy falls by 3.1 points")
+    assert shift_test([1.0, -0.8, 0.3]).verdict == "not resolved with 3 seeds"
+    assert shift_test([2.0, float("nan")]).verdict == "one seed: no test"
+    assert shift_test([]).verdict == "not measured"
 
 
 def test_integer_columns_get_thousands_separators_and_the_rest_is_left_alone():
@@ -98,15 +99,15 @@ def test_integer_columns_get_thousands_separators_and_the_rest_is_left_alone():
 
 
 def test_a_difference_that_rounds_to_zero_has_no_sign():
-    assert tables.difference(-0.001, -0.004, 0.94) == "0.00 [0.00, +0.94]"
-    assert tables.difference(-0.37, -0.83, 0.09) == "−0.37 [−0.83, +0.09]"
+    assert tables.difference_text(-0.001, -0.004, 0.94) == "0.00 [0.00, +0.94]"
+    assert tables.difference_text(-0.37, -0.83, 0.09) == "−0.37 [−0.83, +0.09]"
 
 
 def test_data_size_finding_gives_every_size_and_does_not_claim_a_trend():
     rows = pd.DataFrame([{"experiment": f"n={n}", "variant": v, "train_size": n, "difference": d, "low": d - 0.5,
                           "high": d + 0.5, "verdict": "reference" if v == "dense" else "better"}
                          for n, d in ((500, 4.5), (55_000, 4.6)) for v in ("dense", "CNN")])
-    text = findings.data_size(rows)
+    text = findings.describe_data_size(rows)
     assert "500 images: **+4.50 [+4.00, +5.00] points** (better)" in text and "55,000 images" in text
     assert "not tested" in text
 
@@ -116,7 +117,7 @@ def test_run_facts_summarise_the_replay_checks():
            "training_runs": 99, "replayed_runs": 99, "retrained_for_models": 2,
            "replay_checks": [{"variant": "CNN", "seed": 0, "recorded": 0.9389, "retrained": 0.9389},
                              {"variant": "dense baseline", "seed": 0, "recorded": 0.86, "retrained": 0.85}]}
-    text = findings.run_facts(run, "results/runs.csv")
+    text = findings.describe_run(run, "results/runs.csv")
     assert "1 of 2 reproducing their recorded test accuracy" in text and "seed 0" not in text
 
 
@@ -134,14 +135,13 @@ def test_the_saved_model_sentence_puts_the_files_beside_the_training_record():
 
     saved = SimpleNamespace(seed=0, test_accuracy=0.9387, reloaded_accuracy=0.9387, complete_accuracy=0.9387,
                             test_images=10_000)
-    text = findings.saved_model(saved, 0.9389)
+    text = findings.describe_saved_model(saved, 0.9389)
     assert "**93.87 %**" in text and "recorded during training, in the runtime's arithmetic: 93.89 %" in text
 
 
-def test_the_run_summary_names_experiments_as_the_notebook_does():
-    from conv_workshop.tables import _experiment_name
+def test_every_experiment_has_one_key_unique_across_families():
+    from conv_workshop.experiments import families
 
-    assert _experiment_name("kernel_size", "5×5") == "kernel size"
-    assert _experiment_name("dense", "dense, no flips") == "augmentation"
-    assert _experiment_name("CNN", "CNN (scrambled)") == "scrambled pixels"
-    assert _experiment_name("head", "dense baseline") == "small GAP vs dense"
+    keys = [experiment for family in families().values() for experiment in family.experiments]
+    assert len(keys) == len(set(keys)), "an experiment key names two experiments"
+    assert {"flips, dense", "scrambled, CNN", "small GAP vs dense", "kernel size", "n=500"} <= set(keys)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -43,8 +45,8 @@ def test_one_step_lowers_the_loss(tiny_splits):
 def _run(splits, seed, runtime=FP32, epochs=2):
     torch.manual_seed(seed)
     model = ConvNet(SMALL_CNN)
-    result = fit(model, splits.train_images, splits.train_labels, splits.val_images, splits.val_labels,
-                 TrainConfig(epochs=epochs, batch_size=32, augment="flip"), runtime, seed=seed, progress=False)
+    result = fit(model, splits, TrainConfig(epochs=epochs, batch_size=32, augment="flip"), runtime, seed=seed,
+                 progress=False)
     return model, result
 
 
@@ -73,8 +75,7 @@ def test_long_runs_validate_every_few_epochs_and_at_the_last(tiny_splits):
     torch.manual_seed(0)
     model = ConvNet(SMALL_CNN)
     config = TrainConfig(epochs=7, batch_size=32, validations=3)
-    result = fit(model, tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images,
-                 tiny_splits.val_labels, config, FP32, progress=False)
+    result = fit(model, tiny_splits, config, FP32, progress=False)
     assert validation_interval(config) == 3
     assert [h["epoch"] for h in result.history] == list(range(1, 8))
     assert [h["epoch"] for h in result.history if "val_accuracy" in h] == [3, 6, 7]
@@ -90,8 +91,7 @@ def test_bf16_autocast_trains_the_dense_model(tiny_splits):
     runtime = Runtime("cpu", "cpu", "bf16", channels_last=True)
     torch.manual_seed(0)
     model = DenseBaseline()
-    result = fit(model, tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images,
-                 tiny_splits.val_labels, TrainConfig(epochs=3, batch_size=32), runtime, progress=False)
+    result = fit(model, tiny_splits, TrainConfig(epochs=3, batch_size=32), runtime, progress=False)
     assert result.best_val_accuracy > 0.5
     assert predict_logits(model, tiny_splits.test_images, runtime).dtype == torch.float32
 
@@ -105,11 +105,20 @@ def test_flip_augmentation_flips_some_images_only():
     assert torch.equal(augment_batch(x, "none", torch.Generator()), x)
 
 
-def test_runtime_choice_on_this_machine():
-    runtime = choose_runtime()
-    assert runtime.device in ("cuda", "mps", "cpu")
-    assert runtime.precision in ("bf16", "fp16", "fp32")
-    assert choose_runtime("cpu", "fp32").autocast_dtype is None
+def test_runtime_choice_follows_the_hardware(monkeypatch):
+    from conv_workshop import training
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(training, "cpu_supports_bf16", lambda: True)
+    assert choose_runtime() == Runtime("cpu", training.cpu_name(), "bf16", channels_last=True)
+    monkeypatch.setattr(training, "cpu_supports_bf16", lambda: False)
+    assert choose_runtime().precision == "fp32" and choose_runtime().autocast_dtype is None
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert choose_runtime() == Runtime("mps", "Apple MPS", "fp32", channels_last=False)
+    assert choose_runtime("cpu", "fp16").autocast_dtype == torch.float16
+    with pytest.raises(ValueError, match="choose bf16, fp16 or fp32"):
+        choose_runtime("cpu", "int8")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -134,8 +143,7 @@ def test_fit_really_steps_the_optimiser(tiny_splits, monkeypatch):
         model.eval()
         with torch.no_grad():
             start = F.cross_entropy(model(x), y)
-        fit(model, tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images, tiny_splits.val_labels,
-            TrainConfig(epochs=2, batch_size=32), FP32, progress=False)
+        fit(model, tiny_splits, TrainConfig(epochs=2, batch_size=32), FP32, progress=False)
         model.eval()
         with torch.no_grad():
             end = F.cross_entropy(model(x), y)
@@ -152,9 +160,8 @@ def test_fit_really_steps_the_optimiser(tiny_splits, monkeypatch):
 def test_a_training_set_smaller_than_a_batch_counts_the_images_it_has(tiny_splits):
     torch.manual_seed(0)
     model = DenseBaseline()
-    images, labels = tiny_splits.train_images[:100], tiny_splits.train_labels[:100]
-    result = fit(model, images, labels, tiny_splits.val_images, tiny_splits.val_labels,
-                 TrainConfig(epochs=3, batch_size=256), FP32, progress=False)
+    few = replace(tiny_splits, train_images=tiny_splits.train_images[:100], train_labels=tiny_splits.train_labels[:100])
+    result = fit(model, few, TrainConfig(epochs=3, batch_size=256), FP32, progress=False)
     # Accuracy over the 100 images seen can reach 1.0 (it was capped at 100/256 when 256 were assumed).
     assert all(0 <= h["train_accuracy"] <= 1 for h in result.history)
     seconds = sum(h["seconds"] for h in result.history)
@@ -172,8 +179,8 @@ def test_fp16_loss_scaling_follows_the_device(tiny_splits, monkeypatch):
 
     monkeypatch.setattr(torch.amp, "GradScaler", recording)
     torch.manual_seed(0)
-    fit(DenseBaseline(), tiny_splits.train_images, tiny_splits.train_labels, tiny_splits.val_images,
-        tiny_splits.val_labels, TrainConfig(epochs=1, batch_size=64), choose_runtime("cpu", "fp16"), progress=False)
+    fit(DenseBaseline(), tiny_splits, TrainConfig(epochs=1, batch_size=64), choose_runtime("cpu", "fp16"),
+        progress=False)
     assert built and built[0].is_enabled() and built[0]._device == "cpu"
 
 

@@ -34,7 +34,7 @@ def record_timing(path: Path, profile: str, seconds: float, replay: bool) -> Non
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from conv_workshop.results import write_atomic
+    from conv_workshop.atomic import write_atomic
     from conv_workshop.training import choose_runtime
 
     runtime = choose_runtime()

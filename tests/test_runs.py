@@ -1,4 +1,4 @@
-"""Recorded results: the row schema, atomic appends, loading and mean ± std summaries."""
+"""Recorded runs: the row schema, atomic appends, loading, the cache of identical runs, replay, the environment."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import pandas as pd
 import pytest
 import torch
 
-from conv_workshop.experiments import (
-    DENSE_EPOCH_FACTOR,
-    Recorder,
-    default_train_config,
-    mean_of,
-    run_variants,
-    train_and_record,
-)
+from conv_workshop.atomic import write_atomic
+from conv_workshop.experiments import DENSE_EPOCH_FACTOR, default_train_config, run_variants, train_and_record
 from conv_workshop.models import ConvConfig, DenseConfig
-from conv_workshop.results import RUN_FIELDS, append_rows, load_histories, load_runs, summarise, write_atomic
+from conv_workshop.runs import (
+    RUN_FIELDS,
+    RecordedRuns,
+    Recorder,
+    ReplayCheck,
+    append_rows,
+    capture_environment,
+    count_reproduced,
+    load_runs,
+)
+from conv_workshop.stats import summarise_runs
 from conv_workshop.training import Runtime, TrainConfig
 
 FP32 = Runtime("cpu", "cpu", "fp32", channels_last=False)
@@ -34,8 +38,8 @@ def test_a_run_records_one_complete_row(tiny_splits, tmp_path):
     assert row.device == "cpu" and row.precision == "fp32" and row.torch_version and row.git_commit
     assert json.loads(row.config)["kind"] == "dense"
     assert row.test_accuracy == pytest.approx(outcome.record["test_accuracy"])
-    histories = load_histories(recorder.histories_path)
-    assert list(histories.epoch) == [1] and histories.run_id.iloc[0] == row.run_id
+    histories = [json.loads(line) for line in recorder.histories_path.read_text().splitlines()]
+    assert [h["epoch"] for h in histories[0]["history"]] == [1] and histories[0]["run_id"] == row.run_id
 
 
 def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
@@ -71,19 +75,11 @@ def test_variants_record_the_epochs_each_model_trained(tiny_splits, tmp_path):
     assert len(equal["dense, 1 epoch"][0].fit.history) == 1
 
 
-def test_mean_of_averages_a_recorded_field_over_seeds(tiny_splits, tmp_path):
-    runs = run_variants("a", {"small": ConvConfig(channels=(4,), hidden=8)}, tiny_splits, 1, (0, 1), FP32,
-                        Recorder(tmp_path, "test"), progress=False)["small"]
-    accuracies = [o.record["test_accuracy"] for o in runs]
-    assert mean_of(runs, "test_accuracy") == pytest.approx(sum(accuracies) / 2)
-    assert mean_of(runs, "epochs") == 1.0
-
-
 def test_summary_is_mean_and_std_over_seeds():
     runs = pd.DataFrame({"experiment": ["k"] * 3, "variant": ["3×3"] * 3, "seed": [0, 1, 2], "epochs": 10,
                          "train_size": 55_000, "parameters": 5, "macs": 7, "test_accuracy": [0.90, 0.92, 0.94],
                          "test_loss": 0.3, "best_val_accuracy": 0.9, "train_seconds": [1.0, 2.0, 3.0]})
-    table = summarise(runs)
+    table = summarise_runs(runs)
     assert table.seeds.iloc[0] == 3
     assert table.test_accuracy_mean.iloc[0] == pytest.approx(0.92)
     assert table.test_accuracy_std.iloc[0] == pytest.approx(0.02)
@@ -108,29 +104,29 @@ def test_write_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
     def broken_replace(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("conv_workshop.results.os.replace", broken_replace)
+    monkeypatch.setattr("conv_workshop.atomic.os.replace", broken_replace)
     with pytest.raises(OSError):
         write_atomic(path, b"new")
     assert path.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
 
 
 def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path):
-    from conv_workshop.experiments import RecordedRuns
-
     first = Recorder(tmp_path / "first", "test")
     small = {"small": ConvConfig(channels=(4,), hidden=8), "dense": DenseConfig()}
     original = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, first, progress=False)
-    replay = RecordedRuns(first.runs_path, first.histories_path, first.predictions_path)
+    replay = RecordedRuns(first.results_dir)
     assert len(replay) == 4
     second = Recorder(tmp_path / "second", "test")
-    replayed = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, second, progress=False, replay=replay)
+    replayed = run_variants("b", small, tiny_splits, 2, (0, 1), FP32, second, progress=False, replay=replay)
     assert load_runs(second.runs_path).test_accuracy.tolist() == load_runs(first.runs_path).test_accuracy.tolist()
+    # recorded under the experiment that asked for it now, as a fresh run would be
+    assert set(load_runs(second.runs_path).experiment) == {"b"}
     outcome = replayed["small"][1]
-    assert outcome.replayed and outcome.trained_model is None
+    assert outcome.replayed and outcome.model is None
     assert (outcome.test_predictions == original["small"][1].test_predictions).all()
     assert outcome.fit.history == original["small"][1].fit.history
-    model = outcome.model  # retrained on demand with the same seed: the same numbers on the same machine
-    assert outcome.replay_check[0] == outcome.replay_check[1]
+    model = outcome.ensure_model()  # retrained on demand with the same seed: the same numbers on the same machine
+    assert outcome.replay_check.recorded == outcome.replay_check.retrained and outcome.replay_check.reproduced
     for a, b in zip(model.state_dict().values(), original["small"][1].model.state_dict().values()):
         assert torch.equal(a, b)
 
@@ -138,7 +134,7 @@ def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path
 def test_git_commit_marks_code_changes_but_not_the_runs_own_outputs(tmp_path):
     import subprocess
 
-    from conv_workshop.results import git_commit
+    from conv_workshop.runs import git_commit
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
@@ -155,3 +151,25 @@ def test_git_commit_marks_code_changes_but_not_the_runs_own_outputs(tmp_path):
     assert git_commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == clean + "+dirty"
+
+
+def test_a_recorded_outcome_without_a_way_to_retrain_says_so(tiny_splits, tmp_path):
+    recorder = Recorder(tmp_path, "test")
+    run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder, progress=False)
+    found = next(iter(RecordedRuns(recorder.results_dir).runs))
+    outcome = RecordedRuns(recorder.results_dir).find(found)
+    assert outcome.model is None and not outcome.replayed
+    with pytest.raises(ValueError, match="without a way to retrain"):
+        outcome.ensure_model()
+
+
+def test_a_replay_check_reproduces_to_well_under_one_test_image():
+    assert ReplayCheck(0.9012, 0.9012).reproduced and not ReplayCheck(0.9012, 0.9013).reproduced
+    assert count_reproduced([{"recorded": 0.5, "retrained": 0.5}, {"recorded": 0.5, "retrained": 0.6}]) == 1
+
+
+def test_the_environment_is_captured_once_for_records_and_checkpoints():
+    env = capture_environment(FP32)
+    assert env.record_fields()["device"] == "cpu" and env.record_fields()["precision"] == "fp32"
+    assert env.versions() == {"torch": str(torch.__version__), "python": env.python, "numpy": env.numpy}
+    assert set(env.record_fields()) <= set(RUN_FIELDS)

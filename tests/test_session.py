@@ -9,12 +9,13 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from conv_workshop import workshop
+from conv_workshop import session
 from conv_workshop.data import Splits
-from conv_workshop.experiments import Recorder, default_train_config
+from conv_workshop.experiments import default_train_config
 from conv_workshop.models import ConvConfig, config_to_dict
 from conv_workshop.profiles import PROFILES
-from conv_workshop.results import RUN_FIELDS
+from conv_workshop.runs import RUN_FIELDS, Recorder
+from conv_workshop.settings import RunSettings
 from conv_workshop.training import Runtime
 
 
@@ -29,11 +30,11 @@ def _record(recorder: Recorder, variant: str, config, seed: int, labels: np.ndar
     recorder.record(row, [{"epoch": 10, "train_loss": 0.1, "val_accuracy": 0.9}], predictions)
 
 
-def _session(profile: str, labels: torch.Tensor) -> workshop.Workshop:
+def _session(profile: str, labels: torch.Tensor) -> session.Workshop:
     empty = torch.zeros(0, 28, 28, dtype=torch.uint8)
     splits = Splits(empty, labels[:0], empty, labels[:0], empty, labels[:0])
-    return workshop.Workshop(PROFILES[profile], Runtime("cpu", "cpu", "fp32", False), Recorder("unused", profile),
-                             None, SimpleNamespace(test_labels=labels), splits, splits)
+    return session.Workshop(RunSettings(), PROFILES[profile], Runtime("cpu", "cpu", "fp32", False),
+                            Recorder("unused", profile), None, SimpleNamespace(test_labels=labels), splits, splits)
 
 
 def test_smaller_profiles_see_the_committed_full_run(tmp_path, monkeypatch):
@@ -43,12 +44,13 @@ def test_smaller_profiles_see_the_committed_full_run(tmp_path, monkeypatch):
     for seed in range(3):
         _record(recorder, "3×3", variants["3×3"], seed, labels, 0.90)
         _record(recorder, "7×7", variants["7×7"], seed, labels, 0.80)
-    monkeypatch.setattr(workshop, "COMMITTED", tmp_path / "results")
-    monkeypatch.setattr(workshop, "_COMMITTED_CACHE", {})
+    monkeypatch.setattr(session, "COMMITTED", tmp_path / "results")
+    monkeypatch.setattr(session, "_COMMITTED_CACHE", {})
     quick = _session("quick", torch.from_numpy(labels))
-    reference = quick.reference_effects({"kernel size": variants})
+    reference = quick.full_run_effects("controlled")
+    assert set(reference.experiment) == {"kernel size"}  # only what was recorded
     rows = reference.set_index("variant")
     assert rows.loc["3×3", "verdict"] == "reference" and rows.loc["7×7", "verdict"] == "worse"
     assert rows.loc["7×7", "seeds"] == 3 and rows.loc["7×7", "difference"] < -5
-    assert _session("full", torch.from_numpy(labels)).reference_effects({"kernel size": variants}) is None
-    assert quick.reference_effects({"other": {"a": ConvConfig(kernel_size=5), "b": ConvConfig()}}) is None
+    assert _session("full", torch.from_numpy(labels)).full_run_effects("controlled") is None
+    assert quick.full_run_effects("headline") is None  # nothing of that family was recorded

@@ -1,0 +1,268 @@
+"""Recorded runs: one CSV row per training run (with versions and device), its history and test predictions in JSONL,
+the key that makes two runs the same run, and the records of an earlier execution found again by that key.
+
+The notebook records every run the moment it ends (`Recorder`), and a replay re-renders the notebook from the
+records (`RecordedRuns`), retraining only the models a figure needs (`Outcome.ensure_model`).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import __version__
+from .atomic import write_atomic
+from .models import ModelConfig, config_to_dict
+from .settings import run_settings
+from .training import FitResult, Runtime, TrainConfig
+
+RUN_FIELDS = (
+    "run_id", "timestamp", "profile", "experiment", "variant", "model", "config", "train_config", "seed",
+    "epochs", "data", "train_size", "parameters", "macs", "train_seconds", "images_per_second", "best_epoch",
+    "best_val_accuracy", "test_accuracy", "test_loss", "device", "device_name", "precision", "torch_version",
+    "python_version", "git_commit",
+)
+
+# What a notebook run itself rewrites: changes there say nothing about the code that ran.
+RUN_OUTPUTS = ("results", "fashion_mnist_cnn_model_pytorch", "runs", "convolutional_layers_workshop.ipynb")
+
+# A retrained model reproduces its record when their test accuracies agree to well under one test image.
+REPRODUCED_TOLERANCE = 5e-5
+
+
+def git_commit(root: str | os.PathLike | None = None) -> str:
+    """The commit the code ran at ('unknown' outside a git checkout), with '+dirty' for uncommitted code changes."""
+    root = Path(root) if root else Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":(exclude){path}" for path in RUN_OUTPUTS)], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return run_settings().git_commit or "unknown"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a result depends on besides the code's inputs: versions, commit, and (for a run) the device."""
+
+    python: str
+    torch: str
+    numpy: str
+    pandas: str
+    conv_workshop: str
+    git_commit: str
+    cpu_threads: int
+    machine: str
+    device: str = ""
+    device_name: str = ""
+    precision: str = ""
+
+    def record_fields(self) -> dict:
+        """The environment columns of a runs.csv row."""
+        return {"device": self.device, "device_name": self.device_name, "precision": self.precision,
+                "torch_version": self.torch, "python_version": self.python, "git_commit": self.git_commit}
+
+    def versions(self) -> dict:
+        """The versions saved in a checkpoint."""
+        return {"torch": self.torch, "python": self.python, "numpy": self.numpy}
+
+
+def capture_environment(runtime: Runtime | None = None) -> Environment:
+    """The one place the run environment is captured (records, setup table, run facts, checkpoints, model card)."""
+    return Environment(
+        python=platform.python_version(), torch=str(torch.__version__), numpy=np.__version__,
+        pandas=pd.__version__, conv_workshop=__version__, git_commit=git_commit(),
+        cpu_threads=torch.get_num_threads(), machine=platform.machine(),
+        device=runtime.device if runtime else "", device_name=runtime.device_name if runtime else "",
+        precision=runtime.precision if runtime else "")
+
+
+def append_rows(path: str | os.PathLike, rows: list[dict], fields: tuple[str, ...] = RUN_FIELDS) -> None:
+    """Append rows to a CSV file (header written once), rewriting it atomically so a crash never truncates it."""
+    path = Path(path)
+    existing = path.read_text() if path.exists() else ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="raise", lineterminator="\n")
+    if not existing:
+        writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
+    write_atomic(path, (existing + buffer.getvalue()).encode())
+
+
+def append_jsonl(path: str | os.PathLike, records: list[dict]) -> None:
+    """Append JSON lines, rewriting the file atomically."""
+    path = Path(path)
+    existing = path.read_text() if path.exists() else ""
+    text = "".join(json.dumps(record) + "\n" for record in records)
+    write_atomic(path, (existing + text).encode())
+
+
+def load_runs(path: str | os.PathLike) -> pd.DataFrame:
+    """All recorded runs as a DataFrame (empty, with the right columns, when nothing is recorded yet)."""
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=list(RUN_FIELDS))
+    # Exact floats, so a replay reproduces the file: pandas 3 parses round-trip by default, older pandas on request.
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    return pd.read_csv(path, **exact)
+
+
+def encode_predictions(predictions: np.ndarray) -> str:
+    """Predicted classes (uint8) as compressed base64 text: 10,000 predictions take about 5 KB."""
+    return base64.b64encode(zlib.compress(np.asarray(predictions, dtype=np.uint8).tobytes(), 9)).decode()
+
+
+def decode_predictions(text: str) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=np.uint8).copy()
+
+
+def run_key(config: ModelConfig | dict, train_config: TrainConfig | dict, seed: int, data: str,
+            train_size: int) -> str:
+    """What makes two runs the same run: model config, recipe, seed, data and its size (not the experiment's name)."""
+    config = config if isinstance(config, dict) else config_to_dict(config)
+    train_config = train_config if isinstance(train_config, dict) else asdict(train_config)
+    return json.dumps([config, train_config, int(seed), data, int(train_size)], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ReplayCheck:
+    """A replayed run retrained because its model was needed: the recorded and the retrained test accuracy."""
+
+    recorded: float
+    retrained: float
+
+    @property
+    def reproduced(self) -> bool:
+        return abs(self.recorded - self.retrained) < REPRODUCED_TOLERANCE
+
+
+def count_reproduced(checks: list[dict]) -> int:
+    """How many {"recorded", "retrained"} pairs of a replay (results/notebook_run.json) reproduce their record."""
+    return sum(ReplayCheck(c["recorded"], c["retrained"]).reproduced for c in checks)
+
+
+@dataclass
+class Outcome:
+    """One finished run: the recorded row, the training history and, once trained, the model (best validation epoch).
+
+    A replayed outcome (see RecordedRuns) has no model until `ensure_model()` is called; that call retrains it with
+    the same seed and recipe (minutes, not instant) and keeps the recorded and retrained accuracy in `replay_check`.
+    """
+
+    record: dict
+    fit: FitResult
+    test_predictions: np.ndarray  # the predicted class of every test image (uint8), for paired statistics
+    model: nn.Module | None = None
+    retrain: Callable[[], Outcome] | None = field(default=None, repr=False)
+    replay_check: ReplayCheck | None = None
+
+    def ensure_model(self) -> nn.Module:
+        """The trained model; a replayed run is retrained first (and checked against its record)."""
+        if self.model is None:
+            if self.retrain is None:
+                raise ValueError(f"{self.record['run_id']} was read from records without a way to retrain it: "
+                                 "take it from Workshop.train, which can retrain a replayed run")
+            fresh = self.retrain()
+            self.model = fresh.model
+            self.replay_check = ReplayCheck(self.record["test_accuracy"], fresh.record["test_accuracy"])
+        return self.model
+
+    @property
+    def replayed(self) -> bool:
+        return self.retrain is not None
+
+
+class RecordedRuns:
+    """The runs an earlier execution recorded (runs.csv, histories.jsonl, predictions.jsonl), found by run key.
+
+    Used to replay a notebook (for example to re-render its figures) without training every run again, and to show
+    the committed full run beside a smaller profile's results.
+    """
+
+    def __init__(self, results_dir: str | os.PathLike):
+        results_dir = Path(results_dir)
+        self.runs: dict[str, dict] = {}
+        self.histories: dict[str, list[dict]] = {}
+        self.predictions: dict[str, np.ndarray] = {}
+        if (results_dir / "predictions.jsonl").exists():
+            for line in (results_dir / "predictions.jsonl").read_text().splitlines():
+                item = json.loads(line)
+                self.predictions[item["run_id"]] = decode_predictions(item["test_predictions"])
+        if (results_dir / "histories.jsonl").exists():
+            for line in (results_dir / "histories.jsonl").read_text().splitlines():
+                item = json.loads(line)
+                self.histories[item["run_id"]] = item["history"]
+        if (results_dir / "runs.csv").exists():
+            for row in load_runs(results_dir / "runs.csv").to_dict(orient="records"):
+                record = json.loads(json.dumps(row, default=lambda v: v.item()))
+                record["config"], record["train_config"] = json.loads(row["config"]), json.loads(row["train_config"])
+                key = run_key(record["config"], record["train_config"], record["seed"], record["data"],
+                              record["train_size"])
+                self.runs[key] = record
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def find(self, key: str) -> Outcome | None:
+        """The recorded run with this key, as an Outcome without a model (None if it or its history is missing)."""
+        record = self.runs.get(key)
+        if record is None or record["run_id"] not in self.histories or record["run_id"] not in self.predictions:
+            return None
+        fit_result = FitResult(history=self.histories[record["run_id"]], best_epoch=record["best_epoch"],
+                               best_val_accuracy=record["best_val_accuracy"], train_seconds=record["train_seconds"],
+                               images_per_second=record["images_per_second"])
+        return Outcome(record=record, fit=fit_result, test_predictions=self.predictions[record["run_id"]])
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Where runs are recorded: <output_dir>/results/runs.csv, histories.jsonl and predictions.jsonl."""
+
+    output_dir: Path
+    profile: str
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.output_dir) / "results"
+
+    @property
+    def runs_path(self) -> Path:
+        return self.results_dir / "runs.csv"
+
+    @property
+    def histories_path(self) -> Path:
+        return self.results_dir / "histories.jsonl"
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.results_dir / "predictions.jsonl"
+
+    def record(self, row: dict, history: list[dict], test_predictions: np.ndarray) -> None:
+        """Append one run's row, its per-epoch history and its predicted class for every test image."""
+        append_rows(self.runs_path, [row])
+        append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
+        append_jsonl(self.predictions_path, [{"run_id": row["run_id"],
+                                              "test_predictions": encode_predictions(test_predictions)}])
+
+    def discard_records(self) -> None:
+        """Delete this profile's records, so that a new run records its own, complete set."""
+        for path in (self.runs_path, self.histories_path, self.predictions_path):
+            path.unlink(missing_ok=True)

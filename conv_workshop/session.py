@@ -1,0 +1,247 @@
+"""The notebook's session: one call (`start_session`) sets up the device, the profile, the data, the recorder and
+any replay; the session then trains and remembers runs, shows and saves figures, and finds the committed full run's
+results to show beside a smaller profile's."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from .atomic import write_atomic
+from .data import FashionMNIST, Splits, balanced_subset, load_fashion_mnist, shrink, split_validation
+from .experiments import DENSE_EPOCH_FACTOR, Family, families, recorded_effects, run_variants
+from .plots import save_figure
+from .profiles import Profile, choose_profile
+from .runs import Outcome, RecordedRuns, Recorder, capture_environment, load_runs
+from .settings import RunSettings, run_settings
+from .training import Runtime, choose_runtime
+
+COMMITTED = Path("results")  # the committed full-profile run, relative to the repository root
+
+
+def show_markdown(markdown: str) -> None:
+    """Show one generated sentence (Markdown, from findings) as cell output."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(markdown))
+
+
+def show_source(*objects) -> None:
+    """Show the package code of functions or classes where the notebook teaches with them (sections 3.2, 4.1, 5.1)."""
+    from IPython.display import Markdown, display
+
+    code = "\n\n".join(inspect.getsource(o).rstrip() for o in objects)
+    display(Markdown(f"```python\n{code}\n```"))
+
+
+def is_live_kernel() -> bool:
+    """True in a live Jupyter kernel; False when the notebook runs headless (tools/run_notebook.py, CI), where a
+    widget would be saved as a dead control, so cells show a static figure instead (section 4.10)."""
+    if run_settings().headless:
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def use_notebook_display() -> None:
+    """How the notebook shows tables and figures: sentences in tables are never cut, figures at 100 dpi."""
+    pd.set_option("display.max_colwidth", None)  # tables hold sentences (claims, verdicts): never cut them
+    matplotlib.rcParams.update({"figure.dpi": 100, "axes.titlesize": 11})
+
+
+@dataclass
+class Workshop:
+    """Everything one notebook run shares: settings, device, profile, data and splits, where runs are recorded, and
+    the runs (identical runs are trained once)."""
+
+    settings: RunSettings
+    profile: Profile
+    runtime: Runtime
+    recorder: Recorder
+    replay: RecordedRuns | None
+    data: FashionMNIST
+    splits: Splits  # the headline models' train / validation / test sets
+    experiment_splits: Splits  # the controlled experiments' (a class-balanced subset of the training set)
+    started: float = field(default_factory=time.perf_counter)
+    run_date: str = ""
+    cache: dict[str, Outcome] = field(default_factory=dict)  # run key -> outcome
+
+    @property
+    def figures(self) -> Path:
+        return self.profile.output_dir / "results" / "figures"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.profile.output_dir / "fashion_mnist_cnn_model_pytorch"
+
+    @property
+    def results(self) -> Path:
+        return self.profile.output_dir / "results"
+
+    def setup_table(self) -> pd.DataFrame:
+        """Section 1: the versions, device, budget and resolved settings of this run (what a reader needs to trust a
+        number)."""
+        env = capture_environment(self.runtime)
+        rows = {
+            "date": self.run_date, "profile": self.profile.name, "python": env.python, "torch": env.torch,
+            "numpy": env.numpy, "pandas": env.pandas, "conv_workshop": env.conv_workshop,
+            "device": f"{env.device} ({env.device_name})", "precision": env.precision, "CPU threads": env.cpu_threads,
+            "seeds (CNNs / cheap runs)": f"{len(self.profile.seeds)} / {len(self.profile.cheap_seeds)}",
+            "git commit": env.git_commit,
+        }
+        if self.replay is not None:
+            rows["replay"] = f"{len(self.replay)} recorded runs reused; models retrained only where used"
+        rows |= {f"setting {name}": value for name, value in self.settings.table().items()}
+        return pd.Series(rows, name="value").to_frame()
+
+    def train(self, experiment: str, variants: dict, splits: Splits | None = None, epochs: int | None = None,
+              dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> dict[str, list[Outcome]]:
+        """Train (or take from the cache / replay) every variant with the profile's seeds, recorded under
+        `experiment`; {variant: outcomes}."""
+        splits = splits or self.experiment_splits
+        return run_variants(experiment, variants, splits, epochs or self.profile.experiment_epochs,
+                            self.profile.seeds_for, self.runtime, self.recorder, cache=self.cache, replay=self.replay,
+                            dense_epoch_factor=dense_epoch_factor)
+
+    def train_family(self, name: str) -> dict[str, dict[str, list[Outcome]]]:
+        """Every experiment of a declared family (experiments.families), each on its data with its epochs, recorded
+        under its experiment's name: {experiment: {variant: outcomes}} (sections 3.3, 5.2, 6, 7.2, 7.3)."""
+        family = families(self.profile)[name]
+        return {experiment: self.train(experiment, variants, *self.data_and_epochs(family, experiment))
+                for experiment, variants in family.experiments.items()}
+
+    def data_and_epochs(self, family: Family, experiment: str) -> tuple[Splits, int]:
+        """The splits and CNN epochs an experiment of a family trains with in this profile."""
+        if family.scope == "headline":
+            return self.splits, self.profile.main_epochs
+        if family.scope == "data size":
+            size = int(experiment.removeprefix("n="))
+            return self.data_size_splits(size), self.profile.data_size_epochs(size, len(self.splits.train_labels))
+        return self.experiment_splits, self.profile.experiment_epochs
+
+    def data_size_splits(self, size: int) -> Splits:
+        """The headline splits with a class-balanced training subset of `size` images (all of them if larger)."""
+        if size >= len(self.splits.train_labels):
+            return self.splits
+        index = balanced_subset(self.splits.train_labels, size, seed=0)
+        return replace(self.splits, train_images=self.splits.train_images[index],
+                       train_labels=self.splits.train_labels[index])
+
+    def show_figure(self, figure: plt.Figure, name: str) -> None:
+        """Save a figure under results/figures/<name>.png and show it now (so text printed later comes after it)."""
+        from IPython.display import display
+
+        save_figure(figure, self.figures / f"{name}.png")
+        display(figure)
+        plt.close(figure)
+
+    # --- the committed full run, shown beside a smaller profile's results ---
+
+    def full_run_effects(self, family: str) -> pd.DataFrame | None:
+        """The committed full run's effects table for a family (None in the full profile itself, or if missing)."""
+        if self.profile.name == "full":
+            return None
+        table = recorded_effects(committed_runs(), families()[family], self.data.test_labels)
+        return None if table.empty else table
+
+    def full_run_found(self) -> bool:
+        """Whether the committed full run's records (with test predictions) are there to compare with."""
+        return len(committed_runs()) > 0 and bool(committed_runs().predictions)
+
+    def full_run_table(self, name: str) -> pd.DataFrame | None:
+        """A committed result table of the full run (e.g. translation.csv), when this is a smaller profile."""
+        path = COMMITTED / name
+        if self.profile.name == "full" or not path.exists():
+            return None
+        return pd.read_csv(path)
+
+    def probe_images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The test images (and labels) of the probes: the first probe_test_size of the experiments' test set."""
+        count = min(self.profile.probe_test_size or len(self.experiment_splits.test_labels),
+                    len(self.experiment_splits.test_labels))
+        return self.experiment_splits.test_images[:count], self.experiment_splits.test_labels[:count]
+
+    def show_effects(self, table: pd.DataFrame, experiment: str | None = None, reference: pd.DataFrame | None = None,
+                     name: str | None = None) -> None:
+        """Section 6: an experiment's effects figure (saved as experiment_<name>.png) and its table, this run beside
+        the committed full run's when there is one."""
+        from IPython.display import display
+
+        from . import plots, tables
+
+        rows = table if experiment is None else table[table.experiment == experiment]
+        keys = set(zip(rows.experiment, rows.variant))
+        ref = None if reference is None else reference[[k in keys for k in zip(reference.experiment,
+                                                                              reference.variant)]]
+        title = (experiment or name or "").capitalize()
+        self.show_figure(plots.experiment_effects(rows, title, ref),
+                         f"experiment_{(name or experiment).replace(' ', '_')}")
+        display(tables.effects(rows, ref, experiment=rows.experiment.nunique() > 1))
+
+    def write_table(self, table: pd.DataFrame, name: str) -> None:
+        """Save a probe's table under results/ (translation.csv, selectivity.csv)."""
+        write_atomic(self.results / name, table.to_csv(index=False).encode())
+
+    def record_run_facts(self) -> dict:
+        """Section 11: record how the run went (profile, device, minutes, runs, replay) in results/notebook_run.json."""
+        outcomes = {id(o): o for o in self.cache.values()}
+        replayed = [o for o in outcomes.values() if o.replayed]
+        checked = [o for o in replayed if o.replay_check is not None]
+        env = capture_environment(self.runtime)
+        facts = {"profile": self.profile.name, "device": env.device, "device_name": env.device_name,
+                 "precision": env.precision, "date": self.run_date,
+                 "minutes": round((time.perf_counter() - self.started) / 60, 1), "torch": env.torch,
+                 "python": env.python, "training_runs": len(load_runs(self.recorder.runs_path)),
+                 "replayed_runs": len(replayed), "retrained_for_models": len(checked),
+                 "replay_checks": [{"variant": o.record["variant"], "seed": int(o.record["seed"]),
+                                    "recorded": o.replay_check.recorded, "retrained": o.replay_check.retrained}
+                                   for o in checked]}
+        write_atomic(self.results / "notebook_run.json", json.dumps(facts, indent=2).encode())
+        return facts
+
+
+_COMMITTED_CACHE: dict[str, RecordedRuns] = {}
+
+
+def committed_runs() -> RecordedRuns:
+    """The committed full run's records (results/ of the checkout), read once."""
+    if "runs" not in _COMMITTED_CACHE:
+        _COMMITTED_CACHE["runs"] = RecordedRuns(COMMITTED)
+    return _COMMITTED_CACHE["runs"]
+
+
+def start_session(profile_name: str | None = None, replay: bool | None = None) -> Workshop:
+    """Section 1: resolve the settings, choose device and profile, load and split the data, and start recording
+    (an earlier run's records are replaced, after being read when replaying)."""
+    settings = run_settings()
+    replay = settings.replay if replay is None else replay
+    runtime = choose_runtime()
+    profile = choose_profile(profile_name, runtime.device)
+    recorder = Recorder(profile.output_dir, profile.name)
+    recorded = RecordedRuns(recorder.results_dir) if replay else None
+    recorder.discard_records()  # each run records its own, complete set
+    data = load_fashion_mnist()
+    splits = split_validation(data)
+    if profile.subset:
+        splits = shrink(splits, *profile.subset)
+    experiment_splits = splits
+    if profile.experiment_train_size and profile.experiment_train_size < len(splits.train_labels):
+        experiment_splits = shrink(splits, profile.experiment_train_size, len(splits.val_labels),
+                                   len(splits.test_labels))
+    run_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return Workshop(replace(settings, profile=profile.name, replay=replay), profile, runtime, recorder, recorded, data,
+                    splits, experiment_splits, run_date=run_date)
