@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 DATA_PACKAGE := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test lint serve bench report lab replay data clean
+.PHONY: run test test-fast lint serve bench report lab replay data clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ data:
 run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full) into runs/$(PROFILE)/
 	$(PY) tools/run_notebook.py --profile $(PROFILE) $(if $(filter full,$(PROFILE)),--in-place,)
 
-test: $(VENV)/.installed data  ## lint + the whole test suite
+test: $(VENV)/.installed data  ## lint + the whole test suite (what CI runs)
 	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed  ## the everyday loop: lint + every test not marked slow (no notebook run, no real server)
+	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py
+	$(PY) -m pytest -m "not slow" -q
 
 serve: $(VENV)/.installed  ## the prediction service on http://127.0.0.1:8000 (docs at /docs)
 	$(PY) -m conv_workshop serve --host 127.0.0.1 --port 8000

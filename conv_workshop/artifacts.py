@@ -37,7 +37,10 @@ class SavedModel:
 
 def save_and_verify(outcome, folder: str | Path, test_images: torch.Tensor, test_labels: torch.Tensor,
                     profile: str) -> SavedModel:
-    """Write best_model.pth and complete_model.pth for a trained run, reload both and check their accuracy."""
+    """Write best_model.pth and complete_model.pth for a trained run, reload both and check their accuracy.
+
+    Used in section 9.
+    """
     folder = Path(folder)
     cpu32 = choose_runtime("cpu", "fp32")
     model = outcome.model.cpu().eval()
@@ -62,7 +65,10 @@ def save_and_verify(outcome, folder: str | Path, test_images: torch.Tensor, test
 
 def write_model_card(path: str | Path, outcome, saved: SavedModel, parity: dict, test_images: torch.Tensor,
                      test_labels: torch.Tensor, validation_images: int, run_date: str) -> dict:
-    """model_card.json: architecture, data, recipe, metrics (per class too), known confusions, versions, files."""
+    """model_card.json: architecture, data, recipe, metrics (per class too), known confusions, versions, files.
+
+    Used in section 10.
+    """
     from .serving.preprocess import __doc__ as preprocessing
 
     cpu32 = choose_runtime("cpu", "fp32")

@@ -25,7 +25,10 @@ def _inputs(images: torch.Tensor) -> torch.Tensor:
 
 
 def grad_cam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Grad-CAM maps (N×28×28, ReLU applied) for uint8 images and target classes, in fp32 on the CPU."""
+    """Grad-CAM maps (N×28×28, ReLU applied) for uint8 images and target classes, in fp32 on the CPU.
+
+    Used in section 8.1.
+    """
     model = model.cpu().float().eval()
     method = LayerGradCam(model, last_block_layer(model))
     inputs = _inputs(images)
@@ -35,7 +38,10 @@ def grad_cam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> t
 
 def occlusion(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, window: int = 6,
               stride: int = 2) -> torch.Tensor:
-    """Score drop (N×28×28) when a window×window patch is set to black, averaged over the windows covering a pixel."""
+    """Score drop (N×28×28) when a window×window patch is set to black, averaged over the windows covering a pixel.
+
+    Used in section 8.1.
+    """
     model = model.cpu().float().eval()
     method = Occlusion(model)
     maps = method.attribute(_inputs(images), target=targets, sliding_window_shapes=(1, window, window),
@@ -47,7 +53,10 @@ def choose_examples(labels: torch.Tensor, predictions: torch.Tensor, class_names
                     pair: tuple[str, str] = ("Shirt", "T-shirt/top"), count: int = 8) -> list[int]:
     """`count` test images to explain: for a confusable pair (a, b), one correct a, one correct b, and up to two of
     each confusion (a → b, b → a), then one correct image of two other classes; missing kinds are filled with
-    further correct images of the pair. Always the first images in test order, so a rerun picks the same ones."""
+    further correct images of the pair. Always the first images in test order, so a rerun picks the same ones.
+
+    Used in section 8.1.
+    """
     a, b = (class_names.index(name) for name in pair)
     labels, predictions = labels.numpy(), predictions.numpy()
 

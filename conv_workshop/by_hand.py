@@ -26,7 +26,7 @@ KERNELS: dict[str, torch.Tensor] = {
 
 
 def as_chw(image: torch.Tensor) -> torch.Tensor:
-    """A uint8 or float H×W image (or C×H×W) as float C×H×W in [0, 1] for uint8 input."""
+    """A uint8 or float H×W image (or C×H×W) as float C×H×W in [0, 1] for uint8 input. Used in sections 4.1, 4.3."""
     image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
     return image.unsqueeze(0) if image.dim() == 2 else image
 
@@ -43,6 +43,8 @@ def correlate2d(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | 
     """What nn.Conv2d computes, with explicit loops: each output is the sum of the kernel times the window under it.
 
     image: C_in×H×W; kernel: C_out×C_in×k×k; returns C_out×H_out×W_out.
+
+    Used in sections 4.1, 4.2.
     """
     image = F.pad(as_chw(image), (padding, padding, padding, padding))  # zeros around the border
     kernel = as_kernels(kernel)
@@ -60,7 +62,10 @@ def correlate2d(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | 
 
 def correlate2d_unfold(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None,
                        stride: int = 1, padding: int = 0) -> torch.Tensor:
-    """The same operation without loops: unfold every window into a column, then one matrix product."""
+    """The same operation without loops: unfold every window into a column, then one matrix product.
+
+    Used in sections 4.1, 4.3, 4.10.
+    """
     image, kernel = as_chw(image), as_kernels(kernel)
     out_channels, _, k, _ = kernel.shape
     columns = F.unfold(image.unsqueeze(0), k, padding=padding, stride=stride)[0]  # (C_in·k·k) × windows
@@ -72,12 +77,18 @@ def correlate2d_unfold(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Te
 
 
 def convolve2d(image: torch.Tensor, kernel: torch.Tensor, stride: int = 1, padding: int = 0) -> torch.Tensor:
-    """Convolution in the mathematical sense: the kernel flipped in both directions, then correlated."""
+    """Convolution in the mathematical sense: the kernel flipped in both directions, then correlated.
+
+    Used in section 4.2.
+    """
     return correlate2d(image, as_kernels(kernel).flip(-1, -2), stride=stride, padding=padding)
 
 
 def max_pool2d(feature_map: torch.Tensor, size: int = 2, stride: int | None = None) -> torch.Tensor:
-    """Max pooling with explicit loops: the largest value of each size×size window (C×H×W in, C×H'×W' out)."""
+    """Max pooling with explicit loops: the largest value of each size×size window (C×H×W in, C×H'×W' out).
+
+    Used in section 4.7.
+    """
     stride = stride or size
     channels, height, width = feature_map.shape
     out_height, out_width = (height - size) // stride + 1, (width - size) // stride + 1
@@ -124,7 +135,10 @@ def receptive_fields(layers: list[tuple[int, int]]) -> list[int]:
 
 
 def shape_trace(config, n: int = 28) -> list[dict]:
-    """The default CNN's shapes derived step by step with output_size, down to the inputs of its head."""
+    """The default CNN's shapes derived step by step with output_size, down to the inputs of its head.
+
+    Used in section 4.5.
+    """
     pad = same_padding(config.kernel_size) if config.padding == "same" else 0
     channels_in, rows = 1, [{"step": "input", "formula": "", "output": (1, n, n)}]
     for block, channels in enumerate(config.channels, start=1):
@@ -163,7 +177,10 @@ def shift_right(image: torch.Tensor, pixels: int) -> torch.Tensor:
 
 def shift_response(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> ShiftResponse:
     """Convolution is shift-equivariant; 2×2 max pooling only for shifts by a multiple of its stride; GAP nearly
-    invariant. Measured on one image with one kernel (ReLU after the convolution, as in the CNN)."""
+    invariant. Measured on one image with one kernel (ReLU after the convolution, as in the CNN).
+
+    Used in section 4.8.
+    """
     image, pad, margin = as_chw(image), kernel.shape[-1] // 2, kernel.shape[-1]
     response = correlate2d_unfold(image, kernel, padding=pad).relu()
     moved = correlate2d_unfold(shift_right(image, shift), kernel, padding=pad).relu()
@@ -186,7 +203,10 @@ class KernelFit:
 
 def learn_kernel(images: torch.Tensor, target_kernel: torch.Tensor, steps: int = 500, learning_rate: float = 0.5,
                  seed: int = 0) -> KernelFit:
-    """Recover target_kernel from images and their filtered versions by plain gradient descent on squared error."""
+    """Recover target_kernel from images and their filtered versions by plain gradient descent on squared error.
+
+    Used in section 4.9.
+    """
     x = as_chw(images).unsqueeze(1) if images.dim() == 3 else as_chw(images)  # N×1×H×W
     target = F.conv2d(x, as_kernels(target_kernel))
     kernel = torch.randn(1, 1, *target_kernel.shape[-2:], generator=torch.Generator().manual_seed(seed)) * 0.1
@@ -232,7 +252,10 @@ def shift_demo(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> Shi
 
 def train_epoch(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
                 batch_size: int = 256, seed: int = 0) -> float:
-    """One epoch of the plain training loop every PyTorch user writes; returns the mean training loss."""
+    """One epoch of the plain training loop every PyTorch user writes; returns the mean training loss.
+
+    Used in section 3.2.
+    """
     model.train()
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     total = 0.0
@@ -250,13 +273,13 @@ def train_epoch(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
 
 @torch.no_grad()
 def evaluate_loss(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Mean cross-entropy on a labelled set, in eval mode (no dropout, batch norm's running statistics)."""
+    """Mean cross-entropy on a labelled set, in eval mode (no dropout, batch norm's running statistics); section 3.2."""
     model.eval()
     return float(F.cross_entropy(model(to_float_pixels(images)), labels))
 
 
 @torch.no_grad()
 def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Share of images whose highest-scoring class is the label, in eval mode."""
+    """Share of images whose highest-scoring class is the label, in eval mode (section 3.2)."""
     model.eval()
     return float((model(to_float_pixels(images)).argmax(1) == labels).float().mean())

@@ -164,7 +164,10 @@ EXERCISES: dict[str, Exercise] = {
 
 
 def check(exercise: str, answer, **context) -> Result:
-    """Check an answer; None (the blank) and malformed answers give 'not yet' with the exercise's hint."""
+    """Check an answer; None (the blank) and malformed answers give 'not yet' with the exercise's hint.
+
+    Used throughout sections 2–9.
+    """
     item = EXERCISES[exercise]
     if answer is None:
         return Result(exercise, False, f"replace None with your answer. Hint: {item.hint}")

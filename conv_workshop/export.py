@@ -15,8 +15,9 @@ from torch import nn
 from .atomic import write_atomic
 from .constants import ARTIFACT_DIR, CLASS_NAMES, IMAGE_SIZE
 from .data import to_float_pixels
-from .serving.inference import onnx_session
 from .models import Normalize, build_model, config_from_dict, config_to_dict
+from .runs import capture_environment
+from .serving.inference import onnx_session
 
 CHECKPOINT_FORMAT = "conv_workshop.checkpoint/1"
 INPUT_NOTE = "float32 N×1×28×28, pixels scaled to [0, 1] (white garment on black); normalisation is inside the model"
@@ -28,8 +29,6 @@ class CheckpointError(RuntimeError):
 
 def versions() -> dict:
     """The versions saved in a checkpoint (runs.capture_environment)."""
-    from .runs import capture_environment  # runs imports training, which the service-facing loader does not need
-
     return capture_environment().versions()
 
 
@@ -113,7 +112,10 @@ def load_complete_model(path: str | os.PathLike) -> nn.Module:
 
 
 def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:
-    """ONNX export with a dynamic batch dimension (traced with a batch of 4), checked by onnx.checker."""
+    """ONNX export with a dynamic batch dimension (traced with a batch of 4), checked by onnx.checker.
+
+    Used in section 10.
+    """
     import onnx
 
     path = Path(path)
@@ -134,7 +136,8 @@ def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:
 @torch.no_grad()
 def onnx_parity(onnx_path: str | os.PathLike, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                 batch_size: int = 1000) -> dict:
-    """Compare ONNX Runtime with PyTorch (both fp32, CPU) over a labelled set: logit gap, agreement, accuracies."""
+    """Compare ONNX Runtime with PyTorch (both fp32, CPU) over a labelled set: logit gap, agreement, accuracies
+    (section 10)."""
     session = onnx_session(onnx_path)
     model = model.cpu().eval()
     max_diff, agree, torch_correct, onnx_correct = 0.0, 0, 0, 0

@@ -20,7 +20,7 @@ def _pct(value: float, digits: int = 1) -> str:
 
 
 def describe_profile(profile, committed_found: bool) -> str:
-    """What this profile can and cannot answer, said once at the top."""
+    """What this profile can and cannot answer, said once at the top. Used in section 0."""
     if profile.name == "full":
         return (f"Profile `full`: {len(profile.seeds)} seeds for every CNN and {len(profile.cheap_seeds)} for cheap "
                 "runs, the budget behind the committed results; its verdicts are the workshop's answers.")
@@ -35,6 +35,7 @@ def describe_profile(profile, committed_found: bool) -> str:
 
 
 def describe_dataset(data, splits, profile: str, counts: pd.DataFrame) -> str:
+    """Section 2.1: the dataset's size and balance, and this run's splits."""
     fewest, most = int(counts["count"].min()), int(counts["count"].max())
     balance = f"exactly {fewest:,}" if fewest == most else f"between {fewest:,} and {most:,}"
     sizes = splits.sizes()
@@ -45,6 +46,7 @@ def describe_dataset(data, splits, profile: str, counts: pd.DataFrame) -> str:
 
 
 def describe_ink(intensity: pd.DataFrame, images: torch.Tensor) -> str:
+    """Section 2.2: the share of black pixels and the classes with the most and least ink."""
     most = intensity.loc[intensity.ink_pixels.idxmax()]
     fewest = intensity.loc[intensity.ink_pixels.idxmin()]
     background = float((images == 0).float().mean())
@@ -53,6 +55,7 @@ def describe_ink(intensity: pd.DataFrame, images: torch.Tensor) -> str:
 
 
 def describe_pca(purity: pd.DataFrame, explained: torch.Tensor, shown: int = 3) -> str:
+    """Section 2.4: the variance the two components explain and the most / least separated classes."""
     apart = ", ".join(f"{r['class']} ({r.purity:.2f})" for _, r in purity.head(shown).iterrows())
     mixed = ", ".join(f"{r['class']} ({r.purity:.2f})" for _, r in purity.tail(shown).iloc[::-1].iterrows())
     return (f"The two components explain **{float(explained.sum()):.0%}** of the pixel variance; in this view the "
@@ -60,13 +63,17 @@ def describe_pca(purity: pd.DataFrame, explained: torch.Tensor, shown: int = 3) 
 
 
 def describe_training_loop(initial_loss: float, plain_accuracy: float, fit_accuracy: float) -> str:
+    """Section 3.2: the loss before training and the accuracy after one epoch of each loop."""
     return (f"Before training, the validation loss is **{initial_loss:.2f}** (ln 10 = {math.log(10):.2f}); after "
             f"one epoch the plain loop classifies **{_pct(plain_accuracy)}** of the validation images correctly, and "
             f"one epoch of `fit()` from the same weights **{_pct(fit_accuracy)}**.")
 
 
 def describe_effects(table: pd.DataFrame, experiment: str | None = None) -> str:
-    """Every comparison of an effects table: the difference with its interval, and the verdict."""
+    """Every comparison of an effects table: the difference with its interval, and the verdict.
+
+    Used throughout sections 3–7.
+    """
     rows = table if experiment is None else table[table.experiment == experiment]
     parts = []
     for _, row in rows[rows.verdict != "reference"].iterrows():
@@ -76,6 +83,7 @@ def describe_effects(table: pd.DataFrame, experiment: str | None = None) -> str:
 
 
 def describe_confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: pd.DataFrame) -> str:
+    """Section 5.3: the hardest class, the most frequent mistake, the largest gain over the dense model."""
     names = list(per_class["class"])
     counts = matrix.clone()
     counts.fill_diagonal_(0)
@@ -92,6 +100,7 @@ def describe_confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: 
 
 
 def describe_resolution(effects: pd.DataFrame) -> str:
+    """Section 6: how wide this budget's intervals are and how many comparisons it resolved."""
     rows = effects[effects.verdict != "reference"]
     widths = ((rows.high - rows.low) / 2).dropna()
     seeds = int(rows.seeds.min())
@@ -107,6 +116,7 @@ def describe_resolution(effects: pd.DataFrame) -> str:
 
 
 def describe_translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
+    """Section 7.1: points lost at 2 and 4 pixels, and how similar shifted images stay."""
     mean = curve.groupby(["model", "direction", "shift"]).accuracy.mean() * 100
     drop = {(m, d, s): mean[(m, d, 0)] - mean[(m, d, s)] for m, d, s in mean.index}
     models = list(dict.fromkeys(curve.model))
@@ -122,6 +132,7 @@ def describe_translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
 
 
 def describe_data_size(efficiency: pd.DataFrame) -> str:
+    """Section 7.3: the CNN's lead at each training-set size, with its interval and verdict."""
     rows = efficiency[efficiency.verdict != "reference"].sort_values("train_size")
     parts = [f"{int(r.train_size):,} images: **{difference_text(r.difference, r.low, r.high)} points** ({r.verdict})"
              for r in rows.itertuples()]
@@ -143,6 +154,7 @@ def describe_hierarchy(selectivity: pd.DataFrame) -> str:
 
 
 def describe_saved_model(saved, recorded_accuracy: float | None = None) -> str:
+    """Section 9: the saved files' fp32 accuracy beside the accuracy recorded in training."""
     during = "" if recorded_accuracy is None else \
         f" (recorded during training, in the runtime's arithmetic: {_pct(recorded_accuracy, 2)})"
     return (f"Saved CNN (seed {saved.seed}, chosen on validation): test accuracy **{_pct(saved.test_accuracy, 2)}** "
@@ -151,6 +163,7 @@ def describe_saved_model(saved, recorded_accuracy: float | None = None) -> str:
 
 
 def describe_run(run: dict, runs_path) -> str:
+    """Section 12: what this run ran on, how long it took, and what a replay reused."""
     text = (f"**This run:** profile `{run['profile']}`, {run['device']} ({run['device_name']}, {run['precision']}), "
             f"{run['date']}, **{run['minutes']} minutes** from the first cell to the last; {run['training_runs']} "
             f"training runs recorded in `{runs_path}`")

@@ -16,6 +16,8 @@ class PixelPermutation(nn.Module):
 
     As the first layer of a model it scrambles whatever the trainer feeds it, so augmentation (a flip) acts on the
     real image before the scrambling, the same at training and test time.
+
+    Used in section 7.2.
     """
 
     def __init__(self, seed: int, size: int = IMAGE_SIZE * IMAGE_SIZE):
@@ -52,7 +54,10 @@ class DenseConfig:
 
 @dataclass
 class ConvConfig:
-    """A CNN built from blocks of (conv → [BN] → ReLU) × convs_per_block, then a downsampling step, then a head."""
+    """A CNN built from blocks of (conv → [BN] → ReLU) × convs_per_block, then a downsampling step, then a head.
+
+    Used in sections 4.5, 5.1.
+    """
 
     channels: tuple[int, ...] = (32, 64)  # output channels of each block; len(channels) = number of blocks
     convs_per_block: int = 2  # convolutions before each downsampling step
@@ -109,7 +114,10 @@ def config_from_dict(values: dict) -> ModelConfig:
 
 
 class DenseBaseline(nn.Module):
-    """784 → 128 → 64 → 10 with ReLU and dropout: the workshop's non-convolutional reference."""
+    """784 → 128 → 64 → 10 with ReLU and dropout: the workshop's non-convolutional reference.
+
+    Used in sections 3.1, 3.2.
+    """
 
     def __init__(self, config: DenseConfig | None = None):
         super().__init__()
@@ -152,7 +160,10 @@ def _conv_block(config: ConvConfig, in_channels: int, out_channels: int) -> list
 
 
 class ConvNet(nn.Module):
-    """The configurable CNN; ConvNet() is the workshop's CNN: two blocks of two 3×3 convs (32, 64), max pool, dense."""
+    """The configurable CNN; ConvNet() is the workshop's CNN: two blocks of two 3×3 convs (32, 64), max pool, dense.
+
+    Used in sections 4.5, 4.6, 4.7.
+    """
 
     def __init__(self, config: ConvConfig | None = None):
         super().__init__()

@@ -6,7 +6,10 @@ import torch
 
 
 def playground_widget(image: torch.Tensor):
-    """An ipywidgets control: pick a hand-designed kernel, a stride and a padding; see the output and its size."""
+    """An ipywidgets control: pick a hand-designed kernel, a stride and a padding; see the output and its size.
+
+    Used in section 4.10.
+    """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display

@@ -86,6 +86,7 @@ def _legend_right(axis, **kwargs):
 # --- Data -------------------------------------------------------------------------------------------------------
 
 def class_balance(counts: pd.DataFrame, title: str = "Training images per class") -> plt.Figure:
+    """Bars of training images per class (section 2.1)."""
     figure, axis = plt.subplots(figsize=(9, 3.2))
     sns.barplot(data=counts, x="class", y="count", ax=axis, color="#4C72B0")
     axis.set(title=title, xlabel="class", ylabel="images")
@@ -95,6 +96,7 @@ def class_balance(counts: pd.DataFrame, title: str = "Training images per class"
 
 def sample_grid(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...], per_class: int = 8,
                 seed: int = 0) -> plt.Figure:
+    """`per_class` random training images of every class, one row per class (section 2.1)."""
     generator = torch.Generator().manual_seed(seed)
     figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95),
                                 squeeze=False)
@@ -114,7 +116,10 @@ def sample_grid(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[s
 
 
 def intensity_distributions(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure:
-    """All pixel values (log counts) beside the number of ink pixels per image for each class (box plots)."""
+    """All pixel values (log counts) beside the number of ink pixels per image for each class (box plots).
+
+    Used in section 2.2.
+    """
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"wspace": 0.3, "width_ratios": [1, 1.3]})
     pixels = images.flatten().float().numpy()
     left.hist(pixels, bins=64, color="#4C72B0", log=True)
@@ -131,6 +136,7 @@ def intensity_distributions(images: torch.Tensor, labels: torch.Tensor, class_na
 
 
 def mean_images(means: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure:
+    """The mean image of every class, on one colour scale (section 2.3)."""
     figure, axes = plt.subplots(1, len(class_names), figsize=(len(class_names) * 1.25, 2.0))
     for axis, image, name in zip(np.atleast_1d(axes), means, class_names):
         shown = axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
@@ -143,6 +149,7 @@ def mean_images(means: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure
 
 
 def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
+    """Distances between class means, with their values (section 2.3)."""
     figure, axis = plt.subplots(figsize=(8, 6.2))
     sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, annot_kws={"fontsize": 7},
                 cbar_kws={"label": "Euclidean distance (pixels in [0, 1])"})
@@ -153,6 +160,7 @@ def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
 
 def pca_scatter(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...],
                 explained: torch.Tensor) -> plt.Figure:
+    """Training images on the first two principal components, coloured by class (section 2.4)."""
     figure, axis = plt.subplots(figsize=(7, 5.5))
     # One scatter in a random order: drawn class by class, the last classes would hide the first ones.
     order = np.random.default_rng(0).permutation(len(labels))
@@ -169,6 +177,7 @@ def pca_scatter(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tu
 # --- Training ---------------------------------------------------------------------------------------------------
 
 def training_curves(histories: dict[str, list[dict]], title: str = "Training curves") -> plt.Figure:
+    """Loss and accuracy per epoch, training and validation (sections 3.3 and 5.2)."""
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"wspace": 0.25})
     for index, (name, history) in enumerate(histories.items()):
         frame = pd.DataFrame(history)
@@ -201,7 +210,7 @@ def _annotate_kernel(axis, kernel: np.ndarray, fontsize: int = 8, limit: float |
 
 def convolution_check(image: torch.Tensor, kernel: torch.Tensor, by_loops: torch.Tensor,
                       by_torch: torch.Tensor) -> plt.Figure:
-    """Input, kernel, output of the hand-written loops, and their difference from F.conv2d."""
+    """Input, kernel, output of the hand-written loops, and their difference from F.conv2d. Used in section 4.1."""
     figure, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"wspace": 0.45})
     shown = axes[0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
     axes[0].set(title="input (pixels 0–1)", xticks=[], yticks=[])
@@ -221,7 +230,7 @@ def convolution_check(image: torch.Tensor, kernel: torch.Tensor, by_loops: torch
 
 
 def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, convolved: torch.Tensor) -> plt.Figure:
-    """What PyTorch computes (kernel as is) beside textbook convolution (kernel flipped)."""
+    """What PyTorch computes (kernel as is) beside textbook convolution (kernel flipped). Used in section 4.2."""
     figure, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"wspace": 0.45})
     kernel_np = _as_numpy(kernel)
     for axis, values, title in ((axes[0], kernel_np, "kernel as stored"),
@@ -239,7 +248,10 @@ def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, c
 
 def kernel_gallery(images: list[torch.Tensor], titles: list[str], kernels: dict[str, torch.Tensor],
                    responses: dict[str, list[torch.Tensor]]) -> plt.Figure:
-    """Hand-designed kernels (top row) and their responses on a few garments, one diverging scale per kernel."""
+    """Hand-designed kernels (top row) and their responses on a few garments, one diverging scale per kernel.
+
+    Used in section 4.3.
+    """
     columns = len(kernels) + 1
     figure, axes = plt.subplots(len(images) + 1, columns, figsize=(columns * 1.9, (len(images) + 1) * 1.9),
                                 gridspec_kw={"wspace": 0.35, "hspace": 0.35})
@@ -265,7 +277,7 @@ def kernel_gallery(images: list[torch.Tensor], titles: list[str], kernels: dict[
 
 def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns: int = 8) -> plt.Figure:
     """Hand-designed 3×3 kernels (each divided by its largest |weight|) above a CNN's learned first-layer filters
-    (one shared symmetric scale, so their strengths compare)."""
+    (one shared symmetric scale, so their strengths compare). Used in section 5.5."""
     learned = learned.detach().float().cpu()[:, 0]
     rows = math.ceil(len(learned) / columns)
     figure = plt.figure(figsize=(11, 2.6 + 1.2 * rows))
@@ -288,7 +300,10 @@ def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns
 
 
 def shift_response(demo) -> plt.Figure:
-    """An image and its shifted copy through a convolution (+ReLU) and 2×2 max pooling (by_hand.shift_demo)."""
+    """An image and its shifted copy through a convolution (+ReLU) and 2×2 max pooling (by_hand.shift_demo).
+
+    Used in section 4.8.
+    """
     shift = demo.shift
     figure, axes = plt.subplots(2, 4, figsize=(12.5, 6), gridspec_kw={"wspace": 0.45, "hspace": 0.35})
     for row, (key, title) in enumerate((("image", "input"), ("moved", f"input moved {shift} px right"))):
@@ -318,6 +333,7 @@ def shift_response(demo) -> plt.Figure:
 
 
 def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: list[float]) -> plt.Figure:
+    """The target kernel, the learned one and the loss per step (section 4.9)."""
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained",
                                 gridspec_kw={"width_ratios": [1, 1, 1.6]})
     limit = float(max(true_kernel.abs().max(), learned.abs().max()))
@@ -335,6 +351,7 @@ def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: lis
 
 def playground(image: torch.Tensor, kernel_name: str, kernel: torch.Tensor, output: torch.Tensor, stride: int,
                padding: int) -> plt.Figure:
+    """The playground's static figure: image, kernel and output at one stride and padding (section 4.10)."""
     figure, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"wspace": 0.45})
     shown = axes[0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
     axes[0].set(title=f"input {tuple(image.shape[-2:])}", xticks=[], yticks=[])
@@ -351,6 +368,7 @@ def playground(image: torch.Tensor, kernel_name: str, kernel: torch.Tensor, outp
 # --- The CNN ----------------------------------------------------------------------------------------------------
 
 def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title: str) -> plt.Figure:
+    """Counts of (true, predicted) class on the test set, the diagonal included (section 5.3)."""
     figure, axis = plt.subplots(figsize=(8, 6.4))
     sns.heatmap(matrix.numpy(), annot=True, fmt="d", cmap="Blues", xticklabels=class_names,
                 yticklabels=class_names, ax=axis, cbar_kws={"label": "test images"}, annot_kws={"fontsize": 7})
@@ -361,7 +379,7 @@ def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title:
 
 def per_class_dots(table: pd.DataFrame, title: str, counts=None) -> plt.Figure:
     """Per-class accuracy of two or more models (columns after 'class'), one row per class; with the test images per
-    class (`counts`), each dot gets its binomial 95 % interval (normal approximation)."""
+    class (`counts`), each dot gets its binomial 95 % interval (normal approximation). Used in section 5.3."""
     models = [c for c in table.columns if c != "class"]
     figure, axis = plt.subplots(figsize=(8, 4.4))
     y = np.arange(len(table))
@@ -385,6 +403,7 @@ def per_class_dots(table: pd.DataFrame, title: str, counts=None) -> plt.Figure:
 
 def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: torch.Tensor,
                           confidence: torch.Tensor, class_names: tuple[str, ...], count: int = 16) -> plt.Figure:
+    """The most confident mistakes, with true and predicted class (section 5.4)."""
     wrong = torch.nonzero(true != predicted).flatten()
     wrong = wrong[confidence[wrong].argsort(descending=True)]
     pairs = [(int(true[i]), int(predicted[i])) for i in wrong]
@@ -403,6 +422,7 @@ def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: t
 
 
 def feature_maps(image: torch.Tensor, maps: dict[str, torch.Tensor], channels: int = 8) -> plt.Figure:
+    """One image and the first `channels` feature maps after each block (section 5.6)."""
     figure, axes = plt.subplots(len(maps), channels + 1, figsize=((channels + 1) * 1.25, len(maps) * 1.5),
                                 squeeze=False, gridspec_kw={"wspace": 0.1, "hspace": 0.3})
     for row, (name, activation) in enumerate(maps.items()):
@@ -462,7 +482,10 @@ def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFram
 
 
 def validation_curves(histories: dict[str, list[list[dict]]], title: str) -> plt.Figure:
-    """Mean validation accuracy per validated epoch for each variant (band = min..max over seeds)."""
+    """Mean validation accuracy per validated epoch for each variant (band = min..max over seeds).
+
+    Used in section 6.1.
+    """
     figure, axis = plt.subplots(figsize=(8, 3.8))
     for index, (name, runs) in enumerate(histories.items()):
         validated = [[epoch for epoch in run if "val_accuracy" in epoch] for run in runs]
@@ -476,20 +499,10 @@ def validation_curves(histories: dict[str, list[list[dict]]], title: str) -> plt
     return figure
 
 
-def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
-    """True for the rows no other row beats on both accuracy (higher) and `cost` (lower)."""
-    ordered = points.sort_values([cost, "test_accuracy_mean"], ascending=[True, False])
-    best, front = -np.inf, pd.Series(False, index=points.index)
-    for index, row in ordered.iterrows():
-        if row.test_accuracy_mean > best:
-            front[index], best = True, row.test_accuracy_mean
-    return front
-
-
 def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     """Accuracy against parameters and MACs (log axes), each point with the 95 % t interval of its mean over seeds;
-    the Pareto front is joined and labelled."""
-    from .stats import interval_from_summary
+    the Pareto front is joined and labelled. Used in section 6.10."""
+    from .stats import interval_from_summary, pareto_front
 
     epochs = int(points.epochs.iloc[0])
     title = (f"Every controlled configuration ({int(points.train_size.iloc[0]):,} training images, "
@@ -522,7 +535,7 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
 
 def translation(curve: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
     """Accuracy on shifted images per direction: mean over seeds, band = 95 % interval of that mean; `reference`
-    (the committed full run's curves) is drawn dashed in the same colours."""
+    (the committed full run's curves) is drawn dashed in the same colours. Used in section 7.1."""
     from .stats import mean_interval
 
     directions = list(dict.fromkeys(curve.direction))
@@ -552,7 +565,10 @@ def translation(curve: pd.DataFrame, reference: pd.DataFrame | None = None) -> p
 
 
 def shift_similarity(table: pd.DataFrame) -> plt.Figure:
-    """How much of an image survives a shift in each direction (cosine similarity with its shifted copy)."""
+    """How much of an image survives a shift in each direction (cosine similarity with its shifted copy).
+
+    Used in section 7.1.
+    """
     figure, axis = plt.subplots(figsize=(6, 3.4))
     for direction, rows in table.groupby("direction", sort=False):
         axis.plot(rows["shift"], rows.similarity, "o-", label=direction)
@@ -565,7 +581,10 @@ def shift_similarity(table: pd.DataFrame) -> plt.Figure:
 def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None,
                     lead: pd.DataFrame | None = None) -> plt.Figure:
     """Accuracy against training-set size, mean over seeds with its 95 % interval; `reference` (the committed full
-    run's points) dashed in grey; `lead` (the data-size effects table) adds a panel of CNN minus dense per size."""
+    run's points) dashed in grey; `lead` (the data-size effects table) adds a panel of CNN minus dense per size.
+
+    Used in section 7.3.
+    """
     figure, axes = plt.subplots(1, 2 if lead is not None else 1, figsize=(13 if lead is not None else 7.5, 3.8),
                                 squeeze=False, gridspec_kw={"wspace": 0.55})
     axis = axes[0, 0]
@@ -603,7 +622,7 @@ def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None,
 
 
 def receptive_fields(image: torch.Tensor, fields: list[tuple[str, int]]) -> plt.Figure:
-    """Squares the size of each layer's receptive field, centred on the image."""
+    """Squares the size of each layer's receptive field, centred on the image. Used in section 4.7."""
     figure, axis = plt.subplots(figsize=(5.2, 4.8))
     axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=255, extent=(-0.5, 27.5, 27.5, -0.5))
     centre = 13.5
@@ -619,7 +638,7 @@ def receptive_fields(image: torch.Tensor, fields: list[tuple[str, int]]) -> plt.
 
 def top_patches(tables: dict[str, pd.DataFrame], patches: dict[str, list], classes: list[str]) -> plt.Figure:
     """For a few channels of each block, the receptive-field patches of its most exciting test images, each titled
-    with its image's class."""
+    with its image's class. Used in section 7.4."""
     blocks = list(tables)
     channels = int(max(t.channel.max() for t in tables.values())) + 1
     top = int(max(t["rank"].max() for t in tables.values())) + 1
@@ -642,7 +661,7 @@ def top_patches(tables: dict[str, pd.DataFrame], patches: dict[str, list], class
 
 def selectivity(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
     """Per-channel class entropy among its top images, per block, beside the shuffled-label baseline; `reference`
-    (the committed full run's table) adds its median per block as a grey diamond."""
+    (the committed full run's table) adds its median per block as a grey diamond. Used in section 7.4."""
     figure, axis = plt.subplots(figsize=(7, 3.8))
     blocks = list(dict.fromkeys(table.block))
     for index, block in enumerate(blocks):
@@ -669,7 +688,10 @@ def selectivity(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> p
 def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor,
                 occlusion: torch.Tensor) -> plt.Figure:
     """Each image with its Grad-CAM map and its occlusion map (score drop when a patch is hidden), each map on its
-    own scale (the maps compare regions within an image, not images), the garment's outline drawn over both."""
+    own scale (the maps compare regions within an image, not images), the garment's outline drawn over both.
+
+    Used in section 8.1.
+    """
     count = len(images)
     figure, axes = plt.subplots(3, count, figsize=(count * 1.9, 6.8), squeeze=False,
                                 gridspec_kw={"wspace": 0.1, "hspace": 0.45})

@@ -19,6 +19,8 @@ def translation_curve(models: dict[str, nn.Module | list[nn.Module]], images: to
     """Test accuracy of trained models on images shifted by 0…max_shift pixels in each direction (no retraining).
 
     models maps a name to one model or to one model per seed; one row per (model, seed, direction, shift).
+
+    Used in section 7.1.
     """
     rows = []
     for direction, (ux, uy) in DIRECTIONS.items():
@@ -48,7 +50,7 @@ def block_outputs(model: nn.Module) -> dict[str, nn.Module]:
 
 @torch.no_grad()
 def feature_maps(model: nn.Module, image: torch.Tensor, runtime: Runtime) -> dict[str, torch.Tensor]:
-    """The activations (C×H×W) of one uint8 image after each block."""
+    """The activations (C×H×W) of one uint8 image after each block (section 5.6)."""
     captured: dict[str, torch.Tensor] = {}
     handles = [module.register_forward_hook(lambda m, i, o, n=name: captured.__setitem__(n, o[0].float().cpu()))
                for name, module in block_outputs(model).items()]
@@ -74,7 +76,10 @@ def block_geometry(model: nn.Module) -> dict[str, ReceptiveField]:
 
 
 def receptive_patch(image: torch.Tensor, geometry: ReceptiveField, row: int, column: int) -> torch.Tensor:
-    """The input window (size × size, zeros outside the image) that the unit at (row, column) of a block sees."""
+    """The input window (size × size, zeros outside the image) that the unit at (row, column) of a block sees.
+
+    Used in section 7.4.
+    """
     top, left = geometry.window(row, column)
     padded = torch.nn.functional.pad(image, (geometry.size,) * 4)
     top, left = top + geometry.size, left + geometry.size
@@ -112,7 +117,7 @@ def channel_peaks(model: nn.Module, images: torch.Tensor, runtime: Runtime,
 def top_activating_patches(model: nn.Module, images: torch.Tensor, runtime: Runtime, channels: int = 4,
                            top: int = 6) -> dict[str, pd.DataFrame]:
     """For each block, the `top` images that most excite each of its first `channels` channels, with where the peak
-    is (the unit's row and column), so a figure can show the receptive-field patch the unit saw."""
+    is (the unit's row and column), so a figure can show the receptive-field patch the unit saw. Used in section 7.4."""
     tables = {}
     for name, (peaks, places, width) in channel_peaks(model, images, runtime).items():
         rows = []
@@ -137,6 +142,8 @@ def class_selectivity(model: nn.Module, images: torch.Tensor, labels: torch.Tens
                       top: int = 100, shuffles: int = 20, seed: int = 0) -> pd.DataFrame:
     """Every channel of every block: entropy of the classes among its `top` most exciting images, against the same
     measure with the labels shuffled (what a channel blind to class would score). Lower entropy = more class-specific.
+
+    Used in section 7.4.
     """
     generator = np.random.default_rng(seed)
     labels = labels.numpy()

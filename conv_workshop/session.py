@@ -29,7 +29,7 @@ COMMITTED = Path("results")  # the committed full-profile run, relative to the r
 
 
 def show_markdown(markdown: str) -> None:
-    """Show one generated sentence (Markdown, from findings) as cell output."""
+    """Show one generated sentence (Markdown, from findings) as cell output. Used throughout sections 0–12."""
     from IPython.display import Markdown, display
 
     display(Markdown(markdown))
@@ -58,7 +58,10 @@ def is_live_kernel() -> bool:
 
 
 def use_notebook_display() -> None:
-    """How the notebook shows tables and figures: sentences in tables are never cut, figures at 100 dpi."""
+    """How the notebook shows tables and figures: sentences in tables are never cut, figures at 100 dpi.
+
+    Used in section 0.
+    """
     pd.set_option("display.max_colwidth", None)  # tables hold sentences (claims, verdicts): never cut them
     matplotlib.rcParams.update({"figure.dpi": 100, "axes.titlesize": 11})
 
@@ -82,14 +85,17 @@ class Workshop:
 
     @property
     def figures(self) -> Path:
+        """Where figures are saved (every section's `show_figure`)."""
         return self.profile.output_dir / "results" / "figures"
 
     @property
     def artifacts(self) -> Path:
+        """Where the model files go (sections 9 and 10)."""
         return self.profile.output_dir / "fashion_mnist_cnn_model_pytorch"
 
     @property
     def results(self) -> Path:
+        """Where this profile's records and probe tables go (sections 7 and 12)."""
         return self.profile.output_dir / "results"
 
     def setup_table(self) -> pd.DataFrame:
@@ -142,7 +148,10 @@ class Workshop:
                        train_labels=self.splits.train_labels[index])
 
     def show_figure(self, figure: plt.Figure, name: str) -> None:
-        """Save a figure under results/figures/<name>.png and show it now (so text printed later comes after it)."""
+        """Save a figure under results/figures/<name>.png and show it now (so text printed later comes after it).
+
+        Used throughout sections 2–8.
+        """
         from IPython.display import display
 
         save_figure(figure, self.figures / f"{name}.png")
@@ -152,25 +161,37 @@ class Workshop:
     # --- the committed full run, shown beside a smaller profile's results ---
 
     def full_run_effects(self, family: str) -> pd.DataFrame | None:
-        """The committed full run's effects table for a family (None in the full profile itself, or if missing)."""
+        """The committed full run's effects table for a family (None in the full profile itself, or if missing).
+
+        Used throughout sections 3–7.
+        """
         if self.profile.name == "full":
             return None
         table = recorded_effects(committed_runs(), families()[family], self.data.test_labels)
         return None if table.empty else table
 
     def full_run_found(self) -> bool:
-        """Whether the committed full run's records (with test predictions) are there to compare with."""
+        """Whether the committed full run's records (with test predictions) are there to compare with.
+
+        Used in section 0.
+        """
         return len(committed_runs()) > 0 and bool(committed_runs().predictions)
 
     def full_run_table(self, name: str) -> pd.DataFrame | None:
-        """A committed result table of the full run (e.g. translation.csv), when this is a smaller profile."""
+        """A committed result table of the full run (e.g. translation.csv), when this is a smaller profile.
+
+        Used in sections 7.1, 7.4.
+        """
         path = COMMITTED / name
         if self.profile.name == "full" or not path.exists():
             return None
         return pd.read_csv(path)
 
     def probe_images(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The test images (and labels) of the probes: the first probe_test_size of the experiments' test set."""
+        """The test images (and labels) of the probes: the first probe_test_size of the experiments' test set.
+
+        Used in section 7.1.
+        """
         count = min(self.profile.probe_test_size or len(self.experiment_splits.test_labels),
                     len(self.experiment_splits.test_labels))
         return self.experiment_splits.test_images[:count], self.experiment_splits.test_labels[:count]
@@ -193,7 +214,7 @@ class Workshop:
         display(tables.effects(rows, ref, experiment=rows.experiment.nunique() > 1))
 
     def write_table(self, table: pd.DataFrame, name: str) -> None:
-        """Save a probe's table under results/ (translation.csv, selectivity.csv)."""
+        """Save a probe's table under results/ (translation.csv, selectivity.csv). Used in sections 7.1, 7.4."""
         write_atomic(self.results / name, table.to_csv(index=False).encode())
 
     def record_run_facts(self) -> dict:

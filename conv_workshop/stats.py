@@ -232,7 +232,10 @@ def effects_table(groups: dict[str, dict[str, list]], test_labels) -> pd.DataFra
 # --- accuracy against cost (section 6.10) ---
 
 def distinct_configurations(table: pd.DataFrame) -> pd.DataFrame:
-    """Each distinct configuration of an effects table once (the shared reference CNN is named 'default CNN')."""
+    """Each distinct configuration of an effects table once (the shared reference CNN is named 'default CNN').
+
+    Used in section 6.10.
+    """
     unique = table.copy()
     unique.loc[unique.verdict == "reference", "variant"] = "default CNN"
     unique.loc[unique.verdict == "reference", "experiment"] = "all"

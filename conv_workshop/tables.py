@@ -63,7 +63,10 @@ def summary(table: pd.DataFrame, columns: tuple[str, ...] = ("variant", "seeds",
 def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experiment: bool = False,
             epochs: bool = False) -> pd.DataFrame:
     """An effects table (experiments.effects) for one or more experiments; with `reference` (the committed full
-    run's effects), its accuracy and verdict are shown beside this run's, labelled as such."""
+    run's effects), its accuracy and verdict are shown beside this run's, labelled as such.
+
+    Used in sections 3.3, 5.2, 6.8, 7.3.
+    """
     columns = (("experiment",) if experiment else ()) + ("variant", "seeds") + (("train images", "epochs") if epochs
                                                                                  else ())
     frame = summary(table, (*columns, "parameters", "MACs (M)", "accuracy", "difference", "verdict"))
@@ -78,7 +81,10 @@ def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experime
 
 
 def intensity(summary_table: pd.DataFrame) -> pd.DataFrame:
-    """The per-class brightness summary in reader form: mean pixel (0–255), background share (%), ink pixels."""
+    """The per-class brightness summary in reader form: mean pixel (0–255), background share (%), ink pixels.
+
+    Used in section 2.2.
+    """
     return pd.DataFrame({"class": summary_table["class"],
                          "mean pixel (0–255)": (summary_table.mean_pixel * 255).round(0).astype(int),
                          "background (% of pixels)": (summary_table.background_share * 100).round(0).astype(int),
@@ -86,7 +92,7 @@ def intensity(summary_table: pd.DataFrame) -> pd.DataFrame:
 
 
 def shift_responses(responses) -> pd.DataFrame:
-    """by_hand.shift_response results for several shifts, with the question each column answers."""
+    """by_hand.shift_response results for several shifts, with the question each column answers. Used in section 4.8."""
     return pd.DataFrame({
         "shift (pixels)": [r.shift for r in responses],
         "conv: largest |difference| from the moved output (interior)": [f"{r.conv_interior_difference:.1g}"
@@ -119,7 +125,10 @@ def layer_names(rows: list[dict]) -> list[str]:
 
 
 def layers(rows: list[dict]) -> pd.DataFrame:
-    """layer_summary rows as a reader reads them: name, output shape, parameters, MACs (M), receptive field."""
+    """layer_summary rows as a reader reads them: name, output shape, parameters, MACs (M), receptive field.
+
+    Used in sections 3.1, 5.1.
+    """
     frame = pd.DataFrame(rows)
     table = pd.DataFrame({
         "layer": layer_names(rows),
@@ -136,7 +145,10 @@ def layers(rows: list[dict]) -> pd.DataFrame:
 
 
 def output_sizes(cases: list[tuple[int, int, int, int]]) -> pd.DataFrame:
-    """(n, k, p, s) cases: the size predicted by ⌊(n + 2p − k) / s⌋ + 1 beside the size nn.Conv2d produces."""
+    """(n, k, p, s) cases: the size predicted by ⌊(n + 2p − k) / s⌋ + 1 beside the size nn.Conv2d produces.
+
+    Used in section 4.4.
+    """
     import torch
     from torch import nn
 
@@ -150,14 +162,20 @@ def output_sizes(cases: list[tuple[int, int, int, int]]) -> pd.DataFrame:
 
 
 def with_thousands(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with every integer column written with thousands separators (7225344 → "7,225,344")."""
+    """The frame with every integer column written with thousands separators (7225344 → "7,225,344").
+
+    Used in section 4.6.
+    """
     whole = [column for column, kind in frame.dtypes.items()
              if pd.api.types.is_integer_dtype(kind) and not pd.api.types.is_bool_dtype(kind)]
     return frame.assign(**{c: frame[c].map(count) for c in whole})
 
 
 def conv_costs(model) -> pd.DataFrame:
-    """Every convolution of a model: parameters and MACs by formula (by_hand) beside layer_summary's counts."""
+    """Every convolution of a model: parameters and MACs by formula (by_hand) beside layer_summary's counts.
+
+    Used in section 4.6.
+    """
     from torch import nn
 
     from .by_hand import conv_macs, conv_parameters
@@ -185,7 +203,7 @@ def conv_costs(model) -> pd.DataFrame:
 
 def receptive_fields(rows: list[dict]) -> pd.DataFrame:
     """The layers that widen the receptive field: their kernel and stride, the field derived by hand with
-    by_hand.receptive_fields, and layer_summary's column."""
+    by_hand.receptive_fields, and layer_summary's column. Used in section 4.7."""
     from .by_hand import receptive_fields as by_hand_fields
 
     names = layer_names(rows)
@@ -206,7 +224,10 @@ def _interval(values) -> str:
 
 def translation(curve: pd.DataFrame, committed: pd.DataFrame | None = None,
                 shifts: tuple[int, ...] = (0, 2, 4, 6)) -> pd.DataFrame:
-    """Accuracy (%) on shifted images: mean over seeds [95 % interval], one row per direction and shift."""
+    """Accuracy (%) on shifted images: mean over seeds [95 % interval], one row per direction and shift.
+
+    Used in section 7.1.
+    """
     def pivot(frame):
         part = frame[frame["shift"].isin(shifts)].assign(accuracy=lambda f: f.accuracy * 100)
         return part.groupby(["direction", "shift", "model"], sort=False).accuracy.apply(_interval).unstack("model")
@@ -218,7 +239,10 @@ def translation(curve: pd.DataFrame, committed: pd.DataFrame | None = None,
 
 
 def efficiency_points(efficiency: pd.DataFrame | None) -> pd.DataFrame | None:
-    """An effects table of the data-size experiment as plot points: model, size, mean and its 95 % interval."""
+    """An effects table of the data-size experiment as plot points: model, size, mean and its 95 % interval.
+
+    Used in section 7.3.
+    """
     from .stats import interval_from_summary
 
     if efficiency is None:
@@ -248,7 +272,7 @@ def selectivity(table: pd.DataFrame, committed: pd.DataFrame | None = None) -> p
 
 
 def parity(result: dict) -> pd.DataFrame:
-    """onnx_parity's result as a reader reads it."""
+    """onnx_parity's result as a reader reads it. Used in section 10."""
     rows = {"test images": f"{result['images']:,}" if "images" in result else "—",
             "accuracy, PyTorch (%)": f"{result['torch_accuracy'] * 100:.2f}",
             "accuracy, ONNX Runtime (%)": f"{result['onnx_accuracy'] * 100:.2f}",
@@ -259,7 +283,7 @@ def parity(result: dict) -> pd.DataFrame:
 
 def pareto(points: pd.DataFrame) -> pd.DataFrame:
     """Only the configurations on the accuracy–parameters or the accuracy–MACs Pareto front (which one is said),
-    most accurate first."""
+    most accurate first. Used in section 6.10."""
     from .stats import pareto_front
 
     by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")

@@ -89,7 +89,7 @@ EVAL_BATCH_SIZE = 256
 
 @dataclass
 class TrainConfig:
-    """How a model is trained; saved with every result and checkpoint."""
+    """How a model is trained; saved with every result and checkpoint. Used in section 3.2."""
 
     epochs: int = 10  # passes over the training set
     batch_size: int = 256  # images per optimiser step
@@ -136,7 +136,7 @@ def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> tor
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, runtime: Runtime,
                    batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
-    """fp32 logits (on the CPU) for uint8 images, in eval mode."""
+    """fp32 logits (on the CPU) for uint8 images, in eval mode (sections 5.3 and 7; every evaluation)."""
     model.eval()
     outputs = []
     # Channels-last inputs through contiguous weights convert layouts at every layer (10× slower for some models

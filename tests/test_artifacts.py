@@ -26,6 +26,7 @@ def readme_snippet(name: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["checkpoint", "complete", "onnx"])
 def test_readme_load_snippets_run_verbatim(name):
     code = readme_snippet(name) + "\nassert tuple(logits.shape) == (2, 10)\n"
@@ -47,6 +48,7 @@ def test_weights_re_evaluate_to_the_stated_accuracy(real_data):
     assert metrics["accuracy"] == pytest.approx(CARD["metrics"]["test_accuracy"], abs=2e-4)  # ≤ 2 of 10,000 images
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_onnx_matches_pytorch_on_the_whole_test_set(real_data):
     model, _ = load_model(ARTIFACTS / "best_model.pth")

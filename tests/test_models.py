@@ -150,3 +150,29 @@ def test_augmentation_acts_on_the_real_image_before_the_scrambling():
 def _permute(images: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """The oracle: every image's 784 pixels taken in `order`."""
     return images.reshape(len(images), -1)[:, order].reshape(images.shape)
+
+
+def test_layer_summary_counts_dilation_in_the_receptive_field_and_refuses_non_square_layers():
+    dilated = nn.Sequential(nn.Conv2d(1, 2, 3, padding=2, dilation=2), nn.Conv2d(2, 2, 3, padding=1))
+    fields = [row["receptive_field"] for row in layer_summary(dilated)]
+    assert fields == [5, 7]  # a dilated 3×3 spans 5 pixels; the next 3×3 adds 2 more
+    with pytest.raises(ValueError, match=r"kernel_size=\(3, 1\).*square"):
+        layer_summary(nn.Sequential(nn.Conv2d(1, 2, (3, 1))))
+
+
+def test_receptive_field_recurrence_matches_a_brute_force_trace():
+    """The field of a unit = the input pixels whose change moves it, measured with autograd."""
+    from conv_workshop.models import ReceptiveField
+
+    stack = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3, padding=1, dilation=1),
+                          nn.Conv2d(1, 1, 3, stride=2, padding=1))
+    x = torch.zeros(1, 1, 40, 40, requires_grad=True)
+    out = stack(x)
+    out[0, 0, 4, 4].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
+    field = ReceptiveField()
+    for kernel, stride, padding in ((3, 1, 1), (2, 2, 0), (3, 1, 1), (3, 2, 1)):
+        field = field.after(kernel, stride, padding)
+    assert rows.max() - rows.min() + 1 <= field.size
+    top, _ = field.window(4, 4)
+    assert top <= rows.min() and rows.max() < top + field.size

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from conv_workshop import analysis, by_hand, plots  # noqa: E402
+from conv_workshop import analysis, by_hand, plots, stats  # noqa: E402
 from conv_workshop.data import CLASS_NAMES  # noqa: E402
 from conv_workshop.experiments import architecture_variants, kernel_size_variants  # noqa: E402
 
@@ -219,7 +219,7 @@ def test_images_are_drawn_as_the_model_sees_them(rendered):
 
 def test_pareto_front_keeps_only_configurations_nothing_beats():
     points = pd.DataFrame({"parameters": [10, 20, 30, 40], "test_accuracy_mean": [0.80, 0.79, 0.85, 0.84]})
-    assert plots.pareto_front(points, "parameters").tolist() == [True, False, True, False]
+    assert stats.pareto_front(points, "parameters").tolist() == [True, False, True, False]
 
 
 def test_save_writes_a_png_atomically(tmp_path):
