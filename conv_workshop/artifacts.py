@@ -43,10 +43,10 @@ def save_and_verify(outcome, folder: str | Path, test_images: torch.Tensor, test
     """
     folder = Path(folder)
     cpu32 = choose_runtime("cpu", "fp32")
-    model = outcome.model.cpu().eval()
+    model = outcome.ensure_model().cpu().eval()
     measured = evaluate(model, test_images, test_labels, cpu32)
     record = outcome.record
-    metrics = {"test_accuracy": measured["accuracy"], "test_loss": measured["loss"],
+    metrics = {"test_accuracy": measured.accuracy, "test_loss": measured.loss,
                "best_val_accuracy": record["best_val_accuracy"], "seed": int(record["seed"]),
                "epochs": int(record["epochs"]), "train_size": int(record["train_size"]), "profile": profile,
                "device": record["device"], "precision": record["precision"]}
@@ -54,12 +54,12 @@ def save_and_verify(outcome, folder: str | Path, test_images: torch.Tensor, test
     save_complete_model(folder / "complete_model.pth", model)
     reloaded, checkpoint = load_model(folder / "best_model.pth")  # torch.load(..., weights_only=True) inside
     complete = load_complete_model(folder / "complete_model.pth")
-    again = evaluate(reloaded, test_images, test_labels, cpu32)["accuracy"]
+    again = evaluate(reloaded, test_images, test_labels, cpu32).accuracy
     with torch.no_grad():
         complete_accuracy = float((complete(to_float_pixels(test_images)).argmax(1)
                                    == test_labels).float().mean())
-    assert again == measured["accuracy"] and abs(complete_accuracy - again) < 1e-3, "the files disagree"
-    return SavedModel(reloaded, checkpoint, int(record["seed"]), measured["accuracy"], again, complete_accuracy,
+    assert again == measured.accuracy and abs(complete_accuracy - again) < 1e-3, "the files disagree"
+    return SavedModel(reloaded, checkpoint, int(record["seed"]), measured.accuracy, again, complete_accuracy,
                       len(test_labels))
 
 

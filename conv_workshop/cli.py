@@ -139,7 +139,7 @@ def command_train(args) -> dict:
                                splits, train_config, args.seed, choose_runtime(args.device), recorder)
     metrics = {k: outcome.record[k] for k in ("test_accuracy", "test_loss", "best_val_accuracy", "parameters",
                                                "train_seconds", "device", "precision")}
-    save_checkpoint(args.output, outcome.model, outcome.record["train_config"], metrics)
+    save_checkpoint(args.output, outcome.ensure_model(), outcome.record["train_config"], metrics)
     return {**metrics, "checkpoint": str(args.output)}
 
 
@@ -180,8 +180,8 @@ def command_evaluate(args) -> dict:
     data = load_fashion_mnist(args.data_dir)
     runtime = choose_runtime("cpu", "fp32")
     metrics = evaluate(model, data.test_images, data.test_labels, runtime)
-    return {"weights": str(args.weights), "test_images": len(data.test_labels), "test_accuracy": metrics["accuracy"],
-            "test_loss": metrics["loss"], "stated_test_accuracy": checkpoint["metrics"].get("test_accuracy")}
+    return {"weights": str(args.weights), "test_images": len(data.test_labels), "test_accuracy": metrics.accuracy,
+            "test_loss": metrics.loss, "stated_test_accuracy": checkpoint["metrics"].get("test_accuracy")}
 
 
 def command_predict(args) -> list[dict]:

@@ -234,9 +234,19 @@ class ReceptiveField:
                 math.floor(self.start + column * self.jump - offset + 1e-9))
 
 
-def spatial_geometry(module: nn.Module) -> tuple[int, int, int, int] | None:
-    """(kernel, stride, padding, dilation) of a layer that moves over the image (None for others); refuses what
-    ReceptiveField cannot describe: non-square kernels, strides, paddings or dilations, and string padding."""
+@dataclass(frozen=True)
+class LayerGeometry:
+    """How a layer moves over the image: its (square) kernel, stride, padding and dilation."""
+
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+
+
+def spatial_geometry(module: nn.Module) -> LayerGeometry | None:
+    """The geometry of a layer that moves over the image (None for others); refuses what ReceptiveField cannot
+    describe: non-square kernels, strides, paddings or dilations, and string padding."""
     if isinstance(module, nn.Conv2d):
         values = {"kernel_size": module.kernel_size, "stride": module.stride, "padding": module.padding,
                   "dilation": module.dilation}
@@ -255,7 +265,7 @@ def spatial_geometry(module: nn.Module) -> tuple[int, int, int, int] | None:
             raise ValueError(f"{type(module).__name__} has {name}={pair}: receptive fields are computed for square "
                              "kernels, strides, paddings and dilations only")
         square[name] = int(pair[0])
-    return square["kernel_size"], square["stride"], square["padding"], square["dilation"]
+    return LayerGeometry(square["kernel_size"], square["stride"], square["padding"], square["dilation"])
 
 
 def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_SIZE, IMAGE_SIZE)) -> list[dict]:
@@ -274,11 +284,11 @@ def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_S
             macs = module.in_features * module.out_features
         geometry = spatial_geometry(module)
         if isinstance(module, nn.AdaptiveAvgPool2d):
-            geometry = (inputs[0].shape[-1], 1, 0, 1)
+            geometry = LayerGeometry(inputs[0].shape[-1])
         kernel = stride = None
         if geometry is not None:
-            kernel, stride, padding, dilation = geometry
-            field[0] = field[0].after(kernel, stride, padding, dilation)
+            kernel, stride = geometry.kernel, geometry.stride
+            field[0] = field[0].after(geometry.kernel, geometry.stride, geometry.padding, geometry.dilation)
         rows.append({
             "layer": name,
             "type": type(module).__name__,

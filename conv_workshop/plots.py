@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -544,8 +545,8 @@ def translation(curve: pd.DataFrame, reference: pd.DataFrame | None = None) -> p
     for axis, direction in zip(axes[0], directions):
         part = curve[curve.direction == direction]
         for index, (model, rows) in enumerate(part.groupby("model", sort=False)):
-            stats = pd.DataFrame([(shift, *mean_interval(group.accuracy * 100))
-                                  for shift, group in rows.groupby("shift")], columns=["shift", "mean", "low", "high"])
+            stats = pd.DataFrame([{"shift": shift, **asdict(mean_interval(group.accuracy * 100))}
+                                  for shift, group in rows.groupby("shift")])
             axis.plot(stats["shift"], stats["mean"], "o-", ms=4, color=f"C{index}", label=model)
             axis.fill_between(stats["shift"], stats["low"], stats["high"], color=f"C{index}", alpha=0.2)
             if reference is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -69,7 +71,7 @@ def block_geometry(model: nn.Module) -> dict[str, ReceptiveField]:
     for module in model.features:
         step = spatial_geometry(module)
         if step is not None:
-            field = field.after(*step)
+            field = field.after(step.kernel, step.stride, step.padding, step.dilation)
         if id(module) in ends:
             geometry[ends[id(module)]] = field
     return geometry
@@ -86,11 +88,20 @@ def receptive_patch(image: torch.Tensor, geometry: ReceptiveField, row: int, col
     return padded[..., top:top + geometry.size, left:left + geometry.size]
 
 
+@dataclass(frozen=True)
+class ChannelPeaks:
+    """One block's channels over a set of images: each channel's strongest activation on each image (images ×
+    channels), where it is (flat index into the block's map), and the map's width."""
+
+    values: torch.Tensor
+    places: torch.Tensor
+    width: int
+
+
 @torch.no_grad()
 def channel_peaks(model: nn.Module, images: torch.Tensor, runtime: Runtime,
-                  batch_size: int = EVAL_BATCH_SIZE) -> dict[str, tuple[torch.Tensor, torch.Tensor, int]]:
-    """For each block: every channel's strongest activation on every image, where it is (flat index into the
-    block's map), and the map's width."""
+                  batch_size: int = EVAL_BATCH_SIZE) -> dict[str, ChannelPeaks]:
+    """For each block, its channels' peaks on every image (section 7.4)."""
     stages = block_outputs(model)
     values: dict[str, list] = {name: [] for name in stages}
     places: dict[str, list] = {name: [] for name in stages}
@@ -111,7 +122,7 @@ def channel_peaks(model: nn.Module, images: torch.Tensor, runtime: Runtime,
     finally:
         for handle in handles:
             handle.remove()
-    return {name: (torch.cat(values[name]), torch.cat(places[name]), widths[name]) for name in stages}
+    return {name: ChannelPeaks(torch.cat(values[name]), torch.cat(places[name]), widths[name]) for name in stages}
 
 
 def top_activating_patches(model: nn.Module, images: torch.Tensor, runtime: Runtime, channels: int = 4,
@@ -119,7 +130,8 @@ def top_activating_patches(model: nn.Module, images: torch.Tensor, runtime: Runt
     """For each block, the `top` images that most excite each of its first `channels` channels, with where the peak
     is (the unit's row and column), so a figure can show the receptive-field patch the unit saw. Used in section 7.4."""
     tables = {}
-    for name, (peaks, places, width) in channel_peaks(model, images, runtime).items():
+    for name, found in channel_peaks(model, images, runtime).items():
+        peaks, places, width = found.values, found.places, found.width
         rows = []
         for channel in range(min(channels, peaks.shape[1])):
             values, index = peaks[:, channel].topk(top)
@@ -149,8 +161,8 @@ def class_selectivity(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     labels = labels.numpy()
     shuffled = [generator.permutation(labels) for _ in range(shuffles)]
     rows = []
-    for block, (peaks, _, _) in channel_peaks(model, images, runtime).items():
-        winners = peaks.topk(top, dim=0).indices.T.numpy()  # channels × top image indices
+    for block, found in channel_peaks(model, images, runtime).items():
+        winners = found.values.topk(top, dim=0).indices.T.numpy()  # channels × top image indices
         for channel, index in enumerate(winners):
             rows.append({"block": block, "channel": channel, "entropy": entropy_bits(labels[index]),
                          "shuffled_entropy": float(np.mean([entropy_bits(s[index]) for s in shuffled]))})

@@ -129,14 +129,23 @@ def rank_sum(a: Sequence[float], b: Sequence[float]) -> float:
     return float(scipy_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): Student's t interval of a mean over seeds; the interval is NaN for a single value."""
+@dataclass(frozen=True)
+class MeanInterval:
+    """A mean over seeds with its Student's t interval (NaN bounds for a single value)."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> MeanInterval:
+    """Student's t interval of a mean over seeds; the interval is NaN for a single value."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
-        return mean, float("nan"), float("nan")
+        return MeanInterval(mean, float("nan"), float("nan"))
     half = float(scipy_stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
-    return mean, mean - half, mean + half
+    return MeanInterval(mean, mean - half, mean + half)
 
 
 def interval_from_summary(mean: float, std: float, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -280,8 +289,8 @@ def shift_test(per_seed_drops: Sequence[float]) -> ShiftTest:
     drops = np.asarray([d for d in per_seed_drops if not math.isnan(d)], dtype=float)
     if len(drops) == 0:
         return ShiftTest(0, float("nan"), float("nan"), float("nan"))
-    mean, low, high = mean_interval(drops)
-    return ShiftTest(len(drops), mean, low, high)
+    interval = mean_interval(drops)
+    return ShiftTest(len(drops), interval.mean, interval.low, interval.high)
 
 
 def selectivity_tests(table: pd.DataFrame) -> pd.DataFrame:

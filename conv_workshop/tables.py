@@ -218,7 +218,8 @@ def receptive_fields(rows: list[dict]) -> pd.DataFrame:
 def _interval(values) -> str:
     from .stats import mean_interval
 
-    mean, low, high = mean_interval(values)
+    interval = mean_interval(values)
+    mean, low, high = interval.mean, interval.low, interval.high
     return f"{mean:.1f}" if math.isnan(low) else f"{mean:.1f} [{low:.1f}, {high:.1f}]"
 
 

@@ -162,14 +162,20 @@ def is_channels_last(model: nn.Module) -> bool:
                                  for p in weights)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's mean cross-entropy and accuracy on a labelled set."""
+
+    loss: float
+    accuracy: float
+
+
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, runtime: Runtime,
-             batch_size: int = EVAL_BATCH_SIZE) -> dict:
+             batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
     """Loss and accuracy of a model on a labelled set."""
     logits = predict_logits(model, images, runtime, batch_size)
-    return {
-        "loss": float(F.cross_entropy(logits, labels)),
-        "accuracy": float((logits.argmax(1) == labels).float().mean()),
-    }
+    return Evaluation(loss=float(F.cross_entropy(logits, labels)),
+                      accuracy=float((logits.argmax(1) == labels).float().mean()))
 
 
 @dataclass
@@ -274,10 +280,10 @@ def fit(model: nn.Module, splits: Splits, config: TrainConfig, runtime: Runtime,
         row = {"epoch": epoch, **measured}
         if epoch % validate_every == 0 or epoch == config.epochs:
             val = evaluate(model, splits.val_images, splits.val_labels, runtime, config.eval_batch_size)
-            row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
-            bar.set_postfix(val_acc=f"{val['accuracy']:.4f}")
-            if val["accuracy"] > best_accuracy:
-                best_accuracy, best_epoch = val["accuracy"], epoch
+            row.update(val_loss=val.loss, val_accuracy=val.accuracy)
+            bar.set_postfix(val_acc=f"{val.accuracy:.4f}")
+            if val.accuracy > best_accuracy:
+                best_accuracy, best_epoch = val.accuracy, epoch
                 best_state = copy.deepcopy(model.state_dict())
         history.append(row)
     bar.close()

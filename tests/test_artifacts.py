@@ -45,7 +45,7 @@ def test_checkpoint_is_plain_data():
 def test_weights_re_evaluate_to_the_stated_accuracy(real_data):
     model, checkpoint = load_model(ARTIFACTS / "best_model.pth")
     metrics = evaluate(model, real_data.test_images, real_data.test_labels, choose_runtime("cpu", "fp32"))
-    assert metrics["accuracy"] == pytest.approx(CARD["metrics"]["test_accuracy"], abs=2e-4)  # ≤ 2 of 10,000 images
+    assert metrics.accuracy == pytest.approx(CARD["metrics"]["test_accuracy"], abs=2e-4)  # ≤ 2 of 10,000 images
 
 
 @pytest.mark.slow

@@ -15,8 +15,7 @@ from torch import nn
 
 from conv_workshop import by_hand, exercises
 from conv_workshop.export import save_checkpoint
-from conv_workshop.models import ConvNet
-from conv_workshop.models import PixelPermutation
+from conv_workshop.models import ConvNet, PixelPermutation
 
 from .conftest import ROOT
 

@@ -113,7 +113,8 @@ def test_class_selectivity_scores_a_one_class_channel_zero_and_a_blind_one_near_
     labels = torch.arange(200) % 10
     peaks = torch.stack([(labels == 3).float() + 0.01 * torch.arange(200) / 200,  # fires only on class 3
                          torch.rand(200, generator=torch.Generator().manual_seed(0))], dim=1)  # blind to class
-    monkeypatch.setattr(probes, "channel_peaks", lambda *args, **kwargs: {"block 1": (peaks, None, 1)})
+    found = {"block 1": probes.ChannelPeaks(peaks, None, 1)}
+    monkeypatch.setattr(probes, "channel_peaks", lambda *args, **kwargs: found)
     table = class_selectivity(None, None, labels, FP32, top=20, shuffles=20).set_index("channel")
     assert table.loc[0, "entropy"] == 0.0  # its 20 strongest images are all of class 3
     assert table.loc[1, "entropy"] > 2.5  # 20 images drawn regardless of class

@@ -75,7 +75,8 @@ def test_a_family_is_corrected_together():
 
 
 def test_mean_intervals():
-    mean, low, high = mean_interval([1.0, 2.0, 3.0])
+    interval = mean_interval([1.0, 2.0, 3.0])
+    mean, low, high = interval.mean, interval.low, interval.high
     assert mean == 2.0 and (low, high) == pytest.approx((2 - 2.4841377, 2 + 2.4841377))
     assert interval_from_summary(2.0, 1.0, 3) == pytest.approx((low, high))
     assert all(math.isnan(v) for v in interval_from_summary(2.0, 0.1, 1))

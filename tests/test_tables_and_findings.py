@@ -9,9 +9,9 @@ import pandas as pd
 import torch
 
 from conv_workshop import findings, tables
+from conv_workshop.models import ConvNet, DenseBaseline, layer_summary
 from conv_workshop.runs import Outcome
 from conv_workshop.stats import effects_table
-from conv_workshop.models import ConvNet, DenseBaseline, layer_summary
 from conv_workshop.training import FitResult
 
 
@@ -72,12 +72,14 @@ def test_translation_table_gives_a_mean_and_interval_per_shift():
     assert table.loc[("horizontal", 0), "CNN"] == "91.0 [88.5, 93.5]"
     similarity = pd.DataFrame([{"direction": d, "shift": 4, "similarity": v}
                                for d, v in (("horizontal", 0.68), ("vertical", 0.72))])
-    assert "0.72 with its 4-pixel vertical shift" in findings.describe_translation(curve.assign(model="CNN"), similarity)
+    text = findings.describe_translation(curve.assign(model="CNN"), similarity)
+    assert "0.72 with its 4-pixel vertical shift" in text
 
 
 def test_one_seed_is_reported_as_unresolved():
     labels = np.arange(1000) % 10
-    table = effects_table({"x": {"a": _outcomes([0.9], labels), "b": _outcomes([0.7], labels, 1)}}, torch.from_numpy(labels))
+    groups = {"x": {"a": _outcomes([0.9], labels), "b": _outcomes([0.7], labels, 1)}}
+    table = effects_table(groups, torch.from_numpy(labels))
     row = table.set_index("variant").loc["b"]
     assert row.verdict == "not resolved with 1 seed" and math.isnan(row.low)
     assert tables.effects(table).iloc[1]["test accuracy (%)"].count("±") == 0

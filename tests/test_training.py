@@ -67,7 +67,7 @@ def test_fit_learns_and_reports_history(tiny_splits):
     assert result.best_val_accuracy == max(h["val_accuracy"] for h in result.history)
     assert result.history[result.best_epoch - 1]["val_accuracy"] == result.best_val_accuracy
     # The weights kept are those of the best epoch.
-    assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32)["accuracy"] == result.best_val_accuracy
+    assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32).accuracy == result.best_val_accuracy
     assert result.best_val_accuracy > 0.5  # 10 classes: chance is 0.1
 
 
@@ -81,7 +81,7 @@ def test_long_runs_validate_every_few_epochs_and_at_the_last(tiny_splits):
     assert [h["epoch"] for h in result.history if "val_accuracy" in h] == [3, 6, 7]
     assert result.best_epoch in (3, 6, 7)
     assert result.best_val_accuracy == max(h.get("val_accuracy", -1) for h in result.history)
-    assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32)["accuracy"] == result.best_val_accuracy
+    assert evaluate(model, tiny_splits.val_images, tiny_splits.val_labels, FP32).accuracy == result.best_val_accuracy
     assert validation_interval(TrainConfig(epochs=10)) == 2  # a 10-epoch run validates every other epoch
     with pytest.raises(ValueError, match="validate at least once"):
         validation_interval(TrainConfig(validations=0))
