@@ -25,37 +25,75 @@ KERNELS: dict[str, torch.Tensor] = {
 }
 
 
+def _whole_numbers(**values: tuple[int, int]) -> None:
+    """Refuse a size, stride or padding that is not a whole number ≥ its least allowed value, naming it."""
+    for name, (value, least) in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name}={value!r}: pass a whole number ≥ {least}")
+
+
+def _shape(value) -> str:
+    return "×".join(map(str, value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
 def as_chw(image: torch.Tensor) -> torch.Tensor:
-    """A uint8 or float H×W image (or C×H×W) as float C×H×W in [0, 1] for uint8 input. Used in sections 4.1, 4.3."""
+    """One uint8 or float H×W image (or C×H×W) as float C×H×W, in [0, 1] for uint8 input. Used in sections 4.1, 4.3.
+
+    A batch (N×C×H×W) or anything else is refused with the shape received and what to send instead."""
+    if not isinstance(image, torch.Tensor) or image.dim() not in (2, 3):
+        batch = isinstance(image, torch.Tensor) and image.dim() == 4
+        raise ValueError(f"image has shape {_shape(image)}: pass one image, H×W or C_in×H×W"
+                         + (" (this is a batch: call the function on images[i], or use F.conv2d)" if batch else ""))
     image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
     return image.unsqueeze(0) if image.dim() == 2 else image
 
 
 def as_kernels(kernel: torch.Tensor) -> torch.Tensor:
-    """A k×k kernel (or C_in×k×k, or C_out×C_in×k×k) as C_out×C_in×k×k, the layout of nn.Conv2d.weight."""
+    """A kh×kw kernel (or C_in×kh×kw, or C_out×C_in×kh×kw) as C_out×C_in×kh×kw, the layout of nn.Conv2d.weight."""
+    if not isinstance(kernel, torch.Tensor) or kernel.dim() not in (2, 3, 4):
+        raise ValueError(f"kernel has shape {_shape(kernel)}: pass kh×kw, C_in×kh×kw or C_out×C_in×kh×kw")
     while kernel.dim() < 4:
         kernel = kernel.unsqueeze(0)
     return kernel.float()
+
+
+def checked_layer(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None, stride: int,
+                  padding: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image as C_in×H×W and the kernel as C_out×C_in×kh×kw, or one ValueError that names the argument, the
+    shape received and what is supported (sections 4.1–4.3 and the exercises)."""
+    image, kernel = as_chw(image), as_kernels(kernel)
+    if kernel.shape[1] != image.shape[0]:
+        raise ValueError(f"kernel has shape {_shape(kernel)} (C_in = {kernel.shape[1]}) but the image has "
+                         f"{image.shape[0]} channel(s): give the kernel one k×k slice per input channel")
+    if bias is not None and (not isinstance(bias, torch.Tensor) or bias.shape != (kernel.shape[0],)):
+        raise ValueError(f"bias has shape {_shape(bias)}: pass one number per output channel, shape "
+                         f"{kernel.shape[0]}")
+    _whole_numbers(stride=(stride, 1), padding=(padding, 0))
+    height, width = image.shape[1] + 2 * padding, image.shape[2] + 2 * padding
+    if kernel.shape[2] > height or kernel.shape[3] > width:
+        raise ValueError(f"a {kernel.shape[2]}×{kernel.shape[3]} kernel does not fit the {image.shape[1]}×"
+                         f"{image.shape[2]} image with padding {padding}: pad more or use a smaller kernel")
+    return image, kernel
 
 
 def correlate2d(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1,
                 padding: int = 0) -> torch.Tensor:
     """What nn.Conv2d computes, with explicit loops: each output is the sum of the kernel times the window under it.
 
-    image: C_in×H×W; kernel: C_out×C_in×k×k; returns C_out×H_out×W_out.
+    image: C_in×H×W; kernel: C_out×C_in×kh×kw; returns C_out×H_out×W_out.
 
     Used in sections 4.1, 4.2.
     """
-    image = F.pad(as_chw(image), (padding, padding, padding, padding))  # zeros around the border
-    kernel = as_kernels(kernel)
-    out_channels, _, k, _ = kernel.shape
-    height = (image.shape[1] - k) // stride + 1
-    width = (image.shape[2] - k) // stride + 1
+    image, kernel = checked_layer(image, kernel, bias, stride, padding)
+    image = F.pad(image, (padding, padding, padding, padding))  # zeros around the border
+    out_channels, _, kh, kw = kernel.shape
+    height = (image.shape[1] - kh) // stride + 1
+    width = (image.shape[2] - kw) // stride + 1
     out = torch.zeros(out_channels, height, width)
     for o in range(out_channels):
         for i in range(height):
             for j in range(width):
-                window = image[:, i * stride:i * stride + k, j * stride:j * stride + k]
+                window = image[:, i * stride:i * stride + kh, j * stride:j * stride + kw]
                 out[o, i, j] = (window * kernel[o]).sum() + (bias[o] if bias is not None else 0.0)
     return out
 
@@ -66,14 +104,13 @@ def correlate2d_unfold(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Te
 
     Used in sections 4.1, 4.3, 4.10.
     """
-    image, kernel = as_chw(image), as_kernels(kernel)
-    out_channels, _, k, _ = kernel.shape
-    columns = F.unfold(image.unsqueeze(0), k, padding=padding, stride=stride)[0]  # (C_in·k·k) × windows
+    image, kernel = checked_layer(image, kernel, bias, stride, padding)
+    out_channels, _, kh, kw = kernel.shape
+    columns = F.unfold(image.unsqueeze(0), (kh, kw), padding=padding, stride=stride)[0]  # (C_in·kh·kw) × windows
     out = kernel.reshape(out_channels, -1) @ columns  # C_out × windows
     if bias is not None:
         out = out + bias.reshape(-1, 1)
-    height = output_size(image.shape[1], k, padding, stride)
-    return out.reshape(out_channels, height, -1)
+    return out.reshape(out_channels, output_size(image.shape[1], kh, padding, stride), -1)
 
 
 def convolve2d(image: torch.Tensor, kernel: torch.Tensor, stride: int = 1, padding: int = 0) -> torch.Tensor:
@@ -89,8 +126,14 @@ def max_pool2d(feature_map: torch.Tensor, size: int = 2, stride: int | None = No
 
     Used in section 4.7.
     """
-    stride = stride or size
+    stride = size if stride is None else stride
+    if not isinstance(feature_map, torch.Tensor) or feature_map.dim() != 3:
+        raise ValueError(f"feature_map has shape {_shape(feature_map)}: pass one C×H×W map (for a batch, call it "
+                         "on maps[i], or use F.max_pool2d)")
+    _whole_numbers(size=(size, 1), stride=(stride, 1))
     channels, height, width = feature_map.shape
+    if size > min(height, width):
+        raise ValueError(f"a {size}×{size} window does not fit the {height}×{width} map: use a smaller size")
     out_height, out_width = (height - size) // stride + 1, (width - size) // stride + 1
     out = torch.zeros(channels, out_height, out_width)
     for i in range(out_height):
@@ -102,6 +145,7 @@ def max_pool2d(feature_map: torch.Tensor, size: int = 2, stride: int | None = No
 
 def output_size(n: int, k: int, p: int = 0, s: int = 1) -> int:
     """Output side of a convolution or pooling: ⌊(n + 2p − k) / s⌋ + 1."""
+    _whole_numbers(n=(n, 1), k=(k, 1), p=(p, 0), s=(s, 1))
     if k > n + 2 * p:
         raise ValueError(f"a {k}×{k} kernel does not fit a {n}×{n} input with padding {p}")
     return (n + 2 * p - k) // s + 1
@@ -128,7 +172,11 @@ def receptive_fields(layers: list[tuple[int, int]]) -> list[int]:
     """Receptive field after each layer of (kernel, stride) (section 4.7): r ← r + (k − 1) · j, then j ← j · s, where
     j is the jump; the recurrence itself is models.ReceptiveField.after."""
     field, fields = ReceptiveField(), []
-    for k, s in layers:
+    for layer in layers:
+        if len(layer) != 2:
+            raise ValueError(f"layer {layer!r}: pass (kernel, stride) pairs, e.g. [(3, 1), (2, 2)]")
+        k, s = layer
+        _whole_numbers(kernel=(k, 1), stride=(s, 1))
         field = field.after(k, s)
         fields.append(field.size)
     return fields

@@ -168,11 +168,13 @@ def check(exercise: str, answer, **context) -> Result:
 
     Used throughout sections 2–9.
     """
+    if exercise not in EXERCISES:
+        raise ValueError(f"no exercise named {exercise!r}; the exercises are: {', '.join(EXERCISES)}")
     item = EXERCISES[exercise]
     if answer is None:
         return Result(exercise, False, f"replace None with your answer. Hint: {item.hint}")
     try:
         right, found = item.check(answer, **context)
-    except (TypeError, ValueError, RuntimeError) as error:
+    except (TypeError, ValueError, RuntimeError, IndexError, KeyError) as error:
         return Result(exercise, False, f"could not read the answer ({error}). Hint: {item.hint}")
     return Result(exercise, bool(right), found if right else f"{found} Hint: {item.hint}")

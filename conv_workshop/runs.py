@@ -146,12 +146,14 @@ def run_key(config: ModelConfig | dict, train_config: TrainConfig | dict, seed: 
 class ReplayCheck:
     """A replayed run retrained because its model was needed: the recorded and the retrained test accuracy."""
 
-    recorded: float
-    retrained: float
+    recorded: float  # test accuracy in runs.csv
+    retrained: float  # test accuracy of the model trained again with the same seed and recipe
+    tolerance: float = REPRODUCED_TOLERANCE
 
     @property
     def reproduced(self) -> bool:
-        return abs(self.recorded - self.retrained) < REPRODUCED_TOLERANCE
+        """Whether the retrained model scores what its record says, to well under one test image."""
+        return abs(self.recorded - self.retrained) < self.tolerance
 
 
 def count_reproduced(checks: list[dict]) -> int:
@@ -241,6 +243,7 @@ class Recorder:
 
     @property
     def results_dir(self) -> Path:
+        """The folder of this profile's records (results/ of the checkout for the full profile)."""
         return Path(self.output_dir) / "results"
 
     @property

@@ -130,3 +130,44 @@ def test_the_plain_training_loop_learns():
         by_hand.train_epoch(model, images, labels, optimizer, batch_size=32, seed=epoch)
     assert by_hand.evaluate_loss(model, images, labels) < before / 2
     assert by_hand.accuracy(model, images, labels) > 0.9
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (1, 3), (3, 5), (2, 4)])
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1)])
+def test_rectangular_kernels_match_conv2d(shape, stride, padding):
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 7, 9, generator=generator)
+    kernel = torch.randn(3, 2, *shape, generator=generator)
+    expected = F.conv2d(image[None], kernel, stride=stride, padding=padding)[0]
+    for function in (by_hand.correlate2d, by_hand.correlate2d_unfold):
+        torch.testing.assert_close(function(image, kernel, stride=stride, padding=padding), expected)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: by_hand.correlate2d(torch.rand(4, 1, 8, 8), torch.rand(3, 3)), r"image has shape 4×1×8×8.*batch"),
+    (lambda: by_hand.correlate2d_unfold(torch.rand(8), torch.rand(3, 3)), r"image has shape 8: pass one image"),
+    (lambda: by_hand.correlate2d(torch.rand(2, 8, 8), torch.rand(1, 3, 3)), r"C_in = 1.*2 channel"),
+    (lambda: by_hand.correlate2d(torch.rand(8, 8), torch.rand(1, 1, 1, 3, 3)), r"kernel has shape 1×1×1×3×3"),
+    (lambda: by_hand.correlate2d(torch.rand(8, 8), torch.rand(3, 3), stride=0), r"stride=0"),
+    (lambda: by_hand.correlate2d(torch.rand(8, 8), torch.rand(3, 3), padding=-1), r"padding=-1"),
+    (lambda: by_hand.correlate2d(torch.rand(8, 8), torch.rand(3, 3), padding=1.5), r"padding=1.5"),
+    (lambda: by_hand.correlate2d(torch.rand(4, 4), torch.rand(5, 5)), r"5×5 kernel does not fit the 4×4"),
+    (lambda: by_hand.correlate2d(torch.rand(8, 8), torch.rand(2, 1, 3, 3), bias=torch.rand(3)), r"bias has shape 3"),
+    (lambda: by_hand.max_pool2d(torch.rand(2, 1, 8, 8)), r"feature_map has shape 2×1×8×8"),
+    (lambda: by_hand.max_pool2d(torch.rand(1, 8, 8), size=9), r"9×9 window does not fit"),
+    (lambda: by_hand.max_pool2d(torch.rand(1, 8, 8), stride=0), r"stride=0"),
+    (lambda: by_hand.output_size(28, 3, 1, 0), r"s=0"),
+    (lambda: by_hand.receptive_fields([(3, 1, 1)]), r"\(kernel, stride\) pairs"),
+])
+def test_the_teaching_functions_refuse_what_they_do_not_support(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_an_exercise_check_never_raises_on_a_malformed_answer():
+    from conv_workshop import exercises
+
+    scramble = torch.randperm(784)
+    assert not exercises.check("unscramble", torch.full((784,), 10_000), permutation=scramble).right
+    with pytest.raises(ValueError, match="no exercise named 'nope'"):
+        exercises.check("nope", 1)
