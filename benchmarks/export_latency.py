@@ -19,8 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conv_workshop.export import ARTIFACT_DIR, load_model, onnx_session  # noqa: E402
-from conv_workshop.results import write_atomic  # noqa: E402
+from conv_workshop.atomic import write_atomic  # noqa: E402
+from conv_workshop.export import ARTIFACT_DIR, load_model  # noqa: E402
+from conv_workshop.serving.inference import onnx_session  # noqa: E402
 from conv_workshop.training import cpu_name  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .constants import ARTIFACT_DIR
 from .serving.inference import ModelFileError
-from .serving.preprocess import InputError
+from .serving.input_errors import InputError
 
 
 def user_errors() -> tuple[type[Exception], ...]:
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            from .serve import main as serve
+            from .serving.server import main as serve
 
             serve(args.host, args.port, str(args.model) if args.model else None)
             return 0

@@ -10,7 +10,10 @@ from PIL import Image
 
 
 def product_photo(image: torch.Tensor, size: int = 200) -> bytes:
-    """A 28×28 test image as a PNG 'product photo': a dark garment on a white background, size × size."""
+    """A 28×28 test image as a PNG 'product photo': a dark garment on a white background, size × size.
+
+    Used in section 11.
+    """
     photo = Image.fromarray(255 - image.numpy()).resize((size, size), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()
     photo.save(buffer, format="PNG")
@@ -18,12 +21,15 @@ def product_photo(image: torch.Tensor, size: int = 200) -> bytes:
 
 
 def demo_requests(onnx_path, photo_png: bytes) -> list[dict]:
-    """Two requests to the app in-process: the photo, and a body that is not an image; status and JSON of each."""
+    """Two requests to the app in-process: the photo, and a body that is not an image; status and JSON of each.
+
+    Used in section 11.
+    """
     with warnings.catch_warnings():  # starlette's notice about its test client's HTTP library is not for learners
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from .serve import create_app
+    from .serving.app import create_app
 
     with TestClient(create_app(onnx_path)) as client:
         good = client.post("/predict", content=photo_png, headers={"content-type": "image/png"})

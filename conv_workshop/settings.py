@@ -73,13 +73,52 @@ def run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """The prediction service's model file and limits (see the README's service section)."""
+    """The prediction service's model file and limits (see the README's service section): every accepted byte has a
+    bounded price in memory, CPU and time. Tests pass tighter ones to `serving.app.create_app`."""
 
-    model_path: Path = ARTIFACT_DIR / "fashion_mnist_cnn.onnx"  # WORKSHOP_ONNX_MODEL
+    model_path: Path = ARTIFACT_DIR / "fashion_mnist_cnn.onnx"  # WORKSHOP_ONNX_MODEL: the ONNX file served
+    # What one request may send
+    max_upload_bytes: int = 5 * 2**20  # a body, counted while it streams in (with or without Content-Length)
+    max_json_bytes: int = 256 * 2**10  # a JSON body: a 28×28 array is about 20 KB even pretty-printed
+    max_multipart_parts: int = 8  # parts of a multipart body (one of them the field `file`)
+    default_top_k: int = 3  # classes returned when top_k is not given
+    max_top_k: int = 10  # the most classes a request may ask for (there are 10)
+    # What an image may cost, read from its header and markers before a pixel is decoded
+    max_side: int = 8_192  # pixels along either side
+    max_pixels: int = 4_096 * 4_096  # pixels in all (16.8 megapixels)
+    max_jpeg_scans: int = 64  # scans of a progressive JPEG (encoders write up to about 12); time grows with each
+    max_metadata_segments: int = 64  # JPEG APP/COM segments, PNG ancillary chunks, WebP metadata chunks
+    max_png_chunks: int = 4_096  # PNG chunks of any kind (encoders split the pixels into chunks of 8 KiB or more)
+    max_metadata_bytes: int = 1 * 2**20  # bytes of all those segments and chunks together
+    max_exif_bytes: int = 64 * 2**10  # an EXIF block (JPEG's own limit for one segment)
+    max_png_text_bytes: int = 256 * 2**10  # one PNG text or ICC chunk once inflated (Pillow's MAX_TEXT_CHUNK)
+    max_png_text_total_bytes: int = 1 * 2**20  # all of one image's PNG text once inflated (Pillow's MAX_TEXT_MEMORY)
+    max_rle_bytes: int = 512 * 2**10  # compressed data of an RLE BMP: Pillow decodes RLE in Python, a pair at a time
+    # Decoding: memory and time shared by all requests
+    decode_budget_bytes: int = 128 * 2**20  # decoder memory all threads hold at once (pixels, coefficients, copies)
+    decode_timeout_s: float = 3.0  # a request's time in its worker thread: waiting for that memory, then decoding
+    workers: int = 16  # threads that parse, decode and infer; the admission lanes below bound what they hold
+    # Admission: taken before the body is read, so bodies buffered and requests in flight stay bounded
+    small_body_bytes: int = 64 * 2**10  # a body of at most this (declared) size takes the small-request lane
+    max_small_in_flight: int = 32  # small requests admitted at once (a 28×28 image, JSON pixels)
+    max_large_in_flight: int = 4  # larger or chunked bodies admitted at once: 4 × 5 MiB buffered at most
+    admission_timeout_s: float = 1.0  # the longest a request waits for its lane before a 429 with Retry-After
+    # Connections (uvicorn, h11)
+    header_timeout_s: float = 10.0  # a request's headers must be complete this long after the connection is idle
+    body_timeout_s: float = 10.0  # a body must arrive completely within this time once it is being read
+    keep_alive_s: int = 5  # an idle keep-alive connection is closed after this (uvicorn's timeout_keep_alive)
+    max_header_bytes: int = 16 * 2**10  # request line and headers (h11's max incomplete event size)
+    max_connections: int = 1_000  # open connections; past it the oldest idle one is closed (kept under the fd limit)
+    log_burst: int = 10  # the same log message at most this often per 10 s; the rest are counted, not written
+
+    def table(self) -> dict[str, str]:
+        """The limits as {field: value}, for the service-load benchmark's record."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
 
 
 def service_settings(environ: Mapping[str, str] | None = None) -> ServiceSettings:
-    """The service settings from the environment (or from `environ`, for tests)."""
+    """The service settings from the environment (or from `environ`, for tests): WORKSHOP_ONNX_MODEL names the model;
+    the limits are the defaults above (a deployment that needs others passes its own ServiceSettings)."""
     env = os.environ if environ is None else environ
     model = env.get("WORKSHOP_ONNX_MODEL")
     return ServiceSettings(model_path=Path(model)) if model else ServiceSettings()

@@ -161,7 +161,7 @@ def test_a_bug_is_not_hidden_as_a_user_error(tmp_path, checkpoint, monkeypatch):
     """A ValueError from the code (not from the user's input) keeps its traceback."""
     image = tmp_path / "shirt.png"
     image.write_bytes(encode(garment_photo()))
-    monkeypatch.setattr("conv_workshop.preprocess.bytes_to_array", lambda *args: int("a bug"))
+    monkeypatch.setattr("conv_workshop.serving.preprocess.bytes_to_array", lambda *args: int("a bug"))
     with pytest.raises(ValueError, match="invalid literal"):
         main(["predict", "--weights", str(checkpoint), str(image)])
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conv_workshop.inference import ModelFileError, onnx_session, predict_probabilities, softmax, top_classes
+from conv_workshop.serving.inference import ModelFileError, onnx_session, predict_probabilities, softmax, top_classes
 
 from .conftest import ROOT
 
@@ -69,9 +69,10 @@ def test_softmax_and_top_classes():
 
 
 @pytest.mark.parametrize("statement", [
-    "import conv_workshop.serve as serve; serve.create_app()",
+    "from conv_workshop.serving.app import create_app; create_app()",
     "import conv_workshop.cli",
-    "import conv_workshop.constants, conv_workshop.inference, conv_workshop.preprocess",
+    "import conv_workshop.serving.server; conv_workshop.serving.server.guarded_protocol("
+    "conv_workshop.settings.ServiceSettings())",
 ])
 def test_the_service_path_never_imports_torch(statement):
     check = f"{statement}\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from conv_workshop.preprocess import (
+from conv_workshop.serving.preprocess import (
     InputError,
     InputTooLargeError,
     UnsupportedFormatError,
@@ -120,7 +120,7 @@ def test_a_long_thin_image_is_shrunk_before_padding(tmp_path):
     Run under an address-space limit of 40 MiB above the process's size after a warm-up call."""
     path = tmp_path / "thin.png"
     path.write_bytes(png_bytes(Image.new("L", (8_192, 8), 200)))
-    code = ("import re, resource, sys\nfrom conv_workshop.preprocess import bytes_to_array\n"
+    code = ("import re, resource, sys\nfrom conv_workshop.serving.preprocess import bytes_to_array\n"
             "from PIL import Image\nbytes_to_array(open(sys.argv[2], 'rb').read())\n"
             "size = int(re.search(r'VmSize:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)) * 1024\n"
             "resource.setrlimit(resource.RLIMIT_AS, (size + 40 * 2**20, resource.RLIM_INFINITY))\n"
@@ -220,9 +220,9 @@ def test_true_and_false_are_not_pixel_values():
 def test_the_decode_budget_bounds_what_threads_hold_at_once():
     from concurrent.futures import ThreadPoolExecutor
 
-    from conv_workshop.preprocess import _Budget
+    from conv_workshop.serving.preprocess import DecodeBudget
 
-    budget, lock, held, peak = _Budget(100), threading.Lock(), [0], [0]
+    budget, lock, held, peak = DecodeBudget(100), threading.Lock(), [0], [0]
 
     def hold(amount):
         with budget.reserve(amount):

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conv_workshop import serve
+from conv_workshop.serving.app import create_app
+from conv_workshop.settings import ServiceSettings
 
 from .conftest import ROOT
 from .test_preprocess import encode, garment_photo, png_bytes
@@ -42,7 +43,7 @@ def client():
     with warnings.catch_warnings():  # starlette's notice about its test client's HTTP library
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
-    with TestClient(serve.create_app(MODEL), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(MODEL), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -110,13 +111,13 @@ def test_bad_query_parameters_are_a_422_naming_them(client, params, message):
 @pytest.mark.parametrize("depth", [1_100, 100_000])
 def test_deeply_nested_json_is_a_400(client, depth):
     for body in (b"[" * depth + b"]" * depth, b'{"pixels": ' + b"[" * depth + b"]" * depth + b"}"):
-        response = client.post("/predict", content=body[:serve.MAX_JSON_BYTES],
+        response = client.post("/predict", content=body[:ServiceSettings().max_json_bytes],
                                headers={"content-type": "application/json"})
         assert "not valid JSON" in _error(response, 400)
 
 
 def test_a_json_body_over_its_limit_is_a_413(client):
-    body = b'{"pixels": [' + b"0," * (serve.MAX_JSON_BYTES // 2) + b"0]}"
+    body = b'{"pixels": [' + b"0," * (ServiceSettings().max_json_bytes // 2) + b"0]}"
     assert "limit" in _error(client.post("/predict", content=body, headers={"content-type": "application/json"}), 413)
 
 
@@ -336,7 +337,7 @@ def test_health_answers_while_an_image_is_being_decoded(monkeypatch):
 
     monkeypatch.setattr(Image.Image, "resize", slow_resize)
     port = free_port()
-    app_server = uvicorn.Server(uvicorn.Config(serve.create_app(MODEL), host="127.0.0.1", port=port,
+    app_server = uvicorn.Server(uvicorn.Config(create_app(MODEL), host="127.0.0.1", port=port,
                                                log_level="warning"))
     thread = threading.Thread(target=app_server.run, daemon=True)
     thread.start()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import CLASS_NAMES, IMAGE_SIZE
+from ..constants import CLASS_NAMES, IMAGE_SIZE
 
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
 EXPECTED_INPUT = [1, IMAGE_SIZE, IMAGE_SIZE]  # after the batch dimension

@@ -1,12 +1,14 @@
 """Turning an arbitrary photo or drawing into a Fashion-MNIST-like 28×28 input (used by the CLI and the service).
 
 Fashion-MNIST shows a light garment on a black background, centred, filling a 28×28 square. So an image is:
-1. checked from its header alone, before a pixel is decoded: a PNG, JPEG, WebP, BMP or GIF, at most 8,192 pixels
-   a side and 16.8 megapixels (4,096 × 4,096), with a single frame (animated GIF, PNG or WebP are refused; a
-   phone's multi-picture JPEG uses its main picture);
+1. checked from its header and markers alone, before a pixel is decoded: a PNG, JPEG, WebP, BMP or GIF, at most
+   8,192 pixels a side and 16.8 megapixels (4,096 × 4,096), with a single frame (animated GIF, PNG or WebP are
+   refused; a phone's multi-picture JPEG uses its main picture), and no more scans, metadata segments, chunks or
+   text than the limits in `settings.ServiceSettings` (`cost` counts them);
 2. decoded (a JPEG at a reduced scale) and shrunk so that its longer side is 28 pixels, keeping the aspect ratio:
    averaged down one band of rows at a time (transparency premultiplied), then Lanczos; the padding comes last, so
-   memory never grows with a padded square, and all threads together hold at most 80 MiB of decoded pixels;
+   memory never grows with a padded square. All threads together hold at most the decode budget (128 MiB) of
+   decoder memory (pixels, a progressive JPEG's coefficients, WebP's canvases), and a decode stops at its deadline;
 3. turned upright from its EXIF orientation (phone photos) and read by its real range: 16-bit images by 65,535;
 4. given its background: an opaque image's is the median of its border; a transparent image is composited onto
    the colour opposite its garment (black under a light garment, white under a dark one);
@@ -22,21 +24,22 @@ import contextlib
 import io
 import struct
 import threading
+import time
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile, PngImagePlugin
 
-from .constants import IMAGE_SIZE
+from ..constants import IMAGE_SIZE
+from ..settings import ServiceSettings
+from .cost import check_structure, decode_bytes
+from .input_errors import InputError, InputTooLargeError, ServiceBusyError, UnsupportedFormatError
+
+__all__ = ["InputError", "InputTooLargeError", "ServiceBusyError", "UnsupportedFormatError", "DecodeBudget",
+           "load_image", "image_to_array", "bytes_to_array", "validate_array", "size_limits", "set_pillow_limits"]
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # the formats the service documents; no other decoder is reached
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
-MAX_SIDE = 8_192
-MAX_PIXELS = 4_096 * 4_096
-LIMITS = f"at most {MAX_SIDE:,} pixels a side and {MAX_PIXELS / 1e6:.1f} megapixels"
-# Shrinking holds an image's decoded pixels (up to 4 bytes each: 64 MiB at the pixel limit) and one band of
-# converted rows. Over all threads at once, at most DECODE_BUDGET bytes of them: an image waits for its share.
-# 80 MiB lets one image at the limit through at a time, so the largest images also never take every core.
-DECODE_BUDGET = 80 * 2**20
+DEFAULT_LIMITS = ServiceSettings()
 BAND_PIXELS = 1 << 20
 SHRINK_MARGIN = 4  # images are averaged down to no less than 4× the output size; a last Lanczos step does the rest
 SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
@@ -54,18 +57,36 @@ OTHER_FORMATS = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"%PDF": "PDF", b"%!PS"
 UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error)
 
 
-class _Budget:
+def size_limits(limits: ServiceSettings = DEFAULT_LIMITS) -> str:
+    return f"at most {limits.max_side:,} pixels a side and {limits.max_pixels / 1e6:.1f} megapixels"
+
+
+def set_pillow_limits(limits: ServiceSettings = DEFAULT_LIMITS) -> None:
+    """Pillow's own limits, set for the whole process (Pillow reads them from its modules), by the service's
+    create_app: text and ICC chunks inflate to at most max_png_text_bytes each and max_png_text_total_bytes in all,
+    and a truncated image is an error, never decoded as far as it goes. `cost.check_structure` refuses the same
+    files first with a message that names the limit; these are the second line."""
+    PngImagePlugin.MAX_TEXT_CHUNK = limits.max_png_text_bytes
+    PngImagePlugin.MAX_TEXT_MEMORY = limits.max_png_text_total_bytes
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class DecodeBudget:
     """Bytes that threads may hold at once: reserve() waits until the amount fits (an amount over the whole budget
-    waits to be alone), so memory stays bounded whatever the number of concurrent requests."""
+    waits to be alone), so memory stays bounded whatever the number of concurrent requests; with a deadline it
+    waits no longer than that (ServiceBusyError)."""
 
     def __init__(self, total: int):
         self.total, self.used, self.changed = total, 0, threading.Condition()
 
     @contextlib.contextmanager
-    def reserve(self, amount: int):
+    def reserve(self, amount: int, deadline: float | None = None):
         amount = min(amount, self.total)
         with self.changed:
-            self.changed.wait_for(lambda: self.used + amount <= self.total)
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.changed.wait_for(lambda: self.used + amount <= self.total, timeout):
+                raise ServiceBusyError("the service is decoding as many images as its memory allows: retry in a "
+                                       "second")
             self.used += amount
         try:
             yield
@@ -75,35 +96,40 @@ class _Budget:
                 self.changed.notify_all()
 
 
-_decoding = _Budget(DECODE_BUDGET)
+_default_budget = DecodeBudget(DEFAULT_LIMITS.decode_budget_bytes)  # the CLI's; the service holds its own
 
 
-class InputError(ValueError):
-    """The input is not an image or array this model can take; the message says why and what to send instead."""
-
-    http_status = 400
+class DecodeTimeout(Exception):
+    """The decode ran past its deadline (raised from inside Pillow, which lets it through)."""
 
 
-class InputTooLargeError(InputError):
-    """The image is larger than the limits, which the message states."""
+class TimedReader(io.BytesIO):
+    """The encoded bytes, read by Pillow's decoders in blocks; past the deadline the next read raises DecodeTimeout,
+    so a decode stops within one block of work (Pillow decodes 64 KiB of input at a time)."""
 
-    http_status = 413
+    def __init__(self, data: bytes, deadline: float):
+        super().__init__(data)
+        self.deadline = deadline
+
+    def read(self, size: int | None = -1) -> bytes:
+        if time.monotonic() > self.deadline:
+            raise DecodeTimeout
+        return super().read(size)
 
 
-class UnsupportedFormatError(InputError):
-    """The data is not in one of the accepted image formats."""
-
-    http_status = 415
-
-
-def load_image(data: bytes) -> Image.Image:
-    """The image in data, checked from its header (format, size, frames); its pixels are decoded later, on use."""
+def load_image(data: bytes, limits: ServiceSettings = DEFAULT_LIMITS) -> Image.Image:
+    """The image in data, checked from its header and markers (format, size, frames, decoding cost); its pixels are
+    decoded later, on use, within limits.decode_timeout_s of this call."""
     if not data:
         raise InputError(f"empty upload: send a {FORMAT_NAMES} image file")
+    check_structure(data, limits)
+    reader = TimedReader(data, time.monotonic() + limits.decode_timeout_s)
     try:
-        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        image = Image.open(reader, formats=FORMATS)
     except Image.DecompressionBombError:
-        raise InputTooLargeError(f"image is too large: send one of {LIMITS}") from None
+        raise InputTooLargeError(f"image is too large: send one of {size_limits(limits)}") from None
+    except DecodeTimeout:
+        raise _timed_out(limits) from None
     except UNREADABLE:
         other = "HEIF/AVIF" if data[4:8] == b"ftyp" else next(
             (name for magic, name in OTHER_FORMATS.items() if data.startswith(magic)), None)
@@ -114,16 +140,23 @@ def load_image(data: bytes) -> Image.Image:
     width, height = image.size
     if width < 1 or height < 1:
         raise InputError(f"image is {width}×{height} pixels: send an image with pixels in it")
-    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise InputTooLargeError(f"image is {width:,}×{height:,} pixels: send one of {LIMITS} "
+    if max(width, height) > limits.max_side or width * height > limits.max_pixels:
+        raise InputTooLargeError(f"image is {width:,}×{height:,} pixels: send one of {size_limits(limits)} "
                                  "(shrink it first; the model sees 28×28)")
     try:
         animated = image.format != "MPO" and getattr(image, "is_animated", False)  # MPO: a JPEG with previews
+    except DecodeTimeout:
+        raise _timed_out(limits) from None
     except UNREADABLE:
         raise InputError(f"the {image.format} file is corrupt or truncated: send a complete image") from None
     if animated:
         raise InputError(f"animated {image.format}: send a single still image (for example one frame saved as PNG)")
     return image
+
+
+def _timed_out(limits: ServiceSettings) -> InputTooLargeError:
+    return InputTooLargeError(f"the image took more than {limits.decode_timeout_s:g} s to decode: send a smaller or "
+                              "simpler image (a baseline JPEG or a PNG without metadata)")
 
 
 def _fit(size: tuple[int, int]) -> tuple[int, int]:
@@ -147,12 +180,14 @@ def _working_mode(image: Image.Image) -> str:
     return "L"
 
 
-def _reduce_in_bands(image: Image.Image, mode: str, factors: tuple[int, int]) -> Image.Image:
+def _reduce_in_bands(image: Image.Image, mode: str, factors: tuple[int, int], deadline: float) -> Image.Image:
     """The image in mode, box-averaged by factors, converted one band of rows at a time: beside the decoded pixels
     only a band-sized copy exists (a whole converted copy of a 16-megapixel RGBA image would add 64 MB)."""
     rows = factors[1] * max(1, BAND_PIXELS // (image.width * factors[1]))
     reduced = Image.new(mode, (-(-image.width // factors[0]), -(-image.height // factors[1])))
     for top in range(0, image.height, rows):
+        if time.monotonic() > deadline:
+            raise DecodeTimeout
         band = image.crop((0, top, image.width, min(image.height, top + rows)))
         if mode == "RGBa" and band.mode not in ("RGBA", "RGBa"):
             band = band.convert("RGBA")  # palette, or a grey/RGB image with a transparent colour
@@ -161,22 +196,33 @@ def _reduce_in_bands(image: Image.Image, mode: str, factors: tuple[int, int]) ->
     return reduced
 
 
-def _shrink(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Grey values in [0, 1] and alpha (or None) at the fitted size, upright; InputError if the data is corrupt."""
+def _shrink(image: Image.Image, budget: DecodeBudget, limits: ServiceSettings) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grey values in [0, 1] and alpha (or None) at the fitted size, upright; InputError if the data is corrupt, too
+    costly to decode in the budget, or slower than its deadline."""
     width, height = _fit(image.size)
     mode = _working_mode(image)
     white = {"I": 65_535.0, "F": 1.0}.get(mode, 255.0)
+    deadline = getattr(getattr(image, "fp", None), "deadline", None) or time.monotonic() + limits.decode_timeout_s
     try:
+        full_size = image.size
         image.draft(None, (width * SHRINK_MARGIN, height * SHRINK_MARGIN))  # JPEG only: decode at 1/2, 1/4 or 1/8
         factors = (max(1, image.width // (width * SHRINK_MARGIN)), max(1, image.height // (height * SHRINK_MARGIN)))
-        pixels = image.width * image.height
-        bytes_per_pixel = 1 if image.mode in ("1", "L", "P") else 2 if image.mode in SIXTEEN_BIT else 4  # Pillow's
-        with _decoding.reserve(pixels * bytes_per_pixel + min(pixels, BAND_PIXELS) * 8):  # + a band, two copies
+        cost = decode_bytes(image, full_size) + min(image.width * image.height, BAND_PIXELS) * 8  # + a band, 2 copies
+        if cost > budget.total:
+            raise InputTooLargeError(
+                f"decoding this {image.format} of {full_size[0]:,}×{full_size[1]:,} pixels needs about "
+                f"{cost / 2**20:.0f} MiB, over the {budget.total / 2**20:.0f} MiB the service gives decoding: send a "
+                "smaller image (or a baseline JPEG or PNG)")
+        with budget.reserve(cost, deadline):
             orientation = image.getexif().get(EXIF_ORIENTATION)
-            reduced = _reduce_in_bands(image, mode, factors)
+            reduced = _reduce_in_bands(image, mode, factors, deadline)
         if mode in ("RGBa", "La"):  # un-premultiplied (RGBa only converts to LA correctly through RGBA)
             reduced = reduced.convert("RGBA" if mode == "RGBa" else "LA").convert("LA")
         small = reduced.resize((width, height), Image.Resampling.LANCZOS)
+    except DecodeTimeout:
+        raise _timed_out(limits) from None
+    except InputError:
+        raise
     except UNREADABLE:
         raise InputError(f"the {image.format or 'image'} data is corrupt or truncated: send a complete image "
                          "file") from None
@@ -188,9 +234,11 @@ def _shrink(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.clip(pixels / white, 0.0, 1.0), None
 
 
-def image_to_array(image: Image.Image, invert: bool | None = None) -> np.ndarray:
-    """A 28×28 float32 array in [0, 1], light garment on dark, following the steps in this module's docstring."""
-    gray, alpha = _shrink(image)
+def image_to_array(image: Image.Image, invert: bool | None = None, budget: DecodeBudget | None = None,
+                   limits: ServiceSettings = DEFAULT_LIMITS) -> np.ndarray:
+    """A 28×28 float32 array in [0, 1], light garment on dark, following the steps in this module's docstring; the
+    decode holds its memory from budget (the service's, shared by its threads; by default the process's own)."""
+    gray, alpha = _shrink(image, budget or _default_budget, limits)
     if alpha is not None:
         coverage = float(alpha.sum())
         garment = float((gray * alpha).sum() / coverage) if coverage else 0.0
@@ -209,8 +257,10 @@ def image_to_array(image: Image.Image, invert: bool | None = None) -> np.ndarray
     return np.clip(canvas, 0.0, 1.0)
 
 
-def bytes_to_array(data: bytes, invert: bool | None = None) -> np.ndarray:
-    return image_to_array(load_image(data), invert)
+def bytes_to_array(data: bytes, invert: bool | None = None, limits: ServiceSettings = DEFAULT_LIMITS,
+                   budget: DecodeBudget | None = None) -> np.ndarray:
+    """load_image, then image_to_array: encoded bytes to the model's 28×28 input."""
+    return image_to_array(load_image(data, limits), invert, budget, limits)
 
 
 def validate_array(values) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""The prediction service (preprocessing, ONNX Runtime inference, FastAPI routes); no module in it imports torch."""
