@@ -68,6 +68,62 @@ def test_softmax_and_top_classes():
     assert top[0]["probability"] > top[1]["probability"] and isinstance(top[0]["probability"], float)
 
 
+SERVING = ROOT / "conv_workshop" / "serving"
+TORCH = {"torch", "torchvision", "captum"}
+
+
+def _imports(path) -> set[str]:
+    """Every module a file imports, anywhere in it (relative imports resolved within conv_workshop)."""
+    import ast
+
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}  # `from . import x` imports module x
+    return found
+
+
+def _torch_importing_modules() -> set[str]:
+    """The package's modules that import torch, directly or through another module of the package."""
+    files = {".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+             for path in (ROOT / "conv_workshop").rglob("*.py")}
+    imports = {name: {m for m in _imports(path)} for name, path in files.items()}
+    torchy = {name for name, found in imports.items() if {m.split(".")[0] for m in found} & TORCH}
+    while True:
+        more = {name for name, found in imports.items() if found & torchy} - torchy
+        if not more:
+            return torchy
+        torchy |= more
+
+
+def test_no_module_of_the_serving_subpackage_imports_torch():
+    """Statically, anywhere in a file (even inside a function): torch, or a package module that imports it."""
+    torchy = _torch_importing_modules()
+    assert "conv_workshop.models" in torchy and "conv_workshop.export" in torchy  # the check sees through modules
+    offenders = {}
+    for path in SERVING.rglob("*.py"):
+        bad = {m for m in _imports(path) if m.split(".")[0] in TORCH or m in torchy}
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = sorted(bad)
+    assert not offenders, offenders
+
+
+def test_every_serving_module_imports_without_torch():
+    code = ("import importlib, pkgutil, sys\nimport conv_workshop.serving as s\n"
+            "names = [m.name for m in pkgutil.walk_packages(s.__path__, 'conv_workshop.serving.')]\n"
+            "[importlib.import_module(name) for name in names]\nassert len(names) >= 15, names\n"
+            "from conv_workshop.serving.app import create_app\ncreate_app()\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-1500:]
+
+
 @pytest.mark.parametrize("statement", [
     "from conv_workshop.serving.app import create_app; create_app()",
     "import conv_workshop.cli",
