@@ -37,6 +37,7 @@ class RunSettings:
 
     profile: str | None = None  # WORKSHOP_PROFILE: smoke | quick | full; None: full on CUDA, quick elsewhere
     replay: bool = False  # WORKSHOP_REPLAY=1: re-render from the recorded runs instead of training them again
+    resume: bool = True  # WORKSHOP_RESUME=0: start afresh instead of continuing an interrupted run of the profile
     output_dir: Path | None = None  # WORKSHOP_OUTPUT_DIR: where records go (None: . for full, runs/<profile>/ else)
     data_dir: Path | None = None  # FASHION_MNIST_DIR: a folder holding the four IDX .gz files
     headless: bool = False  # WORKSHOP_HEADLESS=1: no live widgets (executed runs, CI); static figures instead
@@ -49,7 +50,8 @@ class RunSettings:
                 for f in fields(self)}
 
 
-VARIABLES = {"profile": "WORKSHOP_PROFILE", "replay": "WORKSHOP_REPLAY", "output_dir": "WORKSHOP_OUTPUT_DIR",
+VARIABLES = {"profile": "WORKSHOP_PROFILE", "replay": "WORKSHOP_REPLAY", "resume": "WORKSHOP_RESUME",
+             "output_dir": "WORKSHOP_OUTPUT_DIR",
              "data_dir": "FASHION_MNIST_DIR", "headless": "WORKSHOP_HEADLESS", "progress": "WORKSHOP_PROGRESS",
              "git_commit": "WORKSHOP_GIT_COMMIT"}
 
@@ -61,6 +63,7 @@ def run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
         return RunSettings(
             profile=env.get("WORKSHOP_PROFILE") or None,
             replay=_flag(env.get("WORKSHOP_REPLAY"), False),
+            resume=_flag(env.get("WORKSHOP_RESUME"), True),
             output_dir=_path(env.get("WORKSHOP_OUTPUT_DIR")),
             data_dir=_path(env.get("FASHION_MNIST_DIR")),
             headless=_flag(env.get("WORKSHOP_HEADLESS"), False),
@@ -98,6 +101,7 @@ class ServiceSettings:
     decode_budget_bytes: int = 128 * 2**20  # decoder memory all threads hold at once (pixels, coefficients, copies)
     decode_timeout_s: float = 3.0  # a request's time in its worker thread: waiting for that memory, then decoding
     workers: int = 16  # threads that parse, decode and infer; the admission lanes below bound what they hold
+    max_decode_waiting: int = 8  # threads that may wait for decode memory; past it a 429 at once (others stay free)
     # Admission: taken before the body is read, so bodies buffered and requests in flight stay bounded
     small_body_bytes: int = 64 * 2**10  # a body of at most this (declared) size takes the small-request lane
     max_small_in_flight: int = 32  # small requests admitted at once (a 28×28 image, JSON pixels)

@@ -186,6 +186,11 @@ def test_waiting_for_decode_memory_ends_at_the_deadline():
             50, deadline=time.monotonic() + 0.1):
         pass
     assert 0.05 < time.monotonic() - started < 1 and error.value.http_status == 429
+    crowded = DecodeBudget(100, max_waiting=0)  # no thread may wait: what does not fit is refused at once
+    with crowded.reserve(60), pytest.raises(ServiceBusyError, match="and 0 more wait"), crowded.reserve(50):
+        pass
+    with crowded.reserve(60), crowded.reserve(40):  # what fits never waits
+        assert crowded.used == 100
     release.set()
     thread.join()
     assert budget.used == 0

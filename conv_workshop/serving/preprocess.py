@@ -73,20 +73,30 @@ def set_pillow_limits(limits: ServiceSettings = DEFAULT_LIMITS) -> None:
 
 class DecodeBudget:
     """Bytes that threads may hold at once: reserve() waits until the amount fits (an amount over the whole budget
-    waits to be alone), so memory stays bounded whatever the number of concurrent requests; with a deadline it
-    waits no longer than that (ServiceBusyError)."""
+    waits to be alone), so memory stays bounded whatever the number of concurrent requests. With a deadline it
+    waits no longer than that, and when max_waiting threads wait already it does not wait at all
+    (ServiceBusyError): threads stay free for the small images that fit at once."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, max_waiting: int | None = None):
         self.total, self.used, self.changed = total, 0, threading.Condition()
+        self.max_waiting, self.waiting = max_waiting, 0
 
     @contextlib.contextmanager
     def reserve(self, amount: int, deadline: float | None = None):
         amount = min(amount, self.total)
         with self.changed:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self.changed.wait_for(lambda: self.used + amount <= self.total, timeout):
-                raise ServiceBusyError("the service is decoding as many images as its memory allows: retry in a "
-                                       "second")
+            fits = lambda: self.used + amount <= self.total  # noqa: E731
+            if not fits() and self.max_waiting is not None and self.waiting >= self.max_waiting:
+                raise ServiceBusyError(f"the service is decoding as many images as its memory allows and "
+                                       f"{self.waiting} more wait: retry in a second")
+            self.waiting += 1
+            try:
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not self.changed.wait_for(fits, timeout):
+                    raise ServiceBusyError("the service is decoding as many images as its memory allows: retry in a "
+                                           "second")
+            finally:
+                self.waiting -= 1
             self.used += amount
         try:
             yield
