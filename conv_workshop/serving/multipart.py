@@ -24,47 +24,50 @@ def malformed(reason: str) -> InputError:
     return InputError(f"malformed multipart body ({reason}): {HOW}")
 
 
+class _Parts:
+    """python-multipart's callbacks: each part's headers (bounded) and, for the field `file`, its data."""
+
+    def __init__(self, limits: ServiceSettings):
+        self.limits, self.parts, self.header = limits, [], bytearray()
+
+    def on_part_begin(self) -> None:
+        if len(self.parts) >= self.limits.max_multipart_parts:
+            raise malformed(f"more than {self.limits.max_multipart_parts} parts")
+        self.parts.append({"headers": [], "data": [], "name": None})
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header.extend(data[start:end] + b"\x00")
+        if len(self.header) > MAX_PART_HEADER_BYTES:
+            raise malformed(f"a part's headers are over {MAX_PART_HEADER_BYTES // 1024} KiB")
+
+    on_header_value = on_header_field
+
+    def on_header_end(self) -> None:
+        field, value, _ = bytes(self.header).split(b"\x00", 2)
+        self.parts[-1]["headers"].append((field.strip().lower(), value))
+        self.header.clear()
+
+    def on_headers_finished(self) -> None:
+        disposition = dict(self.parts[-1]["headers"]).get(b"content-disposition", b"")
+        self.parts[-1]["name"] = parse_options_header(disposition)[1].get(b"name")
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.parts[-1]["name"] == b"file":
+            self.parts[-1]["data"].append(data[start:end])
+
+    def callbacks(self) -> dict:
+        return {name: getattr(self, name) for name in ("on_part_begin", "on_header_field", "on_header_value",
+                                                       "on_header_end", "on_headers_finished", "on_part_data")}
+
+
 def file_field(body: bytes, content_type: str, limits: ServiceSettings, deadline: float) -> bytes:
     """The bytes of the field `file`; InputError for a malformed body, a missing or repeated field or too many
     parts; InputTooLargeError if parsing runs past the deadline."""
-    _, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
     if not boundary:
         raise malformed("no boundary in the content-type")
-    parts: list[dict] = []
-    header = bytearray()
-
-    def on_part_begin():
-        if len(parts) >= limits.max_multipart_parts:
-            raise malformed(f"more than {limits.max_multipart_parts} parts")
-        parts.append({"headers": [], "data": []})
-
-    def on_header_field(data, start, end):
-        header.extend(data[start:end])
-        header.extend(b"\x00")
-        if len(header) > MAX_PART_HEADER_BYTES:
-            raise malformed(f"a part's headers are over {MAX_PART_HEADER_BYTES // 1024} KiB")
-
-    def on_header_value(data, start, end):
-        on_header_field(data, start, end)
-
-    def on_header_end():
-        field, value, _ = bytes(header).split(b"\x00", 2)
-        parts[-1]["headers"].append((field.strip().lower(), value))
-        header.clear()
-
-    def on_headers_finished():
-        disposition = dict(parts[-1]["headers"]).get(b"content-disposition", b"")
-        parts[-1]["name"] = parse_options_header(disposition)[1].get(b"name")
-
-    def on_part_data(data, start, end):
-        if parts[-1].get("name") == b"file":
-            parts[-1]["data"].append(data[start:end])
-
-    callbacks = {"on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_end": on_header_end,
-                 "on_header_value": on_header_value, "on_headers_finished": on_headers_finished,
-                 "on_part_data": on_part_data}
-    parser = MultipartParser(boundary, callbacks)
+    parts = _Parts(limits)
+    parser = MultipartParser(boundary, parts.callbacks())
     try:
         for start in range(0, len(body), BLOCK):
             if time.monotonic() > deadline:
@@ -74,7 +77,7 @@ def file_field(body: bytes, content_type: str, limits: ServiceSettings, deadline
         parser.finalize()
     except MultipartParseError:
         raise malformed("the data does not follow the multipart format") from None
-    files = [part for part in parts if part.get("name") == b"file"]
+    files = [part for part in parts.parts if part["name"] == b"file"]
     if len(files) > 1:
         raise malformed("more than one field named 'file'")
     if not files:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import heapq
 import itertools
 import logging
 import resource
@@ -20,66 +21,70 @@ from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..settings import ServiceSettings, service_settings
 
 FD_RESERVE = 64  # descriptors kept for the model, the log, the pool's temporary files and the listening socket
 
 
-def guarded_protocol(settings: ServiceSettings) -> type:
-    """uvicorn's h11 protocol with a header timeout and a connection cap (the cap under the fd limit)."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a header timeout and a connection cap; guarded_protocol() sets both."""
 
+    header_timeout_s, cap, order = 10.0, 1_000, itertools.count()
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.idle_since, self.header_timer = next(self.order), None
+        self.arm_header_timer()
+        if len(self.connections) > self.cap:
+            self.close_idle(len(self.connections) - self.cap)
+
+    def waiting_for_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def arm_header_timer(self) -> None:
+        self.armed_for = self.cycle
+        self.header_timer = self.loop.call_later(self.header_timeout_s, self.header_timeout)
+
+    def header_timeout(self) -> None:
+        if self.waiting_for_headers() and not self.transport.is_closing():
+            self.transport.close()
+
+    def close_idle(self, count: int) -> None:
+        """Close the `count` connections idle longest (this one last); busy ones are never closed."""
+        idle = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and c.waiting_for_headers()]
+        for connection in heapq.nsmallest(count, idle, key=lambda c: c.idle_since):
+            connection.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.cycle is not self.armed_for and self.header_timer is not None:
+            self.header_timer.cancel()  # the headers of a new request are complete
+            self.header_timer = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.waiting_for_headers():
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+            self.idle_since = next(self.order)
+            self.arm_header_timer()
+
+    def connection_lost(self, exc) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+        super().connection_lost(exc)
+
+
+def guarded_protocol(settings: ServiceSettings) -> type[GuardedH11Protocol]:
+    """The protocol class for uvicorn's `http=`, with the settings' header timeout and a connection cap kept
+    FD_RESERVE under the process's file-descriptor limit."""
     soft_fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     cap = settings.max_connections if soft_fd_limit == resource.RLIM_INFINITY else min(
         settings.max_connections, soft_fd_limit - FD_RESERVE)
-    order = itertools.count()
-
-    class GuardedH11Protocol(H11Protocol):
-        def connection_made(self, transport) -> None:
-            super().connection_made(transport)
-            self.idle_since, self.header_timer = next(order), None
-            self.arm_header_timer()
-            if len(self.connections) > cap:
-                self.close_idle(len(self.connections) - cap)
-
-        def waiting_for_headers(self) -> bool:
-            return self.cycle is None or self.cycle.response_complete
-
-        def arm_header_timer(self) -> None:
-            self.armed_for = self.cycle
-            self.header_timer = self.loop.call_later(settings.header_timeout_s, self.header_timeout)
-
-        def header_timeout(self) -> None:
-            if self.waiting_for_headers() and not self.transport.is_closing():
-                self.transport.close()
-
-        def close_idle(self, count: int) -> None:
-            """Close the `count` connections idle longest (this one last); busy ones are never closed."""
-            idle = sorted((c for c in self.connections if c.waiting_for_headers()), key=lambda c: c.idle_since)
-            for connection in idle[:count]:
-                connection.transport.close()
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self.cycle is not self.armed_for and self.header_timer is not None:
-                self.header_timer.cancel()  # the headers of a new request are complete
-                self.header_timer = None
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing() and self.waiting_for_headers():
-                if self.header_timer is not None:
-                    self.header_timer.cancel()
-                self.idle_since = next(order)
-                self.arm_header_timer()
-
-        def connection_lost(self, exc) -> None:
-            if self.header_timer is not None:
-                self.header_timer.cancel()
-            super().connection_lost(exc)
-
-    return GuardedH11Protocol
+    return type("GuardedH11Protocol", (GuardedH11Protocol,),
+                {"header_timeout_s": settings.header_timeout_s, "cap": cap, "order": itertools.count()})
 
 
 class RateLimitedLog(logging.Filter):
