@@ -100,16 +100,18 @@ SeedChoice = tuple[int, ...] | Callable[[ModelConfig, int], tuple[int, ...]]
 def run_variants(experiment: str, variants: dict[str, ModelConfig | Variant], splits: Splits, epochs: int,
                  seeds: SeedChoice, runtime: Runtime, recorder: Recorder | None,
                  progress: bool = True, cache: dict[str, Outcome] | None = None,
-                 replay: RecordedRuns | None = None,
+                 replay: RecordedRuns | None = None, resume: RecordedRuns | None = None,
                  dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> dict[str, list[Outcome]]:
     """Every variant × its seeds, everything but the variant held fixed; {variant: [outcome per seed]}.
 
     `epochs` is the CNN budget (see default_train_config for the dense model's). `seeds` is a tuple, or a function
     of (config, training-set size), such as Profile.seeds_for, that gives cheap runs more seeds.
 
-    With a cache, a run already done by an earlier experiment (the default CNN is the reference of every
-    experiment) is reused rather than trained and recorded again. With replay, a run recorded by an earlier
-    execution is taken from its record (and recorded again), and only retrained if its model is used.
+    A run is trained only when no earlier one with the same run key is found, in this order: the cache (runs of
+    this session: the default CNN is the reference of every experiment), `resume` (the records an interrupted run
+    of the same profile and code left in the recorder's folder: kept as they are) and `replay` (a complete earlier
+    execution's records: recorded again). A run taken from records has no model; it is retrained only if its model
+    is asked for (Outcome.ensure_model).
     """
     outcomes: dict[str, list[Outcome]] = {}
     for variant, entry in variants.items():
@@ -117,26 +119,36 @@ def run_variants(experiment: str, variants: dict[str, ModelConfig | Variant], sp
         outcomes[variant] = []
         for seed in (seeds(config, len(splits.train_labels)) if callable(seeds) else seeds):
             key = run_key(config, train_config, seed, splits.name, len(splits.train_labels))
-            recorded = replay.find(key) if replay is not None else None
             if cache is not None and key in cache:
-                outcome = cache[key]
-            elif recorded is not None:
-                # Recorded under the experiment and variant names that ask for it now, as a fresh run would be
-                # (the run key ignores names).
-                outcome = replace(recorded, record={**recorded.record, "experiment": experiment, "variant": variant},
-                                  retrain=partial(train_and_record, experiment, variant, config, splits, train_config,
-                                                  seed, runtime, None, progress=False))
-                if recorder is not None:
-                    recorder.record(outcome.record, outcome.fit.history, outcome.test_predictions)
-                if cache is not None:
-                    cache[key] = outcome
-            else:
+                outcomes[variant].append(cache[key])
+                continue
+            retrain = partial(train_and_record, experiment, variant, config, splits, train_config, seed, runtime,
+                              None, progress=False)
+            outcome = _from_records(resume, replay, key, experiment, variant, retrain, recorder)
+            if outcome is None:
                 outcome = train_and_record(experiment, variant, config, splits, train_config, seed, runtime,
                                            recorder, progress)
-                if cache is not None:
-                    cache[key] = outcome
+            if cache is not None:
+                cache[key] = outcome
             outcomes[variant].append(outcome)
     return outcomes
+
+
+def _from_records(resume: RecordedRuns | None, replay: RecordedRuns | None, key: str, experiment: str,
+                  variant: str, retrain: Callable[[], Outcome], recorder: Recorder | None) -> Outcome | None:
+    """The run with this key from an interrupted run's records (already in the folder) or a replay's (recorded
+    again, under the experiment and variant names that ask for it now, as a fresh run would be); None if neither."""
+    resumed = resume.find(key) if resume is not None else None
+    if resumed is not None:
+        return replace(resumed, retrain=retrain, source="resumed")
+    replayed = replay.find(key) if replay is not None else None
+    if replayed is None:
+        return None
+    outcome = replace(replayed, record={**replayed.record, "experiment": experiment, "variant": variant},
+                      retrain=retrain, source="replayed")
+    if recorder is not None:
+        recorder.record(outcome.record, outcome.fit.history, outcome.test_predictions)
+    return outcome
 
 
 def kernel_size_variants() -> dict[str, ConvConfig]:

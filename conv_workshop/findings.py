@@ -163,7 +163,7 @@ def describe_saved_model(saved, recorded_accuracy: float | None = None) -> str:
 
 
 def describe_run(run: dict, runs_path) -> str:
-    """Section 12: what this run ran on, how long it took, and what a replay reused."""
+    """Section 12: what this run ran on, how long it took, and what a replay or a resume reused."""
     text = (f"**This run:** profile `{run['profile']}`, {run['device']} ({run['device_name']}, {run['precision']}), "
             f"{run['date']}, **{run['minutes']} minutes** from the first cell to the last; {run['training_runs']} "
             f"training runs recorded in `{runs_path}`")
@@ -174,4 +174,7 @@ def describe_run(run: dict, runs_path) -> str:
                  f"{run['retrained_for_models']} retrained because figures use their models, {matching} of "
                  f"{len(checks)} reproducing their recorded test accuracy to the image (the pairs are in "
                  f"`results/notebook_run.json`)")
+    if run.get("resumed_runs"):
+        text += (f"; resumed: {run['resumed_runs']} of {run['training_runs']} runs taken from the interrupted run, "
+                 f"{run['retrained_for_models']} of them retrained because figures use their models")
     return text + "."

@@ -7,13 +7,18 @@ records (`RecordedRuns`), retraining only the models a figure needs (`Outcome.en
 
 from __future__ import annotations
 
+import atexit
 import base64
 import csv
+import datetime as dt
+import hashlib
 import io
 import json
 import os
 import platform
+import socket
 import subprocess
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -94,35 +99,126 @@ def capture_environment(runtime: Runtime | None = None) -> Environment:
         precision=runtime.precision if runtime else "")
 
 
-def append_rows(path: str | os.PathLike, rows: list[dict], fields: tuple[str, ...] = RUN_FIELDS) -> None:
-    """Append rows to a CSV file (header written once), rewriting it atomically so a crash never truncates it."""
+class RecordsError(ValueError):
+    """A records file is malformed somewhere other than its last line: the message names the file and the line."""
+
+
+class RecordsLocked(RuntimeError):
+    """Another live run is recording into the same folder."""
+
+
+def append_text(path: str | os.PathLike, text: str) -> None:
+    """Append whole lines with one O_APPEND write and fsync: cost proportional to what is added, and a crash can
+    only cut the last line short (which the loaders detect and drop)."""
     path = Path(path)
-    existing = path.read_text() if path.exists() else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _drop_cut_line(path)
+    data = text.encode()
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        while data:
+            data = data[os.write(handle, data):]
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _drop_cut_line(path: Path) -> None:
+    """Before appending: a last line without its newline was cut short by a crash (every record is written as whole
+    lines), so it is removed, with a warning, rather than glued to the next record."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as stream:
+        stream.seek(-1, os.SEEK_END)
+        if stream.read(1) == b"\n":
+            return
+        stream.seek(0)
+        data = stream.read()
+        stream.truncate(data.rfind(b"\n") + 1)
+    warnings.warn(f"{path}: its last line was cut short (a run stopped while writing it); it is dropped and that "
+                  "run will be trained again", stacklevel=3)
+
+
+def append_rows(path: str | os.PathLike, rows: list[dict], fields: tuple[str, ...] = RUN_FIELDS) -> None:
+    """Append rows to a CSV file (the header first when the file is new or empty)."""
+    path = Path(path)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="raise", lineterminator="\n")
-    if not existing:
+    if not path.exists() or path.stat().st_size == 0:
         writer.writeheader()
     for row in rows:
         writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
-    write_atomic(path, (existing + buffer.getvalue()).encode())
+    append_text(path, buffer.getvalue())
 
 
 def append_jsonl(path: str | os.PathLike, records: list[dict]) -> None:
-    """Append JSON lines, rewriting the file atomically."""
+    """Append one JSON line per record."""
+    append_text(path, "".join(json.dumps(record) + "\n" for record in records))
+
+
+def _complete_lines(path: Path, parses: Callable[[str], bool]) -> list[str]:
+    """The file's lines; a last line cut short by a crash (no newline, does not parse) is dropped with a warning, a
+    line that does not parse anywhere else is a RecordsError naming the file and line."""
+    text = path.read_text()
+    lines = text.split("\n")
+    cut = lines.pop() if lines else ""  # "" when the file ends with a newline, as a complete file does
+    for number, line in enumerate(lines, start=1):
+        if not parses(line):
+            raise RecordsError(f"{path}, line {number}: not a record ({line[:60]!r}…); restore the file from git, "
+                               "or delete it to start this profile afresh")
+    if cut:
+        if parses(cut):
+            lines.append(cut)
+        else:
+            warnings.warn(f"{path}: its last line was cut short (a run stopped while writing it); it is dropped "
+                          "and that run will be trained again", stacklevel=3)
+    return lines
+
+
+def _json_line(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Every complete record of a JSONL file (see _complete_lines)."""
     path = Path(path)
-    existing = path.read_text() if path.exists() else ""
-    text = "".join(json.dumps(record) + "\n" for record in records)
-    write_atomic(path, (existing + text).encode())
+    return [json.loads(line) for line in _complete_lines(path, _json_line)] if path.exists() else []
+
+
+NUMERIC_FIELDS = ("seed", "epochs", "train_size", "parameters", "macs", "train_seconds", "best_epoch",
+                  "best_val_accuracy", "test_accuracy", "test_loss")
 
 
 def load_runs(path: str | os.PathLike) -> pd.DataFrame:
-    """All recorded runs as a DataFrame (empty, with the right columns, when nothing is recorded yet)."""
+    """All recorded runs as a DataFrame (empty, with the right columns, when nothing is recorded yet).
+
+    A cut-short last row is dropped with a warning; any other malformed row is a RecordsError naming the line."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(RUN_FIELDS))
+    header = path.read_text().split("\n", 1)[0]
+    fields = next(csv.reader([header]))
+    if set(fields) != set(RUN_FIELDS):
+        missing, unknown = sorted(set(RUN_FIELDS) - set(fields))[:3], sorted(set(fields) - set(RUN_FIELDS))[:3]
+        raise RecordsError(f"{path}, line 1: the header is not that of a runs file (missing: {missing}, unknown: "
+                           f"{unknown}); restore the file from git, or delete it to start this profile afresh")
+
+    def parses(line: str) -> bool:
+        return len(next(csv.reader([line]), [])) == len(fields)
+
+    lines = _complete_lines(path, parses)
     # Exact floats, so a replay reproduces the file: pandas 3 parses round-trip by default, older pandas on request.
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    return pd.read_csv(path, **exact)
+    runs = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), **exact)
+    for name in NUMERIC_FIELDS:
+        bad = pd.to_numeric(runs[name], errors="coerce").isna() & runs[name].notna()
+        if bad.any():
+            line = int(bad.to_numpy().argmax()) + 2
+            raise RecordsError(f"{path}, line {line}: {name} is {runs[name][bad].iloc[0]!r}, not a number")
+    return runs
 
 
 def encode_predictions(predictions: np.ndarray) -> str:
@@ -175,6 +271,7 @@ class Outcome:
     model: nn.Module | None = None
     retrain: Callable[[], Outcome] | None = field(default=None, repr=False)
     replay_check: ReplayCheck | None = None
+    source: str = "trained"  # trained in this session, or from records: "replayed", "resumed" or "recorded"
 
     def ensure_model(self) -> nn.Module:
         """The trained model; a replayed run is retrained first (and checked against its record)."""
@@ -188,8 +285,9 @@ class Outcome:
         return self.model
 
     @property
-    def replayed(self) -> bool:
-        return self.retrain is not None
+    def from_records(self) -> bool:
+        """Taken from records (a replay's or an interrupted run's) rather than trained in this session."""
+        return self.source != "trained"
 
 
 class RecordedRuns:
@@ -204,14 +302,10 @@ class RecordedRuns:
         self.runs: dict[str, dict] = {}
         self.histories: dict[str, list[dict]] = {}
         self.predictions: dict[str, np.ndarray] = {}
-        if (results_dir / "predictions.jsonl").exists():
-            for line in (results_dir / "predictions.jsonl").read_text().splitlines():
-                item = json.loads(line)
-                self.predictions[item["run_id"]] = decode_predictions(item["test_predictions"])
-        if (results_dir / "histories.jsonl").exists():
-            for line in (results_dir / "histories.jsonl").read_text().splitlines():
-                item = json.loads(line)
-                self.histories[item["run_id"]] = item["history"]
+        for item in read_jsonl(results_dir / "predictions.jsonl"):
+            self.predictions[item["run_id"]] = decode_predictions(item["test_predictions"])
+        for item in read_jsonl(results_dir / "histories.jsonl"):
+            self.histories[item["run_id"]] = item["history"]
         if (results_dir / "runs.csv").exists():
             for row in load_runs(results_dir / "runs.csv").to_dict(orient="records"):
                 record = json.loads(json.dumps(row, default=lambda v: v.item()))
@@ -231,7 +325,8 @@ class RecordedRuns:
         fit_result = FitResult(history=self.histories[record["run_id"]], best_epoch=record["best_epoch"],
                                best_val_accuracy=record["best_val_accuracy"], train_seconds=record["train_seconds"],
                                images_per_second=record["images_per_second"])
-        return Outcome(record=record, fit=fit_result, test_predictions=self.predictions[record["run_id"]])
+        return Outcome(record=record, fit=fit_result, test_predictions=self.predictions[record["run_id"]],
+                       source="recorded")
 
 
 @dataclass(frozen=True)
@@ -259,13 +354,96 @@ class Recorder:
         return self.results_dir / "predictions.jsonl"
 
     def record(self, row: dict, history: list[dict], test_predictions: np.ndarray) -> None:
-        """Append one run's row, its per-epoch history and its predicted class for every test image."""
-        append_rows(self.runs_path, [row])
-        append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
+        """Append one run's predicted class for every test image, its per-epoch history, then its row: the row is
+        written last, so a run counts as recorded only when all three are there."""
         append_jsonl(self.predictions_path, [{"run_id": row["run_id"],
                                               "test_predictions": encode_predictions(test_predictions)}])
+        append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
+        append_rows(self.runs_path, [row])
+
+    @property
+    def state_path(self) -> Path:
+        return self.results_dir / "run_state.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.results_dir / ".lock"
 
     def discard_records(self) -> None:
         """Delete this profile's records, so that a new run records its own, complete set."""
         for path in (self.runs_path, self.histories_path, self.predictions_path):
             path.unlink(missing_ok=True)
+
+    def lock(self) -> None:
+        """Take this folder's lock for this process, or raise RecordsLocked naming the lock and the other process
+        (a lock left by a process that is gone is taken over with a warning)."""
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        mine = {"pid": os.getpid(), "host": socket.gethostname(),
+                "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        for _ in range(2):
+            try:
+                handle = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                other = _read_lock(self.lock_path)
+                if other.get("pid") == mine["pid"] and other.get("host") == mine["host"]:
+                    return  # this process (a notebook kernel starting again) holds it already
+                if other.get("host") == mine["host"] and not _alive(other.get("pid")):
+                    warnings.warn(f"{self.lock_path}: left by process {other.get('pid')}, which is gone; taken over",
+                                  stacklevel=2)
+                    self.lock_path.unlink(missing_ok=True)
+                    continue
+                raise RecordsLocked(
+                    f"{self.results_dir} is being recorded by another run (process {other.get('pid')} on "
+                    f"{other.get('host')}, since {other.get('since')}; lock file {self.lock_path}). Wait for it to "
+                    "finish, or set WORKSHOP_OUTPUT_DIR to another folder; if that process is gone, delete the lock "
+                    "file.") from None
+            with os.fdopen(handle, "w") as stream:
+                json.dump(mine, stream)
+            atexit.register(self.unlock)
+            return
+
+    def unlock(self) -> None:
+        """Release this process's lock (nothing if another process holds it)."""
+        if _read_lock(self.lock_path).get("pid") == os.getpid():
+            self.lock_path.unlink(missing_ok=True)
+
+    def read_state(self) -> dict:
+        """What the last run of this folder said about itself (run_state.json), {} if nothing."""
+        try:
+            return json.loads(self.state_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_state(self, **state) -> None:
+        write_atomic(self.state_path, json.dumps(state, indent=2).encode())
+
+
+def _read_lock(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# The code that decides what a run computes given its run key: a change here means a record may not be reused.
+TRAINING_CODE = ("constants.py", "data.py", "models.py", "training.py", "experiments.py", "profiles.py")
+
+
+def training_code_version() -> str:
+    """A fingerprint of the training code (TRAINING_CODE), recorded with a run so that a resume can check it."""
+    digest = hashlib.sha256()
+    for name in TRAINING_CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]

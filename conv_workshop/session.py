@@ -21,7 +21,7 @@ from .data import FashionMNIST, Splits, balanced_subset, load_fashion_mnist, shr
 from .experiments import DENSE_EPOCH_FACTOR, Family, families, recorded_effects, run_variants
 from .plots import save_figure
 from .profiles import Profile, choose_profile
-from .runs import Outcome, RecordedRuns, Recorder, capture_environment, load_runs
+from .runs import Outcome, RecordedRuns, Recorder, capture_environment, load_runs, training_code_version
 from .settings import RunSettings, run_settings
 from .training import Runtime, choose_runtime
 
@@ -76,12 +76,14 @@ class Workshop:
     runtime: Runtime
     recorder: Recorder
     replay: RecordedRuns | None
+    resume: RecordedRuns | None  # an interrupted run's records, continued (see start_session)
     data: FashionMNIST
     splits: Splits  # the headline models' train / validation / test sets
     experiment_splits: Splits  # the controlled experiments' (a class-balanced subset of the training set)
     started: float = field(default_factory=time.perf_counter)
     run_date: str = ""
     cache: dict[str, Outcome] = field(default_factory=dict)  # run key -> outcome
+    start_note: str = ""  # how this run started: fresh, resumed, or why it could not resume
 
     @property
     def figures(self) -> Path:
@@ -111,6 +113,8 @@ class Workshop:
         }
         if self.replay is not None:
             rows["replay"] = f"{len(self.replay)} recorded runs reused; models retrained only where used"
+        if self.start_note:
+            rows["records"] = self.start_note
         rows |= {f"setting {name}": value for name, value in self.settings.table().items()}
         return pd.Series(rows, name="value").to_frame()
 
@@ -121,14 +125,23 @@ class Workshop:
         splits = splits or self.experiment_splits
         return run_variants(experiment, variants, splits, epochs or self.profile.experiment_epochs,
                             self.profile.seeds_for, self.runtime, self.recorder, cache=self.cache, replay=self.replay,
-                            dense_epoch_factor=dense_epoch_factor)
+                            resume=self.resume, dense_epoch_factor=dense_epoch_factor)
 
     def train_family(self, name: str) -> dict[str, dict[str, list[Outcome]]]:
         """Every experiment of a declared family (experiments.families), each on its data with its epochs, recorded
-        under its experiment's name: {experiment: {variant: outcomes}} (sections 3.3, 5.2, 6, 7.2, 7.3)."""
+        under its experiment's name: {experiment: {variant: outcomes}} (sections 3.3, 5.2, 6, 7.2, 7.3).
+
+        Executing the cell again in the same kernel trains nothing: every run comes from this session's cache, and
+        one line says so."""
         family = families(self.profile)[name]
-        return {experiment: self.train(experiment, variants, *self.data_and_epochs(family, experiment))
+        known = len(self.cache)
+        runs = {experiment: self.train(experiment, variants, *self.data_and_epochs(family, experiment))
                 for experiment, variants in family.experiments.items()}
+        if len(self.cache) == known:
+            count = sum(len(outcomes) for variants in runs.values() for outcomes in variants.values())
+            show_markdown(f"Reused: all {count} runs of the {name} family were already trained in this session; "
+                          "nothing was trained again.")
+        return runs
 
     def data_and_epochs(self, family: Family, experiment: str) -> tuple[Splits, int]:
         """The splits and CNN epochs an experiment of a family trains with in this profile."""
@@ -220,18 +233,21 @@ class Workshop:
     def record_run_facts(self) -> dict:
         """Section 11: record how the run went (profile, device, minutes, runs, replay) in results/notebook_run.json."""
         outcomes = {id(o): o for o in self.cache.values()}
-        replayed = [o for o in outcomes.values() if o.replayed]
-        checked = [o for o in replayed if o.replay_check is not None]
+        replayed = [o for o in outcomes.values() if o.source == "replayed"]
+        resumed = [o for o in outcomes.values() if o.source == "resumed"]
+        checked = [o for o in outcomes.values() if o.replay_check is not None]
         env = capture_environment(self.runtime)
         facts = {"profile": self.profile.name, "device": env.device, "device_name": env.device_name,
                  "precision": env.precision, "date": self.run_date,
                  "minutes": round((time.perf_counter() - self.started) / 60, 1), "torch": env.torch,
                  "python": env.python, "training_runs": len(load_runs(self.recorder.runs_path)),
-                 "replayed_runs": len(replayed), "retrained_for_models": len(checked),
+                 "replayed_runs": len(replayed), "resumed_runs": len(resumed), "retrained_for_models": len(checked),
                  "replay_checks": [{"variant": o.record["variant"], "seed": int(o.record["seed"]),
                                     "recorded": o.replay_check.recorded, "retrained": o.replay_check.retrained}
                                    for o in checked]}
         write_atomic(self.results / "notebook_run.json", json.dumps(facts, indent=2).encode())
+        self.recorder.write_state(**{**self.recorder.read_state(), "status": "finished"})
+        self.recorder.unlock()
         return facts
 
 
@@ -245,16 +261,28 @@ def committed_runs() -> RecordedRuns:
     return _COMMITTED_CACHE["runs"]
 
 
-def start_session(profile_name: str | None = None, replay: bool | None = None) -> Workshop:
-    """Section 1: resolve the settings, choose device and profile, load and split the data, and start recording
-    (an earlier run's records are replaced, after being read when replaying)."""
+def start_session(profile_name: str | None = None, replay: bool | None = None,
+                  resume: bool | None = None) -> Workshop:
+    """Section 1: resolve the settings, choose device and profile, load and split the data, and start recording.
+
+    The folder is locked for this process (a second run of the same profile refuses to start). Records left by an
+    interrupted run of the same profile, code and device are continued (`resume`, default on): only what is missing
+    is trained. Otherwise the records start afresh; a replay first reads the complete earlier run's records.
+    """
     settings = run_settings()
     replay = settings.replay if replay is None else replay
+    resume = settings.resume if resume is None else resume
     runtime = choose_runtime()
     profile = choose_profile(profile_name, runtime.device)
     recorder = Recorder(profile.output_dir, profile.name)
+    recorder.lock()
     recorded = RecordedRuns(recorder.results_dir) if replay else None
-    recorder.discard_records()  # each run records its own, complete set
+    continued, note = (None, "") if replay else _interrupted_run(recorder, runtime, resume)
+    if continued is None:
+        recorder.discard_records()  # each run records its own, complete set
+    state = {"status": "running", "profile": profile.name, "code_version": training_code_version(),
+             **{k: v for k, v in capture_environment(runtime).record_fields().items() if k != "git_commit"}}
+    recorder.write_state(**state)
     data = load_fashion_mnist()
     splits = split_validation(data)
     if profile.subset:
@@ -264,5 +292,25 @@ def start_session(profile_name: str | None = None, replay: bool | None = None) -
         experiment_splits = shrink(splits, profile.experiment_train_size, len(splits.val_labels),
                                    len(splits.test_labels))
     run_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return Workshop(replace(settings, profile=profile.name, replay=replay), profile, runtime, recorder, recorded, data,
-                    splits, experiment_splits, run_date=run_date)
+    return Workshop(replace(settings, profile=profile.name, replay=replay, resume=resume), profile, runtime, recorder,
+                    recorded, continued, data, splits, experiment_splits, run_date=run_date, start_note=note)
+
+
+def _interrupted_run(recorder: Recorder, runtime: Runtime, resume: bool) -> tuple[RecordedRuns | None, str]:
+    """The records of an interrupted run of this profile to continue, or None, and one line saying which and why."""
+    state = recorder.read_state()
+    if state.get("status") != "running" or not recorder.runs_path.exists():
+        return None, ""
+    found = RecordedRuns(recorder.results_dir)
+    if not resume:
+        return None, f"fresh start (WORKSHOP_RESUME=0): the {len(found)} runs of an interrupted run were discarded"
+    now = {"profile": recorder.profile, "code_version": training_code_version(),
+           **capture_environment(runtime).record_fields()}
+    changed = [name for name in ("profile", "code_version", "device", "device_name", "precision", "torch_version")
+               if state.get(name) != now[name]]
+    if changed:
+        return None, (f"not resumed: the interrupted run's {', '.join(changed)} differ from this run's "
+                      f"({', '.join(f'{state.get(n)} → {now[n]}' for n in changed)}); its {len(found)} runs were "
+                      "discarded and everything is trained again")
+    return found, (f"resumed: {len(found)} runs taken from the interrupted run of this profile (same code and "
+                   "device); only what is missing is trained")

@@ -122,7 +122,7 @@ def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path
     # recorded under the experiment that asked for it now, as a fresh run would be
     assert set(load_runs(second.runs_path).experiment) == {"b"}
     outcome = replayed["small"][1]
-    assert outcome.replayed and outcome.model is None
+    assert outcome.source == "replayed" and outcome.model is None
     assert (outcome.test_predictions == original["small"][1].test_predictions).all()
     assert outcome.fit.history == original["small"][1].fit.history
     model = outcome.ensure_model()  # retrained on demand with the same seed: the same numbers on the same machine
@@ -158,7 +158,7 @@ def test_a_recorded_outcome_without_a_way_to_retrain_says_so(tiny_splits, tmp_pa
     run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder, progress=False)
     found = next(iter(RecordedRuns(recorder.results_dir).runs))
     outcome = RecordedRuns(recorder.results_dir).find(found)
-    assert outcome.model is None and not outcome.replayed
+    assert outcome.model is None and outcome.from_records
     with pytest.raises(ValueError, match="without a way to retrain"):
         outcome.ensure_model()
 

@@ -34,7 +34,8 @@ def _session(profile: str, labels: torch.Tensor) -> session.Workshop:
     empty = torch.zeros(0, 28, 28, dtype=torch.uint8)
     splits = Splits(empty, labels[:0], empty, labels[:0], empty, labels[:0])
     return session.Workshop(RunSettings(), PROFILES[profile], Runtime("cpu", "cpu", "fp32", False),
-                            Recorder("unused", profile), None, SimpleNamespace(test_labels=labels), splits, splits)
+                            Recorder("unused", profile), None, None, SimpleNamespace(test_labels=labels), splits,
+                            splits)
 
 
 def test_smaller_profiles_see_the_committed_full_run(tmp_path, monkeypatch):

@@ -15,10 +15,11 @@ def test_unset_variables_give_the_defaults():
 
 
 def test_each_variable_reaches_its_field():
-    settings = run_settings({"WORKSHOP_PROFILE": "smoke", "WORKSHOP_REPLAY": "1", "WORKSHOP_OUTPUT_DIR": "out",
+    settings = run_settings({"WORKSHOP_PROFILE": "smoke", "WORKSHOP_REPLAY": "1", "WORKSHOP_RESUME": "0",
+                             "WORKSHOP_OUTPUT_DIR": "out",
                              "FASHION_MNIST_DIR": "/data/fm", "WORKSHOP_HEADLESS": "true", "WORKSHOP_PROGRESS": "0",
                              "WORKSHOP_GIT_COMMIT": "abc123"})
-    assert settings == RunSettings("smoke", True, Path("out"), Path("/data/fm"), True, False, "abc123")
+    assert settings == RunSettings("smoke", True, False, Path("out"), Path("/data/fm"), True, False, "abc123")
     assert settings.table()["WORKSHOP_PROFILE"] == "smoke" and settings.table()["WORKSHOP_PROGRESS"] == "False"
 
 
