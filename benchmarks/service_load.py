@@ -495,9 +495,9 @@ def notes(limits: ServiceSettings) -> dict[str, str]:
         "accepted 4096×3400 RGBA PNG of 61 KiB (small lane)": f"decode budget {limits.decode_budget_bytes // mib} "
                                                               f"MiB; {limits.max_decode_waiting} threads may wait "
                                                               "for it, then 429",
-        "1,100 idle sockets at ulimit -n 1024": f"headers within {limits.header_timeout_s:g} s; at most "
-                                                f"{limits.max_connections:,} connections (fd limit − 64), oldest "
-                                                "idle closed",
+        "1,100 idle sockets at ulimit -n 1024": f"headers within {limits.header_timeout_s:g} s; backlog "
+                                                f"{limits.backlog}; at most {limits.max_connections:,} connections "
+                                                "(fd limit − 448), oldest idle closed",
     }
 
 

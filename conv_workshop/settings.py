@@ -113,6 +113,7 @@ class ServiceSettings:
     keep_alive_s: int = 5  # an idle keep-alive connection is closed after this (uvicorn's timeout_keep_alive)
     max_header_bytes: int = 16 * 2**10  # request line and headers (h11's max incomplete event size)
     max_connections: int = 1_000  # open connections; past it the oldest idle one is closed (kept under the fd limit)
+    backlog: int = 128  # connections the kernel queues, and asyncio accepts in one go before any is seen
     log_burst: int = 10  # the same log message at most this often per 10 s; the rest are counted, not written
 
     def table(self) -> dict[str, str]:

@@ -227,3 +227,12 @@ def test_past_the_connection_cap_the_oldest_idle_connection_is_closed(guarded_se
     assert b"200 OK" in newest.recv(1_000)
     for sock in [*sockets, newest]:
         sock.close()
+
+
+def test_the_connection_cap_stays_under_the_file_descriptor_limit(monkeypatch):
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (1_024, 1_024))
+    assert guarded_protocol(LIMITS).cap == 1_024 - 64 - 3 * LIMITS.backlog  # accepting never meets EMFILE
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (65_536, 65_536))
+    assert guarded_protocol(LIMITS).cap == LIMITS.max_connections

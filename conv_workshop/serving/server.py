@@ -78,11 +78,13 @@ class GuardedH11Protocol(H11Protocol):
 
 
 def guarded_protocol(settings: ServiceSettings) -> type[GuardedH11Protocol]:
-    """The protocol class for uvicorn's `http=`, with the settings' header timeout and a connection cap kept
-    FD_RESERVE under the process's file-descriptor limit."""
+    """The protocol class for uvicorn's `http=`, with the settings' header timeout and a connection cap under the
+    process's file-descriptor limit: FD_RESERVE, and three backlogs, because asyncio accepts up to a backlog of
+    connections at each turn of the loop, they reach connection_made a turn later and a closed one frees its fd a
+    turn after that (without this margin a burst of connections ends in EMFILE and a 1 s pause of accepting)."""
     soft_fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     cap = settings.max_connections if soft_fd_limit == resource.RLIM_INFINITY else min(
-        settings.max_connections, soft_fd_limit - FD_RESERVE)
+        settings.max_connections, soft_fd_limit - FD_RESERVE - 3 * settings.backlog)
     return type("GuardedH11Protocol", (GuardedH11Protocol,),
                 {"header_timeout_s": settings.header_timeout_s, "cap": cap, "order": itertools.count()})
 
@@ -138,7 +140,7 @@ def main(host: str = "127.0.0.1", port: int = 8000, model_path: str | None = Non
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
                             http=guarded_protocol(settings), timeout_keep_alive=settings.keep_alive_s,
-                            h11_max_incomplete_event_size=settings.max_header_bytes)
+                            h11_max_incomplete_event_size=settings.max_header_bytes, backlog=settings.backlog)
     server = uvicorn.Server(config)
     limiter = RateLimitedLog(settings.log_burst)
     for name in ("uvicorn.error", "uvicorn.access", "asyncio", "conv_workshop"):
