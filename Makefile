@@ -18,8 +18,8 @@ data:
 	@if [ ! -f $(DATA_PACKAGE) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get install -y -q dataset-fashion-mnist >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null) || true; fi
 
-run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full) into runs/$(PROFILE)/
-	$(PY) tools/run_notebook.py --profile $(PROFILE) $(if $(filter full,$(PROFILE)),--in-place,)
+run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full) into runs/$(PROFILE)/; an interrupted run resumes (FRESH=1: start afresh)
+	$(PY) tools/run_notebook.py --profile $(PROFILE) $(if $(filter full,$(PROFILE)),--in-place,) $(if $(FRESH),--fresh,)
 
 test: $(VENV)/.installed data  ## lint + the whole test suite (what CI runs)
 	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py

@@ -61,12 +61,15 @@
 # on a 2-core CPU; the committed run). Set `WORKSHOP_PROFILE` in the environment, edit the cell below, or pass it with
 # papermill (`papermill in.ipynb out.ipynb -p PROFILE smoke`): the cell is tagged `parameters`.
 # `REPLAY` re-renders the notebook from this profile's recorded runs, retraining only the models that figures need.
-# Left at `None`, both come from the environment (`WORKSHOP_PROFILE`, `WORKSHOP_REPLAY`; the setup table lists every
-# setting the package read).
+# A run that was interrupted (a closed terminal, a restarted kernel) is continued where it stopped the next time the
+# notebook runs in the same profile; `RESUME = False` starts afresh instead. Left at `None`, all three come from the
+# environment (`WORKSHOP_PROFILE`, `WORKSHOP_REPLAY`, `WORKSHOP_RESUME`; the setup table lists every setting the
+# package read).
 
 # %% tags=["parameters"]
 PROFILE = None  # "smoke" | "quick" | "full"; None: $WORKSHOP_PROFILE, else full on CUDA and quick elsewhere
 REPLAY = None  # True: re-render from recorded runs instead of training all again; None: $WORKSHOP_REPLAY
+RESUME = None  # False: start afresh rather than continue an interrupted run; None: $WORKSHOP_RESUME (default: resume)
 
 # %% [markdown]
 # One call picks the device (CUDA, Apple MPS or the CPU with bfloat16 where it has native support), loads the data
@@ -88,7 +91,7 @@ from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, PixelPermut
 from conv_workshop.session import is_live_kernel, show_markdown, show_source, start_session, use_notebook_display
 from conv_workshop.training import predict_logits
 
-lab = start_session(PROFILE, REPLAY)
+lab = start_session(PROFILE, REPLAY, RESUME)
 use_notebook_display()
 torch.manual_seed(0)  # the cells that draw random numbers before any training (each run seeds itself)
 data, splits = lab.data, lab.splits

@@ -58,6 +58,8 @@ def main() -> int:
                              "results/benchmarks/notebook_profiles.json)")
     parser.add_argument("--replay", action="store_true",
                         help="reuse the profile's recorded runs (re-render outputs); retrain only models in use")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start afresh even if an interrupted run of this profile left records to resume from")
     args = parser.parse_args()
 
     output = NOTEBOOK if args.in_place else (args.output or ROOT / "runs" / args.profile / NOTEBOOK.name)
@@ -69,6 +71,7 @@ def main() -> int:
         os.environ["WORKSHOP_REPLAY"] = "1"
     else:
         os.environ.pop("WORKSHOP_REPLAY", None)
+    os.environ["WORKSHOP_RESUME"] = "0" if args.fresh else "1"
     os.environ.setdefault("WORKSHOP_PROGRESS", "0")  # progress bars are for people; an executed file keeps summaries
     client = NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}})
