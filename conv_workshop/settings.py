@@ -99,7 +99,8 @@ class ServiceSettings:
     max_rle_bytes: int = 512 * 2**10  # compressed data of an RLE BMP: Pillow decodes RLE in Python, a pair at a time
     # Decoding: memory and time shared by all requests
     decode_budget_bytes: int = 128 * 2**20  # decoder memory all threads hold at once (pixels, coefficients, copies)
-    decode_timeout_s: float = 3.0  # a request's time in its worker thread: waiting for that memory, then decoding
+    decode_wait_s: float = 1.5  # the longest an image waits for its share of that memory before a 429
+    decode_timeout_s: float = 2.0  # an image's decode (from its header) and a multipart parse; past it a 413
     workers: int = 16  # threads that parse, decode and infer; the admission lanes below bound what they hold
     max_decode_waiting: int = 8  # threads that may wait for decode memory; past it a 429 at once (others stay free)
     # Admission: taken before the body is read, so bodies buffered and requests in flight stay bounded

@@ -128,8 +128,8 @@ class TimedReader(io.BytesIO):
 
 
 def load_image(data: bytes, limits: ServiceSettings = DEFAULT_LIMITS) -> Image.Image:
-    """The image in data, checked from its header and markers (format, size, frames, decoding cost); its pixels are
-    decoded later, on use, within limits.decode_timeout_s of this call."""
+    """The image in data, checked from its header and markers (format, size, frames, decoding cost); the header is
+    parsed within limits.decode_timeout_s, and the pixels are decoded later, on use."""
     if not data:
         raise InputError(f"empty upload: send a {FORMAT_NAMES} image file")
     check_structure(data, limits)
@@ -208,11 +208,12 @@ def _reduce_in_bands(image: Image.Image, mode: str, factors: tuple[int, int], de
 
 def _shrink(image: Image.Image, budget: DecodeBudget, limits: ServiceSettings) -> tuple[np.ndarray, np.ndarray | None]:
     """Grey values in [0, 1] and alpha (or None) at the fitted size, upright; InputError if the data is corrupt, too
-    costly to decode in the budget, or slower than its deadline."""
+    costly for the budget or slower than decode_timeout_s once its memory is reserved; ServiceBusyError if that
+    memory is not free within decode_wait_s."""
     width, height = _fit(image.size)
     mode = _working_mode(image)
     white = {"I": 65_535.0, "F": 1.0}.get(mode, 255.0)
-    deadline = getattr(getattr(image, "fp", None), "deadline", None) or time.monotonic() + limits.decode_timeout_s
+    reader = getattr(image, "fp", None)
     try:
         full_size = image.size
         image.draft(None, (width * SHRINK_MARGIN, height * SHRINK_MARGIN))  # JPEG only: decode at 1/2, 1/4 or 1/8
@@ -223,7 +224,10 @@ def _shrink(image: Image.Image, budget: DecodeBudget, limits: ServiceSettings) -
                 f"decoding this {image.format} of {full_size[0]:,}×{full_size[1]:,} pixels needs about "
                 f"{cost / 2**20:.0f} MiB, over the {budget.total / 2**20:.0f} MiB the service gives decoding: send a "
                 "smaller image (or a baseline JPEG or PNG)")
-        with budget.reserve(cost, deadline):
+        with budget.reserve(cost, time.monotonic() + limits.decode_wait_s):
+            deadline = time.monotonic() + limits.decode_timeout_s  # the decode's own time starts with its memory
+            if isinstance(reader, TimedReader):
+                reader.deadline = deadline
             orientation = image.getexif().get(EXIF_ORIENTATION)
             reduced = _reduce_in_bands(image, mode, factors, deadline)
         if mode in ("RGBa", "La"):  # un-premultiplied (RGBa only converts to LA correctly through RGBA)
