@@ -361,13 +361,9 @@ class Recorder:
         append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
         append_rows(self.runs_path, [row])
 
-    @property
-    def state_path(self) -> Path:
-        return self.results_dir / "run_state.json"
-
-    @property
-    def lock_path(self) -> Path:
-        return self.results_dir / ".lock"
+    def path(self, name: str) -> Path:
+        """A file of the records folder: run_state.json (how the last run went) or .lock (who records now)."""
+        return self.results_dir / name
 
     def discard_records(self) -> None:
         """Delete this profile's records, so that a new run records its own, complete set."""
@@ -378,23 +374,24 @@ class Recorder:
         """Take this folder's lock for this process, or raise RecordsLocked naming the lock and the other process
         (a lock left by a process that is gone is taken over with a warning)."""
         self.results_dir.mkdir(parents=True, exist_ok=True)
+        lock = self.path(".lock")
         mine = {"pid": os.getpid(), "host": socket.gethostname(),
                 "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
         for _ in range(2):
             try:
-                handle = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                handle = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
-                other = _read_lock(self.lock_path)
+                other = _read_lock(lock)
                 if other.get("pid") == mine["pid"] and other.get("host") == mine["host"]:
                     return  # this process (a notebook kernel starting again) holds it already
                 if other.get("host") == mine["host"] and not _alive(other.get("pid")):
-                    warnings.warn(f"{self.lock_path}: left by process {other.get('pid')}, which is gone; taken over",
-                                  stacklevel=2)
-                    self.lock_path.unlink(missing_ok=True)
+                    gone = other.get("pid")
+                    warnings.warn(f"{lock}: left by process {gone}, which is gone; taken over", stacklevel=2)
+                    lock.unlink(missing_ok=True)
                     continue
                 raise RecordsLocked(
                     f"{self.results_dir} is being recorded by another run (process {other.get('pid')} on "
-                    f"{other.get('host')}, since {other.get('since')}; lock file {self.lock_path}). Wait for it to "
+                    f"{other.get('host')}, since {other.get('since')}; lock file {lock}). Wait for it to "
                     "finish, or set WORKSHOP_OUTPUT_DIR to another folder; if that process is gone, delete the lock "
                     "file.") from None
             with os.fdopen(handle, "w") as stream:
@@ -404,18 +401,18 @@ class Recorder:
 
     def unlock(self) -> None:
         """Release this process's lock (nothing if another process holds it)."""
-        if _read_lock(self.lock_path).get("pid") == os.getpid():
-            self.lock_path.unlink(missing_ok=True)
+        if _read_lock(self.path(".lock")).get("pid") == os.getpid():
+            self.path(".lock").unlink(missing_ok=True)
 
     def read_state(self) -> dict:
         """What the last run of this folder said about itself (run_state.json), {} if nothing."""
         try:
-            return json.loads(self.state_path.read_text())
+            return json.loads(self.path("run_state.json").read_text())
         except (OSError, ValueError):
             return {}
 
     def write_state(self, **state) -> None:
-        write_atomic(self.state_path, json.dumps(state, indent=2).encode())
+        write_atomic(self.path("run_state.json"), json.dumps(state, indent=2).encode())
 
 
 def _read_lock(path: Path) -> dict:

@@ -55,3 +55,11 @@ def test_smaller_profiles_see_the_committed_full_run(tmp_path, monkeypatch):
     assert rows.loc["7×7", "seeds"] == 3 and rows.loc["7×7", "difference"] < -5
     assert _session("full", torch.from_numpy(labels)).full_run_effects("controlled") is None
     assert quick.full_run_effects("headline") is None  # nothing of that family was recorded
+
+
+def test_the_setup_table_prints_every_resolved_setting():
+    labels = torch.arange(10)
+    table = _session("smoke", labels).setup_table()
+    settings = [name for name in table.index if name.startswith("setting ")]
+    assert settings == [f"setting {variable}" for variable in RunSettings().table()]
+    assert {"torch", "device", "precision", "git commit", "CPU threads"} <= set(table.index)
