@@ -3,8 +3,9 @@
   python -m conv_workshop report          # rewrite the generated blocks in both READMEs
   python -m conv_workshop report --check  # exit 1 if a README is out of date (the tests run this)
 
-The verdicts are computed here exactly as in the notebook: the same families of comparisons (experiments.*_variants),
-found in the recorded runs by run key, tested by conv_workshop.stats against the real test labels.
+The verdicts are computed here exactly as in the notebook: the same declared families of comparisons
+(experiments.families), found in the recorded runs by run key, tested by conv_workshop.stats against the real test
+labels.
 """
 
 from __future__ import annotations

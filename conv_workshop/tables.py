@@ -62,7 +62,7 @@ def summary(table: pd.DataFrame, columns: tuple[str, ...] = ("variant", "seeds",
 
 def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experiment: bool = False,
             epochs: bool = False) -> pd.DataFrame:
-    """An effects table (experiments.effects) for one or more experiments; with `reference` (the committed full
+    """An effects table (stats.effects_table) for one or more experiments; with `reference` (the committed full
     run's effects), its accuracy and verdict are shown beside this run's, labelled as such.
 
     Used in sections 3.3, 5.2, 6.8, 7.3.
