@@ -117,10 +117,6 @@ class ServiceSettings:
     backlog: int = 128  # connections the kernel queues, and asyncio accepts in one go before any is seen
     log_burst: int = 10  # the same log message at most this often per 10 s; the rest are counted, not written
 
-    def table(self) -> dict[str, str]:
-        """The limits as {field: value}, for the service-load benchmark's record."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
-
 
 def service_settings(environ: Mapping[str, str] | None = None) -> ServiceSettings:
     """The service settings from the environment (or from `environ`, for tests): WORKSHOP_ONNX_MODEL names the model;

@@ -119,6 +119,12 @@ def test_png_text_is_counted_once_inflated():
         load_image(png_with(international), limits)
 
 
+def test_kept_text_counts_against_the_decode_budget():
+    plain, texted = Image.open(io.BytesIO(png_with(b""))), Image.open(io.BytesIO(png_with(
+        png_chunk(b"tEXt", b"comment\x00" + b"t" * 100_000))))
+    assert decode_bytes(texted, texted.size) - decode_bytes(plain, plain.size) >= 100_000
+
+
 def test_an_exif_block_over_its_limit_is_refused():
     count = 1_000  # an orientation entry of 1,000 RATIONALs: 8 KB
     ifd = b"MM\x00\x2a" + struct.pack(">IHHHII", 8, 1, 0x0112, 5, count, 26) + b"\x00" * 4 + b"\x00\x00\x00\x01" * (

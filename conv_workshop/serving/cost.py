@@ -174,10 +174,12 @@ def _check_bmp(data: bytes, limits: ServiceSettings) -> None:
 def decode_bytes(image: Image.Image, full_size: tuple[int, int]) -> int:
     """The memory (bytes) decoding image at its current (drafted) size holds at once, beyond the file itself.
 
-    full_size is the size in the header: a progressive JPEG keeps coefficients at that size whatever the draft."""
+    full_size is the size in the header: a progressive JPEG keeps coefficients at that size whatever the draft. The
+    metadata Pillow has kept (text, EXIF, ICC profile) counts too."""
     pixels = image.width * image.height
+    metadata = sum(len(value) for value in image.info.values() if isinstance(value, (bytes, str)))  # text, EXIF, ICC
     if image.format == "WEBP":
-        return pixels * WEBP_BYTES_PER_PIXEL
+        return pixels * WEBP_BYTES_PER_PIXEL + metadata
     bytes_per_pixel = 1 if image.mode in ("1", "L", "P") else 2 if image.mode.startswith("I;16") else 4  # Pillow's
     cost = pixels * bytes_per_pixel
     if image.format == "BMP" and image.tile and image.tile[0][0] == "bmp_rle":
@@ -190,4 +192,4 @@ def decode_bytes(image: Image.Image, full_size: tuple[int, int]) -> int:
         for _, h, v, _ in layers or [("", 1, 1, 0)]:
             blocks_x, blocks_y = -(-width * h // h_max // 8), -(-height * v // v_max // 8)
             cost += blocks_x * blocks_y * 64 * COEFFICIENT_BYTES
-    return cost
+    return cost + metadata
