@@ -296,17 +296,26 @@ def test_a_chunked_body_is_cut_at_the_limit_without_being_read(server):
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the server's memory from /proc")
 def test_memory_stays_bounded_under_concurrent_large_images(server):
-    """16 of the largest accepted images (16.8 megapixels with transparency) from 8 clients at once."""
+    """16 of the largest accepted images (16.8 megapixels with transparency) from 8 clients at once; a client told
+    429 retries after Retry-After, as the README says, and every image is answered in the end."""
     large = png_bytes(Image.new("RGBA", (4_096, 4_096), (255, 255, 255, 0)))
     Path(f"/proc/{server.pid}/clear_refs").write_text("5")
     before = _memory_kib(server.pid, "VmRSS")
     from concurrent.futures import ThreadPoolExecutor
 
+    def ask(_):
+        for _attempt in range(20):
+            response = server.http.post("/predict", content=large)
+            if response.status_code != 429:
+                return response.status_code
+            time.sleep(float(response.headers["retry-after"]))
+        return 429
+
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda _: server.http.post("/predict", content=large).status_code, range(16)))
+        statuses = list(pool.map(ask, range(16)))
     assert statuses == [200] * 16
     grown = (_memory_kib(server.pid, "VmHWM") - before) / 1024
-    assert grown < 150, f"the server's peak memory grew by {grown:.0f} MiB"
+    assert grown < 200, f"the server's peak memory grew by {grown:.0f} MiB (decode budget 128 MiB)"
 
 
 @pytest.mark.slow
