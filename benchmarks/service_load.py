@@ -491,10 +491,12 @@ def notes(limits: ServiceSettings) -> dict[str, str]:
                                                        f"{limits.decode_timeout_s:g} s",
         "multipart, 870k near-boundaries": f"parsed in a worker thread, deadline {limits.decode_timeout_s:g} s",
         "accepted 5 MiB 4096² RGBA PNG": f"{limits.max_large_in_flight} large requests in flight, then 429 after "
-                                         f"{limits.admission_timeout_s:g} s",
+                                         f"{limits.admission_timeout_s:g} s; {limits.max_heavy_decodes} heavy "
+                                         "decode(s) at once",
         "accepted 4096×3400 RGBA PNG of 61 KiB (small lane)": f"decode budget {limits.decode_budget_bytes // mib} "
-                                                              f"MiB; {limits.max_decode_waiting} threads may wait "
-                                                              "for it, then 429",
+                                                              f"MiB, {limits.max_heavy_decodes} heavy decode(s) "
+                                                              f"at once; {limits.max_decode_waiting} threads may "
+                                                              "wait, then 429",
         "1,100 idle sockets at ulimit -n 1024": f"headers within {limits.header_timeout_s:g} s; backlog "
                                                 f"{limits.backlog}; at most {limits.max_connections:,} connections "
                                                 "(fd limit − 448), oldest idle closed",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .constants import ARTIFACT_DIR
@@ -103,6 +103,8 @@ class ServiceSettings:
     decode_timeout_s: float = 2.0  # an image's decode (from its header) and a multipart parse; past it a 413
     workers: int = 16  # threads that parse, decode and infer; the admission lanes below bound what they hold
     max_decode_waiting: int = 8  # threads that may wait for decode memory; past it a 429 at once (others stay free)
+    # images needing 1 MiB or more of decoder memory decoded at once: a core stays for the event loop and small images
+    max_heavy_decodes: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     # Admission: taken before the body is read, so bodies buffered and requests in flight stay bounded
     small_body_bytes: int = 64 * 2**10  # a body of at most this (declared) size takes the small-request lane
     max_small_in_flight: int = 32  # small requests admitted at once (a 28×28 image, JSON pixels)

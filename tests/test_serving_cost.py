@@ -198,3 +198,13 @@ def test_waiting_for_decode_memory_ends_at_the_deadline():
     release.set()
     thread.join()
     assert budget.used == 0
+
+
+def test_heavy_decodes_take_a_slot_and_small_ones_never_wait_for_it():
+    budget = DecodeBudget(100, max_heavy=1, heavy_bytes=10)
+    with budget.reserve(20):
+        with pytest.raises(ServiceBusyError), budget.reserve(20, deadline=time.monotonic() + 0.05):
+            pass  # memory is free, but the one heavy slot is taken
+        with budget.reserve(5, deadline=time.monotonic()):  # a small image goes through at once
+            assert budget.used == 25 and budget.heavy == 1
+    assert budget.used == 0 and budget.heavy == 0

@@ -26,7 +26,8 @@ INVERSION = {None: "inverted if the background is light", True: "inverted (force
 class Classifier:
     def __init__(self, session, settings: ServiceSettings):
         self.session, self.settings = session, settings
-        self.budget = DecodeBudget(settings.decode_budget_bytes, settings.max_decode_waiting)
+        self.budget = DecodeBudget(settings.decode_budget_bytes, settings.max_decode_waiting,
+                                   settings.max_heavy_decodes)
 
     def top_k(self, top_k: int | None) -> int:
         if top_k is not None and not 1 <= top_k <= self.settings.max_top_k:

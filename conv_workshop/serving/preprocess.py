@@ -73,19 +73,25 @@ def set_pillow_limits(limits: ServiceSettings = DEFAULT_LIMITS) -> None:
 
 class DecodeBudget:
     """Bytes that threads may hold at once: reserve() waits until the amount fits (an amount over the whole budget
-    waits to be alone), so memory stays bounded whatever the number of concurrent requests. With a deadline it
-    waits no longer than that, and when max_waiting threads wait already it does not wait at all
-    (ServiceBusyError): threads stay free for the small images that fit at once."""
+    waits to be alone), so memory stays bounded whatever the number of concurrent requests. A heavy amount (at least
+    heavy_bytes) also waits for one of max_heavy slots, so that large decodes leave cores to the event loop and to
+    small images, which never wait for a slot. With a deadline it waits no longer than that, and when max_waiting
+    threads wait already it does not wait at all (ServiceBusyError): threads stay free for the small images."""
 
-    def __init__(self, total: int, max_waiting: int | None = None):
+    def __init__(self, total: int, max_waiting: int | None = None, max_heavy: int | None = None,
+                 heavy_bytes: int = 2**20):
         self.total, self.used, self.changed = total, 0, threading.Condition()
         self.max_waiting, self.waiting = max_waiting, 0
+        self.max_heavy, self.heavy_bytes, self.heavy = max_heavy, heavy_bytes, 0
 
     @contextlib.contextmanager
     def reserve(self, amount: int, deadline: float | None = None):
         amount = min(amount, self.total)
+        heavy = self.max_heavy is not None and amount >= self.heavy_bytes
         with self.changed:
-            fits = lambda: self.used + amount <= self.total  # noqa: E731
+            def fits() -> bool:
+                return self.used + amount <= self.total and (not heavy or self.heavy < self.max_heavy)
+
             if not fits() and self.max_waiting is not None and self.waiting >= self.max_waiting:
                 raise ServiceBusyError(f"the service is decoding as many images as its memory allows and "
                                        f"{self.waiting} more wait: retry in a second")
@@ -98,11 +104,13 @@ class DecodeBudget:
             finally:
                 self.waiting -= 1
             self.used += amount
+            self.heavy += heavy
         try:
             yield
         finally:
             with self.changed:
                 self.used -= amount
+                self.heavy -= heavy
                 self.changed.notify_all()
 
 
