@@ -315,13 +315,17 @@ def run(url: str, requests: int, clients: int, max_seconds: float, hostile: dict
 
 
 class Probes:
-    """Two threads, each on its own connection: GET /health and a small legit PNG, one after the other, timed."""
+    """A legit client beside the load, in its own process (so that it does not share the load threads' GIL): two
+    threads, each on its own connection, GET /health and POST a small PNG one after the other, every 50 ms, timed."""
 
     def __init__(self, url: str, fresh_connections: bool = False):
-        self.url, self.fresh, self.stop = url, fresh_connections, threading.Event()
+        import multiprocessing
+
+        self.context = multiprocessing.get_context("fork")  # forked before any load thread starts
+        self.url, self.fresh, self.stop = url, fresh_connections, self.context.Event()
+        self.results = self.context.Queue()
         self.latencies: dict[str, list[float]] = {"health": [], "small": []}
         self.failures: Counter = Counter()
-        self.threads = [threading.Thread(target=self.probe, args=(kind,)) for kind in self.latencies]
 
     def probe(self, kind: str) -> None:
         body = png(7)
@@ -343,15 +347,23 @@ class Probes:
             time.sleep(0.05)
         client.close()
 
-    def __enter__(self):
-        for thread in self.threads:
+    def child(self) -> None:
+        threads = [threading.Thread(target=self.probe, args=(kind,)) for kind in self.latencies]
+        for thread in threads:
             thread.start()
+        for thread in threads:
+            thread.join()
+        self.results.put((self.latencies, self.failures))
+
+    def __enter__(self):
+        self.process = self.context.Process(target=self.child)
+        self.process.start()
         return self
 
     def __exit__(self, *exc):
         self.stop.set()
-        for thread in self.threads:
-            thread.join()
+        self.latencies, self.failures = self.results.get(timeout=120)
+        self.process.join()
 
     def summary(self) -> dict:
         def p99(kind):
