@@ -90,7 +90,7 @@ def train_and_record(experiment: str, variant: str, config: ModelConfig, splits:
     assert set(record) == set(RUN_FIELDS)
     test_predictions = predictions.numpy().astype(np.uint8)
     if recorder is not None:
-        recorder.record(record, result.history, test_predictions)
+        recorder.record(record, result.history, test_predictions, model)
     return Outcome(record=record, fit=result, test_predictions=test_predictions, model=model)
 
 

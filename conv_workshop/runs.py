@@ -16,6 +16,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import warnings
@@ -31,7 +32,7 @@ from torch import nn
 
 from . import __version__
 from .atomic import write_atomic
-from .models import ModelConfig, config_to_dict
+from .models import ModelConfig, build_model, config_from_dict, config_to_dict
 from .settings import run_settings
 from .training import FitResult, Runtime, TrainConfig
 
@@ -252,6 +253,18 @@ class ReplayCheck:
         return abs(self.recorded - self.retrained) < self.tolerance
 
 
+def weights_file(run_id: str) -> str:
+    """Where a run's trained weights are kept, relative to the records folder (a name safe on any file system)."""
+    return f"models/{hashlib.sha256(run_id.encode()).hexdigest()[:20]}.pt"
+
+
+def load_weights(config: dict, path: Path) -> nn.Module:
+    """The model a recorded config describes, with the weights saved for it (tensors only: weights_only=True)."""
+    model = build_model(config_from_dict(config))
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
 def count_reproduced(checks: list[dict]) -> int:
     """How many {"recorded", "retrained"} pairs of a replay (results/notebook_run.json) reproduce their record."""
     return sum(ReplayCheck(c["recorded"], c["retrained"]).reproduced for c in checks)
@@ -271,10 +284,14 @@ class Outcome:
     model: nn.Module | None = None
     retrain: Callable[[], Outcome] | None = field(default=None, repr=False)
     replay_check: ReplayCheck | None = None
+    weights: Path | None = None  # the trained weights saved with the record (resume loads them instead of training)
     source: str = "trained"  # trained in this session, or from records: "replayed", "resumed" or "recorded"
 
     def ensure_model(self) -> nn.Module:
-        """The trained model; a replayed run is retrained first (and checked against its record)."""
+        """The trained model. A resumed run loads the weights saved when it was trained; a replayed run (or one
+        whose weights are gone) is retrained first and checked against its record."""
+        if self.model is None and self.source == "resumed" and self.weights is not None and self.weights.exists():
+            self.model = load_weights(self.record["config"], self.weights)
         if self.model is None:
             if self.retrain is None:
                 raise ValueError(f"{self.record['run_id']} was read from records without a way to retrain it: "
@@ -298,7 +315,7 @@ class RecordedRuns:
     """
 
     def __init__(self, results_dir: str | os.PathLike):
-        results_dir = Path(results_dir)
+        results_dir = self.results_dir = Path(results_dir)
         self.runs: dict[str, dict] = {}
         self.histories: dict[str, list[dict]] = {}
         self.predictions: dict[str, np.ndarray] = {}
@@ -326,7 +343,7 @@ class RecordedRuns:
                                best_val_accuracy=record["best_val_accuracy"], train_seconds=record["train_seconds"],
                                images_per_second=record["images_per_second"])
         return Outcome(record=record, fit=fit_result, test_predictions=self.predictions[record["run_id"]],
-                       source="recorded")
+                       weights=self.results_dir / weights_file(record["run_id"]), source="recorded")
 
 
 @dataclass(frozen=True)
@@ -353,9 +370,15 @@ class Recorder:
     def predictions_path(self) -> Path:
         return self.results_dir / "predictions.jsonl"
 
-    def record(self, row: dict, history: list[dict], test_predictions: np.ndarray) -> None:
-        """Append one run's predicted class for every test image, its per-epoch history, then its row: the row is
-        written last, so a run counts as recorded only when all three are there."""
+    def record(self, row: dict, history: list[dict], test_predictions: np.ndarray,
+               model: nn.Module | None = None) -> None:
+        """Save the run's trained weights (when given; not committed, see .gitignore), then append its predicted
+        class for every test image, its per-epoch history, then its row: the row is written last, so a run counts as
+        recorded only when everything is there."""
+        if model is not None:
+            buffer = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+            write_atomic(self.results_dir / weights_file(row["run_id"]), buffer.getvalue())
         append_jsonl(self.predictions_path, [{"run_id": row["run_id"],
                                               "test_predictions": encode_predictions(test_predictions)}])
         append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
@@ -369,6 +392,7 @@ class Recorder:
         """Delete this profile's records, so that a new run records its own, complete set."""
         for path in (self.runs_path, self.histories_path, self.predictions_path):
             path.unlink(missing_ok=True)
+        shutil.rmtree(self.results_dir / "models", ignore_errors=True)
 
     def lock(self) -> None:
         """Take this folder's lock for this process, or raise RecordsLocked naming the lock and the other process
