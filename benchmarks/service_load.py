@@ -536,6 +536,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     server, url, start_seconds = start_server(args.root)
     try:
         time.sleep(1.0)  # let start-up allocations settle before idle memory is read
@@ -576,6 +577,7 @@ def main() -> None:
         report[name] = {**row, "note": notes(limits).get(name, "")}
     dash = {key: "—" for key in next(iter(report.values()))}
     report["the run"] = {**dash, "note": (
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other processes count); "
         f"start {start['start_seconds']} s, idle RSS {start['idle_rss_mib']} MiB, torch loaded: "
         f"{start['server_loads_torch']}; uvicorn, 1 worker, ONNX Runtime CPU, {limits.workers} threads; "
         f"{cpu_name()}, {os.cpu_count()} cores, clients on the same machine; each class from a fresh server, "

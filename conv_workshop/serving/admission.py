@@ -34,7 +34,10 @@ class Admission:
             return await self.app(scope, receive, send)
         semaphore = self.lanes[lane]
         try:
-            await asyncio.wait_for(semaphore.acquire(), self.settings.admission_timeout_s)
+            if semaphore.locked():  # only a request that must wait pays for a timer
+                await asyncio.wait_for(semaphore.acquire(), self.settings.admission_timeout_s)
+            else:
+                await semaphore.acquire()
         except asyncio.TimeoutError:
             limit = self.settings.max_small_in_flight if lane == "small" else self.settings.max_large_in_flight
             response = error_response(429, f"the service is handling {limit} {lane} requests already: retry in "
