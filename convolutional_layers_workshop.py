@@ -175,8 +175,8 @@ closest = analysis.closest_class_pairs(distances)
 closest.round(1)
 
 # %% [markdown]
-# **Why.** A class mean is a template. A dense layer's first weights act much like a set of such templates matched
-# against the whole image, so classes whose templates nearly coincide are where a model that matches whole images is
+# **Why.** A class mean is a template. A dense layer's first weights *can* act like a set of such templates matched
+# against the whole image (this notebook does not show that they do), so classes whose templates nearly coincide are where a model that matches whole images is
 # likely to fail, and where local details (a collar, buttons, a zip) must decide.
 
 # %% [markdown]
@@ -328,9 +328,11 @@ show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_h
 #
 # The cell trains the dense baseline with the recipe's schedule (three times the CNN's epochs) and with the CNN's
 # own number of epochs, each with several seeds, and compares them. In every such table, "± x" after an accuracy is
-# the standard deviation over seeds. The "difference" column is each variant minus
-# the first row, with its 95 % interval; the "verdict" says whether that difference is resolved (section 6 explains
-# the test). In the `smoke` and `quick` profiles, columns headed "full run" show the committed full-profile run beside
+# the standard deviation over seeds. The "difference" column is each variant minus the first row, with its 95 %
+# confidence interval ("95 % CI": a range computed so that, over many repetitions of the experiment, 95 in 100 such
+# ranges would contain the true difference). The "verdict" says whether that difference is *resolved*: "better" or
+# "worse" only when a difference that large would be very unlikely from seed-to-seed and test-set noise alone
+# (section 6 explains the test, and why an interval can exclude zero without the verdict resolving it). In the `smoke` and `quick` profiles, columns headed "full run" show the committed full-profile run beside
 # yours. In the curves, look whether validation accuracy is still rising at the last epoch.
 
 # %%
@@ -377,7 +379,8 @@ lab.show_figure(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv
 # from left to right (the left edge of each leg), negative where it gets darker (the right edge), zero on flat
 # regions. The *same* nine weights are used at every position; this weight sharing is why a 3×3 kernel has nine
 # weights whatever the image size. `unfold` is how libraries compute convolutions in practice ("im2col"):
-# one large matrix product is much faster than 784 small sums.
+# one large matrix product replaces 784 small sums written in Python (the tests check that both agree; how much
+# faster it is depends on the machine).
 #
 # ### 4.2 Cross-correlation, not convolution
 #
@@ -779,7 +782,8 @@ lab.show_figure(plots.misclassified_gallery(splits.test_images, splits.test_labe
 
 # %% [markdown]
 # **Why.** Look for two kinds of error: images that are ambiguous at 28×28 even to a person (or carry a doubtful
-# label), and images the model should have got. Label noise caps any model's accuracy; and confidence is not
+# label), and images the model should have got. Mislabelled test images, if there are any, cap any model's measured
+# accuracy; and confidence is not
 # correctness: the softmax probability of a network trained with cross-entropy can be high on a wrong answer.
 #
 # ### 5.5 What did the first layer learn?
@@ -965,8 +969,9 @@ lab.show_effects(effects, "batch norm", full_run)
 show_markdown(findings.describe_effects(effects, "batch norm"))
 
 # %% [markdown]
-# **Why.** Batch norm keeps each channel's activations standardised during training, so the scale of the signal
-# drifts less as it passes through the layers and one fairly high learning rate can suit every layer. The recipe here
+# **Why.** Batch norm standardises each channel's activations during training. One common explanation of why that
+# helps is that the scale of the signal then drifts less from layer to layer, so one fairly high learning rate can
+# suit every layer; the reason is debated, and this experiment measures only the outcome, not the reason. The recipe here
 # was chosen for the network *with* batch norm; without it, a lower rate or more epochs might do better, so the
 # verdict above holds "with the same recipe", not for every recipe.
 #
@@ -1002,10 +1007,11 @@ show_markdown(findings.describe_effects(effects, "head"))
 
 # %% [markdown]
 # **Why.** A GAP head throws away *where* a feature was found and keeps only how strongly it was found somewhere.
-# After two blocks, each unit sees at most a 16×16 window of the 28×28 garment, so no single feature can describe
-# the whole garment, and averaging them loses the layout that a dense head can use. A third block (theoretical
-# receptive field 36, larger than the image) lets each feature cover the whole garment, which should make averaging
-# lose less; the verdicts above say whether GAP after two or after three blocks differs from the dense head here.
+# One explanation, not tested here: after two blocks each unit sees at most a 16×16 window of the 28×28 garment, so
+# no single feature describes the whole garment, and averaging may lose the layout that a dense head can use. A third
+# block (theoretical receptive field 36, larger than the image) lets each feature cover the whole garment, which
+# should make averaging lose less; but that variant also adds depth and parameters, so it does not isolate the
+# receptive field. The verdicts above say whether GAP after two or after three blocks differs from the dense head.
 #
 # The fair test of "better accuracy with fewer parameters" compares the small GAP network with the dense baseline
 # *trained on the same images* (the small GAP network's runs are reused from the head experiment; the dense model
@@ -1038,8 +1044,8 @@ show_markdown(findings.describe_effects(flips))
 # %% [markdown]
 # **Why.** Flipping doubles the variety of training images without new labels. A model gains from it when the
 # mirrored image teaches it something it would otherwise have to see separately; a model that can reuse a pattern at
-# any position needs that less for shifts, but not for mirror images. Flips can also cost accuracy: a garment and its
-# mirror image must now share one answer, and a budget of epochs is spent on a harder training set. This experiment
+# any position needs that less for shifts, but not for mirror images. Flips can also cost accuracy: the test images
+# are never mirrored, so the epochs spent on mirrored training images may not pay off on the test set. This experiment
 # is also why every comparison in this notebook gives *both* models the same augmentation: had flips helped or hurt
 # only one model, a comparison in which only one had them would credit the architecture with the augmentation.
 
@@ -1130,8 +1136,8 @@ show_markdown(findings.describe_effects(scrambled))
 # **Why.** A dense layer is indifferent to the order of its inputs: a permutation of the pixels is just a
 # permutation of its first weight matrix's columns, so it can learn the same function, and differs only by training
 # noise. A convolution assumes that the pixels in a 3×3 window belong together; after scrambling they do not, and
-# its locality and weight sharing become wrong assumptions. Compare the two differences above: this is how to
-# recognise when convolution is the wrong tool, namely inputs without a spatial (or temporal) neighbourhood
+# its locality and weight sharing become wrong assumptions. Each model is compared with itself above; the difference
+# between the two drops is not itself tested. This is how to recognise when convolution is the wrong tool, namely inputs without a spatial (or temporal) neighbourhood
 # structure, such as a table of unrelated features.
 #
 # ✏️ **Exercise 7.1.** Scrambling loses no information. Write the permutation that *undoes* it.
@@ -1174,9 +1180,9 @@ show_markdown(findings.describe_data_size(efficiency))
 # **Why.** An assumption that is right is worth the most when data is scarce: locality and weight sharing let the
 # CNN learn an edge detector once and use it everywhere, where the dense model must learn it separately at every
 # position from examples at that position. With more data the dense model can learn more of that structure itself,
-# so one expects a lead that shrinks as data grows. What to look for: if it shrinks, the intervals at the smallest and
-# the largest size should separate; if they overlap, this budget cannot tell. The CNN's own advantages at every size
-# (weight sharing, pooling) need not fade with data, so a constant lead is also a possible answer.
+# so the lead *might* shrink as data grows. But the CNN's own advantages at every size (weight sharing, pooling) need
+# not fade with data, so a constant lead is an equally possible answer. This notebook does not test a trend (the
+# epochs also differ between sizes): it measures the lead at each size, with its verdict.
 
 # %% [markdown]
 # ### 7.4 Hierarchy: what units at each depth respond to
@@ -1412,7 +1418,8 @@ show_markdown(findings.describe_run(run, lab.recorder.runs_path))
 # - Stacking small kernels grows the receptive field (4.7): two 3×3 layers see 5×5; every stride-2 layer doubles the
 #   growth of the layers after it.
 # - Convolution is equivariant to shifts; invariance, where a model has it, comes from pooling and the head (4.8, 7.1).
-# - Kernels are learned, not designed: gradient descent finds edge and spot detectors because they help (4.9, 5.5).
+# - Kernels are learned, not designed: gradient descent recovers a known kernel from examples (4.9), and several of
+#   the CNN's first-layer filters have a positive and a negative side, like edge detectors (5.5).
 # - A comparison is fair only when the arms differ in one factor, and a difference is a finding only when the test
 #   resolves it; *not resolved with N seeds* means the budget cannot tell, not that there is no difference (section 6).
 #

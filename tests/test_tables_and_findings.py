@@ -111,7 +111,7 @@ def test_data_size_finding_gives_every_size_and_does_not_claim_a_trend():
                          for n, d in ((500, 4.5), (55_000, 4.6)) for v in ("dense", "CNN")])
     text = findings.describe_data_size(rows)
     assert "500 images: **+4.50 [+4.00, +5.00] points** (better)" in text and "55,000 images" in text
-    assert "not tested" in text
+    assert "not tested" in text and "between +4.5 and +4.6 points" in text
 
 
 def test_run_facts_summarise_the_replay_checks():
