@@ -176,8 +176,9 @@ closest.round(1)
 
 # %% [markdown]
 # **Why.** A class mean is a template. A dense layer's first weights *can* act like a set of such templates matched
-# against the whole image (this notebook does not show that they do), so classes whose templates nearly coincide are where a model that matches whole images is
-# likely to fail, and where local details (a collar, buttons, a zip) must decide.
+# against the whole image (this notebook does not show that they do), so classes whose templates nearly coincide are
+# where a model that matches whole images is likely to fail, and where local details (a collar, buttons, a zip) must
+# decide.
 
 # %% [markdown]
 # ### 2.4 The best linear view
@@ -326,14 +327,15 @@ show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_h
 #
 # **Predict.** Does the dense model gain from three times as many epochs?
 #
-# The cell trains the dense baseline with the recipe's schedule (three times the CNN's epochs) and with the CNN's
-# own number of epochs, each with several seeds, and compares them. In every such table, "± x" after an accuracy is
-# the standard deviation over seeds. The "difference" column is each variant minus the first row, with its 95 %
-# confidence interval ("95 % CI": a range computed so that, over many repetitions of the experiment, 95 in 100 such
-# ranges would contain the true difference). The "verdict" says whether that difference is *resolved*: "better" or
-# "worse" only when a difference that large would be very unlikely from seed-to-seed and test-set noise alone
-# (section 6 explains the test, and why an interval can exclude zero without the verdict resolving it). In the `smoke` and `quick` profiles, columns headed "full run" show the committed full-profile run beside
-# yours. In the curves, look whether validation accuracy is still rising at the last epoch.
+# The cell trains the dense baseline with the recipe's schedule (three times the CNN's epochs) and with the CNN's own
+# number of epochs, each with several seeds, and compares them. In every such table, "± x" after an accuracy is the
+# standard deviation over seeds. The "difference" column is each variant minus the first row, with its 95 % confidence
+# interval ("95 % CI": a range computed so that, over many repetitions of the experiment, 95 in 100 such ranges would
+# contain the true difference). The "verdict" says whether that difference is *resolved*: "better" or "worse" only when
+# a difference that large would be very unlikely from seed-to-seed and test-set noise alone (section 6 explains the
+# test, and why an interval can exclude zero without the verdict resolving it). In the `smoke` and `quick` profiles,
+# columns headed "full run" show the committed full-profile run beside yours. In the curves, look whether validation
+# accuracy is still rising at the last epoch.
 
 # %%
 dense_runs = lab.train_family("schedule")  # {"dense schedule": {variant: runs}} (experiments.schedule_variants)
@@ -969,11 +971,11 @@ lab.show_effects(effects, "batch norm", full_run)
 show_markdown(findings.describe_effects(effects, "batch norm"))
 
 # %% [markdown]
-# **Why.** Batch norm standardises each channel's activations during training. One common explanation of why that
-# helps is that the scale of the signal then drifts less from layer to layer, so one fairly high learning rate can
-# suit every layer; the reason is debated, and this experiment measures only the outcome, not the reason. The recipe here
-# was chosen for the network *with* batch norm; without it, a lower rate or more epochs might do better, so the
-# verdict above holds "with the same recipe", not for every recipe.
+# **Why.** Batch norm standardises each channel's activations during training. One common explanation of why that helps
+# is that the scale of the signal then drifts less from layer to layer, so one fairly high learning rate can suit every
+# layer; the reason is debated, and this experiment measures only the outcome, not the reason. The recipe here was
+# chosen for the network *with* batch norm; without it, a lower rate or more epochs might do better, so the verdict
+# above holds "with the same recipe", not for every recipe.
 #
 # ### 6.8 The head: flatten + dense, or global average pooling
 #
@@ -1133,12 +1135,12 @@ lab.show_effects(scrambled, None, lab.full_run_effects("scrambling"), name="perm
 show_markdown(findings.describe_effects(scrambled))
 
 # %% [markdown]
-# **Why.** A dense layer is indifferent to the order of its inputs: a permutation of the pixels is just a
-# permutation of its first weight matrix's columns, so it can learn the same function, and differs only by training
-# noise. A convolution assumes that the pixels in a 3×3 window belong together; after scrambling they do not, and
-# its locality and weight sharing become wrong assumptions. Each model is compared with itself above; the difference
-# between the two drops is not itself tested. This is how to recognise when convolution is the wrong tool, namely inputs without a spatial (or temporal) neighbourhood
-# structure, such as a table of unrelated features.
+# **Why.** A dense layer is indifferent to the order of its inputs: a permutation of the pixels is just a permutation of
+# its first weight matrix's columns, so it can learn the same function, and differs only by training noise. A
+# convolution assumes that the pixels in a 3×3 window belong together; after scrambling they do not, and its locality
+# and weight sharing become wrong assumptions. Each model is compared with itself above; the difference between the two
+# drops is not itself tested. This is how to recognise when convolution is the wrong tool, namely inputs without a
+# spatial (or temporal) neighbourhood structure, such as a table of unrelated features.
 #
 # ✏️ **Exercise 7.1.** Scrambling loses no information. Write the permutation that *undoes* it.
 
