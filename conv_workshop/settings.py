@@ -110,6 +110,7 @@ class ServiceSettings:
     max_small_in_flight: int = 32  # small requests admitted at once (a 28×28 image, JSON pixels)
     max_large_in_flight: int = 4  # larger or chunked bodies admitted at once: 4 × 5 MiB buffered at most
     admission_timeout_s: float = 1.0  # the longest a request waits for its lane before a 429 with Retry-After
+    busy_delay_s: float = 1.0  # a 429 for busy decode memory is sent this late, ±50 % (lane and thread are free)
     # Connections (uvicorn, h11)
     header_timeout_s: float = 10.0  # a request's headers must be complete this long after the connection is idle
     body_timeout_s: float = 10.0  # a body must arrive completely within this time once it is being read

@@ -236,3 +236,24 @@ def test_the_connection_cap_stays_under_the_file_descriptor_limit(monkeypatch):
     assert guarded_protocol(LIMITS).cap == 1_024 - 64 - 3 * LIMITS.backlog  # accepting never meets EMFILE
     monkeypatch.setattr(resource, "getrlimit", lambda kind: (65_536, 65_536))
     assert guarded_protocol(LIMITS).cap == LIMITS.max_connections
+
+
+def test_a_busy_429_from_inside_is_sent_late_with_the_lane_already_free():
+    limits = replace(LIMITS, max_small_in_flight=1, busy_delay_s=0.2, admission_timeout_s=0.05)
+
+    async def busy(scope_, receive, send):
+        await send({"type": "http.response.start", "status": 429, "headers": []})
+        await send({"type": "http.response.body", "body": b"busy"})
+
+    async def scenario():
+        gate = Admission(busy, limits)
+        started = time.monotonic()
+        first = asyncio.create_task(call(gate, scope(1_000)))
+        await asyncio.sleep(0.02)
+        assert gate.lanes["small"]._value == 1  # the lane is free while the 429 waits
+        second = await call(gate, scope(1_000))
+        return await first, second, time.monotonic() - started
+
+    first, second, seconds = asyncio.run(scenario())
+    assert first[0]["status"] == 429 and first[1]["body"] == b"busy" and second[0]["status"] == 429
+    assert 0.1 <= seconds < 1.0  # 0.2 s ± 50 %
