@@ -27,9 +27,10 @@ def request(path: str = "/x", method: str = "GET") -> Request:
     return Request({"type": "http", "method": method, "path": path, "headers": [], "query_string": b""})
 
 
-def test_health_and_classes_are_plain_functions():
-    assert health(ServiceSettings(model_path=Path("other.onnx"))) == {"status": "ok", "model": "other.onnx"}
-    assert len(classes()["classes"]) == 10
+def test_health_and_classes_are_plain_coroutines():
+    assert asyncio.run(health(ServiceSettings(model_path=Path("other.onnx")))) == {"status": "ok",
+                                                                                  "model": "other.onnx"}
+    assert len(asyncio.run(classes())["classes"]) == 10
 
 
 def test_the_error_handlers_are_plain_functions():
@@ -60,3 +61,13 @@ def client():
 def test_predict_takes_its_classifier_through_depends(client):
     response = client.post("/predict", content=b"12345", headers={"content-type": "image/png"})
     assert response.json() == {"top": [{"label": 7, "name": "Sneaker", "probability": 1.0}], "preprocessing": "5"}
+
+
+def test_health_and_the_dependencies_run_on_the_event_loop():
+    """No thread hop for /health or for any dependency: a thread pool busy with decoding cannot delay them."""
+    import inspect
+
+    from conv_workshop.serving import dependencies
+
+    for function in (health, classes, dependencies.get_settings, dependencies.get_classifier, dependencies.get_pool):
+        assert inspect.iscoroutinefunction(function), function.__name__

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import heapq
 import itertools
 import logging
@@ -138,7 +139,12 @@ def main(host: str = "127.0.0.1", port: int = 8000, model_path: str | None = Non
     # Pillow warns for every image over 89 megapixels it opens; the service refuses far smaller ones itself, so the
     # warning would only let clients fill the log.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
+    app = create_app(settings)
+    # What start-up created (FastAPI, pydantic, ONNX Runtime, numpy: a few hundred thousand objects) stays alive
+    # for good; frozen, the collector's full passes skip it (measured: a 0.24 s full pass under load, every few
+    # seconds, while every thread, the event loop's included, waits).
+    gc.freeze()
+    config = uvicorn.Config(app, host=host, port=port, log_level="info",
                             http=guarded_protocol(settings), timeout_keep_alive=settings.keep_alive_s,
                             h11_max_incomplete_event_size=settings.max_header_bytes, backlog=settings.backlog)
     server = uvicorn.Server(config)
