@@ -93,7 +93,7 @@ def test_jpeg_app_and_com_segments_are_counted():
     with pytest.raises(InputTooLargeError, match="more than 4 JPEG APP/COM segments"):
         check_structure(base[:2] + b"\xff\xe5\x00\x02" * 5 + base[2:], limits)
     comment = b"\xff\xfe" + struct.pack(">H", 602) + b"x" * 600
-    with pytest.raises(InputTooLargeError, match="of JPEG metadata segments"):
+    with pytest.raises(InputTooLargeError, match="of JPEG APP/COM segments"):
         check_structure(base[:2] + comment * 2 + base[2:], limits)
 
 

@@ -51,6 +51,15 @@ def _refuse(what: str, limit: str, advice: str = "re-save the image as a plain P
     raise InputTooLargeError(f"{what}: the service accepts {limit}; {advice}")
 
 
+def _check_metadata(what: str, count: int, size: int, limits) -> None:
+    """One rule for metadata, JPEG APP/COM segments and PNG ancillary chunks alike: so many at most, so many bytes."""
+    if count > limits.max_metadata_segments:
+        _refuse(f"more than {limits.max_metadata_segments} {what}", f"at most {limits.max_metadata_segments}",
+                "re-save the image without its metadata")
+    if size > limits.max_metadata_bytes:
+        most = _size(limits.max_metadata_bytes)
+        _refuse(f"more than {most} of {what}", f"at most {most}", "re-save the image without its metadata")
+
 def _check_png(data: bytes, limits: ServiceSettings) -> None:
     position, chunks, ancillary, metadata, text = 8, 0, 0, 0, 0
     while position + 8 <= len(data):
@@ -62,12 +71,7 @@ def _check_png(data: bytes, limits: ServiceSettings) -> None:
         if kind[0] & 0x20:  # ancillary: the first letter is lower case
             ancillary += 1
             metadata += length
-            if ancillary > limits.max_metadata_segments:
-                _refuse(f"more than {limits.max_metadata_segments} ancillary PNG chunks (text, EXIF, private)",
-                        f"at most {limits.max_metadata_segments}", "re-save the image without its metadata")
-            if metadata > limits.max_metadata_bytes:
-                _refuse(f"more than {_size(limits.max_metadata_bytes)} of PNG metadata chunks",
-                        f"at most {_size(limits.max_metadata_bytes)}", "re-save the image without its metadata")
+            _check_metadata("ancillary PNG chunks (text, EXIF, private)", ancillary, metadata, limits)
         if kind == b"eXIf" and length > limits.max_exif_bytes:
             _refuse(f"an EXIF block of {_size(length)}", f"at most {_size(limits.max_exif_bytes)}",
                     "re-save the image without its EXIF data")
@@ -123,12 +127,7 @@ def _check_jpeg(data: bytes, limits: ServiceSettings) -> None:
         if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # APPn, COM
             segments += 1
             metadata += length
-            if segments > limits.max_metadata_segments:
-                _refuse(f"more than {limits.max_metadata_segments} JPEG APP/COM segments",
-                        f"at most {limits.max_metadata_segments}", "re-save the image without its metadata")
-            if metadata > limits.max_metadata_bytes:
-                _refuse(f"more than {_size(limits.max_metadata_bytes)} of JPEG metadata segments",
-                        f"at most {_size(limits.max_metadata_bytes)}", "re-save the image without its metadata")
+            _check_metadata("JPEG APP/COM segments", segments, metadata, limits)
         elif marker == 0xDA:  # SOS: a scan; its entropy-coded data runs to the next marker
             scans += 1
             if scans > limits.max_jpeg_scans:
