@@ -254,13 +254,14 @@ class Family:
     experiments: dict[str, dict]
     scope: str  # "headline": the whole training split; "experiments": the controlled subset; "data size": per size
 
-    def budget(self, experiment: str, profile: Profile) -> tuple[int, int]:
-        """(training images, CNN epochs) of an experiment of this family in a profile run on all the data."""
+    def budget(self, experiment: str, profile: Profile, full_size: int = TRAIN_SIZE) -> tuple[int, int]:
+        """(training images, CNN epochs) of an experiment of this family in a profile whose headline models train on
+        `full_size` images (all of the training split by default)."""
         if self.scope == "headline":
-            return TRAIN_SIZE, profile.main_epochs
+            return full_size, profile.main_epochs
         if self.scope == "data size":
             size = int(experiment.removeprefix("n="))
-            return min(size, TRAIN_SIZE), profile.data_size_epochs(size, TRAIN_SIZE)
+            return min(size, full_size), profile.data_size_epochs(size, full_size)
         return profile.experiment_train_size, profile.experiment_epochs
 
 

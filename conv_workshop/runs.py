@@ -200,8 +200,8 @@ def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(RUN_FIELDS))
-    header = path.read_text().split("\n", 1)[0]
-    fields = next(csv.reader([header]))
+    with open(path) as stream:
+        fields = next(csv.reader([stream.readline()]))
     if set(fields) != set(RUN_FIELDS):
         missing, unknown = sorted(set(RUN_FIELDS) - set(fields))[:3], sorted(set(fields) - set(RUN_FIELDS))[:3]
         raise RecordsError(f"{path}, line 1: the header is not that of a runs file (missing: {missing}, unknown: "

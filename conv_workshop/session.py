@@ -144,13 +144,11 @@ class Workshop:
         return runs
 
     def data_and_epochs(self, family: Family, experiment: str) -> tuple[Splits, int]:
-        """The splits and CNN epochs an experiment of a family trains with in this profile."""
+        """The splits and CNN epochs an experiment of a family trains with in this profile (Family.budget)."""
+        size, epochs = family.budget(experiment, self.profile, len(self.splits.train_labels))
         if family.scope == "headline":
-            return self.splits, self.profile.main_epochs
-        if family.scope == "data size":
-            size = int(experiment.removeprefix("n="))
-            return self.data_size_splits(size), self.profile.data_size_epochs(size, len(self.splits.train_labels))
-        return self.experiment_splits, self.profile.experiment_epochs
+            return self.splits, epochs
+        return (self.data_size_splits(size) if family.scope == "data size" else self.experiment_splits), epochs
 
     def data_size_splits(self, size: int) -> Splits:
         """The headline splits with a class-balanced training subset of `size` images (all of them if larger)."""
