@@ -277,34 +277,48 @@ def kernel_gallery(images: list[torch.Tensor], titles: list[str], kernels: dict[
 
 
 def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns: int = 8) -> plt.Figure:
-    """Hand-designed 3×3 kernels (each divided by its largest |weight|) above a CNN's learned first-layer filters
-    (one shared symmetric scale, so their strengths compare). Used in section 5.5."""
+    """Hand-designed 3×3 kernels, each divided by its length (L2 norm) on one [−1, 1] scale and annotated with its
+    weights, above a CNN's learned first-layer filters on one shared symmetric scale up to the largest |weight| (so
+    their strengths compare). A unit-length kernel can reach ±1 only with a single non-zero weight, so nothing
+    saturates and a constant kernel (the box blur) is a uniform light colour, not a full block. Used in section 5.5.
+    """
     learned = learned.detach().float().cpu()[:, 0]
     rows = math.ceil(len(learned) / columns)
-    figure = plt.figure(figsize=(11, 2.6 + 1.2 * rows))
-    top, bottom = figure.subfigures(2, 1, height_ratios=[2.3, 1.2 * rows])
+    figure = plt.figure(figsize=(11, 2.9 + 1.2 * rows))
+    top, bottom = figure.subfigures(2, 1, height_ratios=[2.6, 1.2 * rows])
     hand_axes = np.atleast_1d(top.subplots(1, len(hand)))
     for axis, (name, kernel) in zip(hand_axes, hand.items()):
-        values = _as_numpy(kernel) / float(np.abs(_as_numpy(kernel)).max())
+        weights = _as_numpy(kernel)
+        values = weights / (float(np.sqrt((weights ** 2).sum())) or 1.0)
         shown = _signed(axis, values, 1.0, title=name.replace(" (", "\n("), fontsize=8)
-    _colorbar(top, shown, hand_axes.tolist(), "weight ÷ largest |weight|", shrink=0.9)
-    top.suptitle("Designed by hand (section 4.3)", fontsize=10)
+        for (i, j), weight in np.ndenumerate(weights):
+            axis.text(j, i, f"{weight:.2g}", ha="center", va="center", fontsize=8,
+                      color="white" if abs(values[i, j]) > 0.6 else "black")
+    _colorbar(top, shown, hand_axes.tolist(), "weight ÷ the kernel's\nL2 norm", shrink=0.9)
+    top.suptitle("Designed by hand (section 4.3): colour = weight ÷ the kernel's length, numbers = the weights",
+                 fontsize=10)
     learned_axes = bottom.subplots(rows, columns, squeeze=False)
-    limit = float(learned.abs().max())
+    limit = float(learned.abs().max()) or 1.0
     for axis in learned_axes.flat:
         axis.axis("off")
     for axis, kernel in zip(learned_axes.flat, learned):
         shown = _signed(axis, kernel, limit)
-    _colorbar(bottom, shown, learned_axes.ravel().tolist(), "weight", shrink=0.8)
+    _colorbar(bottom, shown, learned_axes.ravel().tolist(), "weight (one scale for all,\nup to the largest |weight|)",
+              shrink=0.8)
     bottom.suptitle(f"Learned by the CNN: its {len(learned)} first-layer 3×3 filters", fontsize=10)
     return figure
 
 
 def shift_response(demo) -> plt.Figure:
-    """An image and its shifted copy through a convolution (+ReLU) and 2×2 max pooling (by_hand.shift_demo).
+    """An image and its shifted copy through a convolution (+ReLU) and 2×2 max pooling (by_hand.shift_demo). With a
+    list or tuple of demos (e.g. shifts of 1 and 2 pixels), one row per shift under the unshifted input's row: the
+    moved input, its conv + ReLU response, its pooled map and pooled(moved) − moved(pooled), with the share of pooled
+    values that agree, so a 1-pixel shift visibly breaks pooling's equivariance and a 2-pixel shift does not.
 
     Used in section 4.8.
     """
+    if isinstance(demo, (list, tuple)):
+        return _shift_rows(list(demo))
     shift = demo.shift
     figure, axes = plt.subplots(2, 4, figsize=(12.5, 6), gridspec_kw={"wspace": 0.45, "hspace": 0.35})
     for row, (key, title) in enumerate((("image", "input"), ("moved", f"input moved {shift} px right"))):
@@ -330,6 +344,70 @@ def shift_response(demo) -> plt.Figure:
         axes[row, 3].set(xticks=[], yticks=[], title="after 2×2 max pool")
     _colorbar(figure, shown, axes[:, 3].tolist(), "response")
     figure.suptitle("Shift the input, and the convolution's output shifts with it")
+    return figure
+
+
+def _pooled_agreement(demo) -> tuple[int, float, np.ndarray]:
+    """The whole number of pooling cells (shift // 2 or its ceiling) that best matches the moved input's pooled map,
+    the share of interior positions (2 cells from the border) where the two agree, and pooled(moved) − moved(pooled)
+    for that move (the measure of tables.shift_responses)."""
+    from .data import shift_images
+
+    best = None
+    for cells in sorted({demo.shift // 2, (demo.shift + 1) // 2}):
+        difference = _as_numpy(demo.moved_pooled - shift_images(demo.pooled, cells))
+        share = float(np.isclose(difference[2:-2, 2:-2], 0, rtol=0, atol=1e-6).mean())
+        if best is None or share > best[1]:
+            best = (cells, share, difference)
+    return best
+
+
+def _shift_rows(demos: list) -> plt.Figure:
+    """shift_response for several shifts: a row for the unshifted input, then one per shift."""
+    rows = len(demos) + 1
+    figure, axes = plt.subplots(rows, 5, figsize=(12.8, 2.35 * rows + 0.7), squeeze=False, layout="constrained",
+                                gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.15]})
+    first = demos[0]
+    conv_limit = float(max([first.response.max()] + [d.moved_response.max() for d in demos])) or 1.0
+    pool_limit = float(max([first.pooled.max()] + [d.moved_pooled.max() for d in demos])) or 1.0
+    agreements = [_pooled_agreement(d) for d in demos]
+    difference_limit = max(float(np.abs(a[2]).max()) for a in agreements) or pool_limit
+    for axis in axes.flat:
+        axis.set(xticks=[], yticks=[])
+    maps = [(first.image, first.response, first.pooled, "input")]
+    maps += [(d.moved, d.moved_response, d.moved_pooled, f"input moved {d.shift} px right")
+             for d in demos]
+    for row, (image, response, pooled, title) in enumerate(maps):
+        pixels = axes[row, 0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_title(title, fontsize=9)
+        conv = axes[row, 1].imshow(_as_numpy(response), cmap="magma", vmin=0, vmax=conv_limit)
+        axes[row, 1].set_title("conv + ReLU", fontsize=9)
+        pool = axes[row, 2].imshow(_as_numpy(pooled), cmap="magma", vmin=0, vmax=pool_limit)
+        axes[row, 2].set_title("after 2×2 max pool", fontsize=9)
+    axes[0, 3].axis("off")
+    axes[0, 3].text(0.5, 0.5, "the unshifted input:\nthe reference for\nthe rows below", ha="center", va="center",
+                    fontsize=9, transform=axes[0, 3].transAxes)
+    axes[0, 4].axis("off")
+    for row, (demo, (cells, share, difference)) in enumerate(zip(demos, agreements), start=1):
+        shown = axes[row, 3].imshow(difference, cmap=DIVERGING, vmin=-difference_limit, vmax=difference_limit)
+        size = difference.shape[-1]
+        axes[row, 3].add_patch(plt.Rectangle((1.5, 1.5), size - 4, size - 4, fill=False, ls="--", lw=0.8,
+                                             color="0.4"))
+        axes[row, 3].set_title(f"pooled(moved) − moved(pooled)\n(moved {cells} cell{'s' if cells != 1 else ''}; "
+                               "dashed: compared)", fontsize=8.5)
+        inner = float(np.abs(_as_numpy(demo.difference)[3:-3, 3:-3]).max())
+        average = float(demo.response.mean())
+        change = abs(float(demo.moved_response.mean()) - average) / average if average else 0.0
+        verdict = "pooling moved with it" if share > 0.999 else "pooling did NOT move with it"
+        axes[row, 4].axis("off")
+        axes[row, 4].text(0.0, 0.5, f"moved {demo.shift} px:\n• conv + ReLU: largest interior\n  |difference| = "
+                          f"{inner:.1g} (moved\n  with the input)\n• pooled maps agree at {share:.0%}\n  of interior "
+                          f"positions:\n  {verdict}\n• global average changes\n  by {change:.2%}", fontsize=8.5,
+                          va="center", transform=axes[row, 4].transAxes)
+    for mappable, column, label in ((pixels, axes[:, 0], "pixel (0–1)"), (conv, axes[:, 1], "response"),
+                                    (pool, axes[:, 2], "pooled response"), (shown, axes[1:, 3], "difference")):
+        _colorbar(figure, mappable, column.tolist(), label, shrink=0.6, fraction=0.05, aspect=30, pad=0.02)
+    figure.suptitle("Shift the input: the convolution's output shifts with it; 2×2 max pooling only for even shifts")
     return figure
 
 
@@ -366,15 +444,86 @@ def playground(image: torch.Tensor, kernel_name: str, kernel: torch.Tensor, outp
     return figure
 
 
+def multichannel_filter(input_maps: torch.Tensor, filter_weights: torch.Tensor, per_channel: torch.Tensor,
+                        output: torch.Tensor, channels: int = 6) -> plt.Figure:
+    """One multi-channel filter at work: `channels` of the C input maps (C×H×W, e.g. block 1's maps of one image) as
+    columns, each above its own k×k kernel of the filter (C×k×k, annotated) and its cross-correlation with that
+    kernel (per_channel, C×H×W, one shared symmetric scale); at the right, the output map (H×W), the sum over all C
+    channels. The columns shown are the channels with the largest responses (sum of |response|), in channel order.
+
+    Used in section 4.6.
+    """
+    inputs, weights = _as_numpy(input_maps), _as_numpy(filter_weights)
+    responses, summed = _as_numpy(per_channel), _as_numpy(output)
+    total = len(inputs)
+    channels = min(channels, total)
+    chosen = sorted(np.argsort(-np.abs(responses).sum(axis=(1, 2)), kind="stable")[:channels].tolist())
+    figure = plt.figure(figsize=(13, 5.9), layout="constrained")
+    grid = figure.add_gridspec(3, channels + 1, width_ratios=[1] * channels + [2.3])
+    axes = np.array([[figure.add_subplot(grid[r, c]) for c in range(channels)] for r in range(3)])
+    result = figure.add_subplot(grid[:, -1])
+    low = float(min(inputs[chosen].min(), 0))
+    high = float(inputs[chosen].max()) or 1.0
+    kernel_limit = float(np.abs(weights).max()) or 1.0
+    response_limit = float(np.abs(responses[chosen]).max()) or 1.0
+    for col, channel in enumerate(chosen):
+        if low < 0:
+            shown_input = _signed(axes[0, col], inputs[channel], max(high, -low))
+        else:
+            shown_input = axes[0, col].imshow(inputs[channel], cmap="magma", vmin=0, vmax=high)
+        axes[0, col].set_title(f"input channel {channel}", fontsize=8)
+        shown_kernel = _signed(axes[1, col], weights[channel], kernel_limit)
+        _annotate_kernel(axes[1, col], weights[channel], fontsize=7, limit=kernel_limit)
+        shown_response = _signed(axes[2, col], responses[channel], response_limit)
+    for axis in axes.flat:
+        axis.set(xticks=[], yticks=[])
+    for row, label in enumerate(("input map", f"its {weights.shape[-1]}×{weights.shape[-1]} kernel",
+                                 "cross-correlated\nwith its kernel")):
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    shown_output = _signed(result, summed, title=f"output map = sum over all {total} input\nchannels "
+                                                   f"({channels} shown)", fontsize=9)
+    _colorbar(figure, shown_input, axes[0].tolist(), "activation", shrink=0.9)
+    _colorbar(figure, shown_kernel, axes[1].tolist(), "weight", shrink=0.9)
+    _colorbar(figure, shown_response, axes[2].tolist(), "response", shrink=0.9)
+    _colorbar(figure, shown_output, result, "sum of the responses", shrink=0.6)
+    figure.suptitle("One multi-channel filter at work: each input channel is cross-correlated with its own kernel, "
+                    "and the responses add up", fontsize=11)
+    figure.supxlabel(f"Sum over all {total} input channels ({channels} shown: those with the largest responses), "
+                     "as nn.Conv2d computes one output channel", fontsize=8.5)
+    return figure
+
+
 # --- The CNN ----------------------------------------------------------------------------------------------------
 
 def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title: str) -> plt.Figure:
-    """Counts of (true, predicted) class on the test set, the diagonal included (section 5.3)."""
-    figure, axis = plt.subplots(figsize=(8, 6.4))
-    sns.heatmap(matrix.numpy(), annot=True, fmt="d", cmap="Blues", xticklabels=class_names,
-                yticklabels=class_names, ax=axis, cbar_kws={"label": "test images"}, annot_kws={"fontsize": 7})
-    axis.set(title=title, xlabel="predicted class", ylabel="true class")
+    """Row-normalised confusions on the test set: each cell is the share (%) of the true class's test images given
+    that prediction. The diagonal (correct) is written in light grey, off the colour scale, so that the off-diagonal
+    confusions get the whole scale and a 5–10 % confusion is strongly coloured. Used in section 5.3."""
+    counts = _as_numpy(matrix)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts * 100, totals, out=np.zeros_like(counts), where=totals > 0)
+    diagonal = np.eye(len(shares), dtype=bool)
+    off = np.ma.masked_array(shares, mask=diagonal)
+    top = float(off.max()) if off.count() and float(off.max()) > 0 else 1.0
+    colours = plt.get_cmap("Reds").with_extremes(bad="0.88")
+    figure, axis = plt.subplots(figsize=(8.4, 6.6))
+    shown = axis.imshow(off, cmap=colours, vmin=0, vmax=top, aspect="auto")
+    for (i, j), value in np.ndenumerate(shares):
+        if diagonal[i, j]:
+            text, colour, weight = f"{value:.1f}", "0.25", "bold"
+        else:
+            text, colour, weight = ("0" if counts[i, j] == 0 else f"{value:.1f}"), "black", "normal"
+            colour = "white" if value > 0.6 * top else ("0.6" if counts[i, j] == 0 else "black")
+        axis.text(j, i, text, ha="center", va="center", fontsize=7.5, color=colour, fontweight=weight)
+    ticks = range(len(class_names))
+    axis.set_xticks(ticks, class_names)
+    axis.set_yticks(ticks, class_names)
+    axis.set(title=f"{title}\n% of each true class's test images (row sums 100 %); diagonal (grey) = correct",
+             xlabel="predicted class", ylabel="true class")
+    axis.title.set_fontsize(10)
     _slanted_xticks(axis)
+    _colorbar(figure, shown, axis, "% of the true class's test images\n(off the diagonal: confusions)",
+              shrink=0.9, pad=0.02)
     return figure
 
 
@@ -423,20 +572,28 @@ def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: t
 
 
 def feature_maps(image: torch.Tensor, maps: dict[str, torch.Tensor], channels: int = 8) -> plt.Figure:
-    """One image and the first `channels` feature maps after each block (section 5.6)."""
-    figure, axes = plt.subplots(len(maps), channels + 1, figsize=((channels + 1) * 1.25, len(maps) * 1.5),
-                                squeeze=False, gridspec_kw={"wspace": 0.1, "hspace": 0.3})
+    """One image and the first `channels` feature maps after each block (section 5.6), each map divided by its own
+    maximum (written under it), so no weak map is left black beside a strong one; a map that is zero everywhere
+    stays black and says so."""
+    figure, axes = plt.subplots(len(maps), channels + 1, figsize=((channels + 1) * 1.3, len(maps) * 1.7),
+                                squeeze=False, gridspec_kw={"wspace": 0.12, "hspace": 0.45})
+    scale = plt.cm.ScalarMappable(cmap="magma", norm=plt.Normalize(0, 1))
     for row, (name, activation) in enumerate(maps.items()):
         _garment(axes[row, 0], image)
         axes[row, 0].set_ylabel(f"{name}\n{activation.shape[1]}×{activation.shape[2]}", fontsize=8)
-        limit = float(activation[:channels].max()) or 1.0
         for col in range(channels):
-            shown = axes[row, col + 1].imshow(_as_numpy(activation[col]), cmap="magma", vmin=0, vmax=limit)
-            axes[row, col + 1].set(xticks=[], yticks=[])
+            axis = axes[row, col + 1]
+            values = _as_numpy(activation[col])
+            peak = float(values.max())
+            axis.imshow(values / peak if peak > 0 else np.zeros_like(values), cmap="magma", vmin=0, vmax=1,
+                        interpolation="nearest")
+            axis.set(xticks=[], yticks=[])
+            axis.set_xlabel(f"max {peak:.2g}" if peak > 0 else "all zero", fontsize=7, labelpad=2)
             if row == 0:
-                axes[row, col + 1].set_title(f"ch {col}", fontsize=7)
-        _colorbar(figure, shown, axes[row, :].tolist(), "activation", pad=0.01, fraction=0.02)
-    figure.suptitle("Feature maps after each block (first channels): resolution falls, channels multiply")
+                axis.set_title(f"ch {col}", fontsize=8)
+        _colorbar(figure, scale, axes[row, :].tolist(), "activation ÷\nthis map's max", pad=0.01, fraction=0.02)
+    figure.suptitle("Feature maps after each block (first channels), each on its own scale: resolution falls, "
+                    "channels multiply", fontsize=11)
     return figure
 
 
@@ -500,35 +657,138 @@ def validation_curves(histories: dict[str, list[list[dict]]], title: str) -> plt
     return figure
 
 
+def configuration_numbers(points: pd.DataFrame) -> pd.Series:
+    """1, 2, … for the rows of `points`, most accurate first (ties keep their order): the numbers of the figure's key
+    and of tables.pareto. Used in section 6.10."""
+    order = points.sort_values("test_accuracy_mean", ascending=False, kind="stable").index
+    return pd.Series(range(1, len(order) + 1), index=order).reindex(points.index)
+
+
+def _overlap(box, others) -> float:
+    """Total area (pixels²) that `box` shares with the (x0, y0, x1, y1) boxes in `others`."""
+    total = 0.0
+    for x0, y0, x1, y1 in others:
+        width, height = min(box[2], x1) - max(box[0], x0), min(box[3], y1) - max(box[1], y0)
+        if width > 0 and height > 0:
+            total += width * height
+    return total
+
+
+def _place_numbers(axis, xs, ys, numbers, colours, obstacles, centres, fontsize: float = 7.5):
+    """Write each number next to its marker where it overlaps no marker, error bar, line or earlier number and lies
+    nearer its own marker than any other (or, where every place is taken, where it does least harm), inside the
+    axes. `centres`: the markers in pixels."""
+    renderer = axis.figure.canvas.get_renderer()
+    inside = axis.get_window_extent(renderer)
+    candidates = [(dx * r, dy * r, ha, va) for r in (1.0, 1.8, 2.8) for dx, dy, ha, va in (
+        (5, 0, "left", "center"), (-5, 0, "right", "center"), (4, 4, "left", "bottom"), (4, -4, "left", "top"),
+        (-4, 4, "right", "bottom"), (-4, -4, "right", "top"), (0, 5, "center", "bottom"), (0, -5, "center", "top"))]
+    placed = []
+    for k, (x, y, number, colour) in enumerate(zip(xs, ys, numbers, colours)):
+        others = np.delete(centres, k, axis=0)
+        label = axis.annotate(str(number), (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize,
+                              color=colour, fontweight="bold", annotation_clip=False)
+        best = None
+        for dx, dy, ha, va in candidates:
+            label.set(ha=ha, va=va)
+            label.xyann = (dx, dy)
+            extent = label.get_window_extent(renderer)
+            box = (extent.x0 - 1, extent.y0 - 1, extent.x1 + 1, extent.y1 + 1)
+            outside = (max(0, inside.x0 - box[0]) + max(0, box[2] - inside.x1) + max(0, inside.y0 - box[1])
+                       + max(0, box[3] - inside.y1)) * 100
+            middle = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+            own = float(np.hypot(*(middle - centres[k])))
+            nearer = len(others) and float(np.hypot(*(others - middle).T).min()) < own
+            cost = (outside + _overlap(box, obstacles) + 10 * _overlap(box, placed) + 0.01 * (dx * dx + dy * dy)
+                    + 50 * nearer)
+            if best is None or cost < best[0]:
+                best = (cost, dx, dy, ha, va, box)
+        _, dx, dy, ha, va, box = best
+        label.set(ha=ha, va=va)
+        label.xyann = (dx, dy)
+        placed.append(box)
+
+
 def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     """Accuracy against parameters and MACs (log axes), each point with the 95 % t interval of its mean over seeds;
-    the Pareto front is joined and labelled. Used in section 6.10."""
+    every configuration is numbered (most accurate first, as in tables.pareto) and named in the key below, the
+    Pareto front of each panel is joined and drawn in red. Used in section 6.10."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
     from .stats import interval_from_summary, pareto_front
 
+    points = points.reset_index(drop=True)
     epochs = int(points.epochs.iloc[0])
     title = (f"Every controlled configuration ({int(points.train_size.iloc[0]):,} training images, "
-             f"{epochs} epoch{'s' if epochs != 1 else ''})")
-    half = [(high - low) / 2 if not math.isnan(low) else 0.0 for low, high in
-            (interval_from_summary(m, sd, n) for m, sd, n in
-             zip(points.test_accuracy_mean, points.test_accuracy_std, points.seeds))]
-    figure, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True, gridspec_kw={"wspace": 0.08})
+             f"{epochs} epoch{'s' if epochs != 1 else ''}), numbered most accurate first")
+    half = np.asarray([(high - low) / 2 if not math.isnan(low) else 0.0 for low, high in
+                       (interval_from_summary(m, sd, n) for m, sd, n in
+                        zip(points.test_accuracy_mean, points.test_accuracy_std, points.seeds))]) * 100
+    numbers = configuration_numbers(points)
+    fronts = {cost: pareto_front(points, cost) for cost in ("parameters", "macs")}
+    which = {(True, True): "front: both", (True, False): "front: parameters", (False, True): "front: MACs",
+             (False, False): ""}
+    entries = []
+    for index in numbers.sort_values().index:
+        row = points.loc[index]
+        experiment = "" if row.experiment in ("all", row.variant) else f" ({row.experiment})"
+        on = which[(bool(fronts["parameters"][index]), bool(fronts["macs"][index]))]
+        entries.append((f"{numbers[index]:>2}  {row.variant}{experiment}" + (f"  — {on}" if on else ""), bool(on)))
+    key_size = 8
+    measure = RendererAgg(10, 10, 72)  # text widths in points
+    widest = max(measure.get_text_width_height_descent(text, FontProperties(size=key_size), False)[0]
+                 for text, _ in entries) / 72 + 0.35
+    width = 13.0
+    columns = max(1, min(4, int((width - 0.4) // widest)))
+    rows = math.ceil(len(entries) / columns)
+    key_height = 0.45 + rows * 0.2
+    figure = plt.figure(figsize=(width, 4.8 + key_height))
+    top, bottom = figure.subfigures(2, 1, height_ratios=[4.8, key_height])
+    axes = top.subplots(1, 2, sharey=True, gridspec_kw={"wspace": 0.08})
+    y = points.test_accuracy_mean.to_numpy() * 100
     for axis, cost, label in ((axes[0], "parameters", "parameters (log scale)"),
                               (axes[1], "macs", "multiply-accumulates per image (log scale)")):
-        front = pareto_front(points, cost)
-        axis.errorbar(points[cost], points.test_accuracy_mean * 100, yerr=np.asarray(half) * 100, fmt="o",
-                      color="0.6", ms=5, capsize=2, label="configuration\n(bar: 95 % interval of the mean)")
-        best = points[front].sort_values(cost)
-        axis.plot(best[cost], best.test_accuracy_mean * 100, "o-", color="C3", ms=7, label="Pareto front")
-        for k, row in enumerate(best.itertuples()):
-            axis.annotate(row.variant, (getattr(row, cost), row.test_accuracy_mean * 100), fontsize=7,
-                          xytext=(7, (-16, 8, -4)[k % 3]), textcoords="offset points", color="C3",
-                          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+        front = fronts[cost].to_numpy()
+        x = points[cost].to_numpy(dtype=float)
+        axis.errorbar(x, y, yerr=half, fmt="none", ecolor="0.7", elinewidth=1, capsize=2, zorder=1)
+        order = np.argsort(x[front])
+        axis.plot(x[front][order], y[front][order], "-", color="C3", lw=1.2, zorder=2)
+        axis.plot(x[~front], y[~front], "o", color="0.45", ms=5, zorder=3)
+        axis.plot(x[front], y[front], "o", color="C3", ms=6.5, mec="white", mew=0.8, zorder=4)
         axis.set(xscale="log", xlabel=label)
         axis.grid(alpha=0.3, which="both")
     axes[0].set(ylabel="test accuracy (%)", title="Accuracy vs parameters")
     axes[1].set(title="Accuracy vs compute")
-    _legend_right(axes[1])
-    figure.suptitle(title)
+    handles = [Line2D([], [], marker="o", color="C3", ms=6.5, lw=1.2, label="on this panel's\nPareto front"),
+               Line2D([], [], marker="o", color="0.45", ms=5, ls="", label="not on it"),
+               Line2D([], [], color="0.7", ls="", marker="|", ms=10, mew=1,
+                      label="95 % interval of\nthe mean over seeds")]
+    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False,
+                   fontsize=8)
+    top.suptitle(title)
+    figure.canvas.draw()  # fixes the axis limits, so the numbers can be placed in pixels
+    for axis, cost in ((axes[0], "parameters"), (axes[1], "macs")):
+        front = fronts[cost].to_numpy()
+        to_pixels = axis.transData.transform
+        centres = to_pixels(np.column_stack([points[cost].to_numpy(dtype=float), y]))
+        radii = np.where(front, 3.75, 3.0) * figure.dpi / 72  # the markers' radii (ms / 2) and a little
+        obstacles = [(cx - r, cy - r, cx + r, cy + r) for (cx, cy), r in zip(centres, radii)]
+        for (cx, _), low, high in zip(centres, to_pixels(np.column_stack([points[cost], y - half]))[:, 1],
+                                      to_pixels(np.column_stack([points[cost], y + half]))[:, 1]):
+            obstacles.append((cx - 3, low - 1, cx + 3, high + 1))
+        ordered = centres[front][np.argsort(centres[front][:, 0])]
+        for (x0, y0), (x1, y1) in zip(ordered[:-1], ordered[1:]):
+            for t in np.linspace(0, 1, 12):
+                px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+                obstacles.append((px - 1.5, py - 1.5, px + 1.5, py + 1.5))
+        _place_numbers(axis, points[cost], y, numbers, ["C3" if f else "0.3" for f in front], obstacles, centres)
+    bottom.text(0.01, 1 - 0.2 / key_height, "Key (number: variant (experiment); red: on a Pareto front, and which):",
+                fontsize=key_size, fontweight="bold", va="top")
+    for k, (text, on_front) in enumerate(entries):
+        column, row = divmod(k, rows)
+        bottom.text(0.01 + column / columns, 1 - (0.45 + row * 0.2) / key_height, text, fontsize=key_size,
+                    va="top", color="C3" if on_front else "0.2")
     return figure
 
 
@@ -638,25 +898,28 @@ def receptive_fields(image: torch.Tensor, fields: list[tuple[str, int]]) -> plt.
 
 
 def top_patches(tables: dict[str, pd.DataFrame], patches: dict[str, list], classes: list[str]) -> plt.Figure:
-    """For a few channels of each block, the receptive-field patches of its most exciting test images, each titled
-    with its image's class. Used in section 7.4."""
+    """For a few channels of each block, the receptive-field patches of its most exciting test images (strongest
+    first), each titled with its image's class; every patch is drawn large, one screen square per input pixel
+    (nearest-neighbour), whatever its size. Used in section 7.4."""
     blocks = list(tables)
     channels = int(max(t.channel.max() for t in tables.values())) + 1
     top = int(max(t["rank"].max() for t in tables.values())) + 1
-    figure, axes = plt.subplots(len(blocks) * channels, top, figsize=(top * 1.05, len(blocks) * channels * 1.25),
+    figure, axes = plt.subplots(len(blocks) * channels, top, figsize=(1.5 + top * 1.35, len(blocks) * channels * 1.6),
                                 squeeze=False, layout="constrained")
     for axis in axes.flat:
         axis.set_xticks([])
         axis.set_yticks([])
     for b, block in enumerate(blocks):
         for (_, row), patch in zip(tables[block].iterrows(), patches[block]):
-            _garment(axes[b * channels + int(row.channel), int(row["rank"])], patch, classes[int(row.image)],
-                     fontsize=6)
+            axis = axes[b * channels + int(row.channel), int(row["rank"])]
+            shown = _garment(axis, patch, classes[int(row.image)], fontsize=8)
+            shown.set_interpolation("nearest")
+        size = patches[block][0].shape[-1]
         for c in range(channels):
-            size = patches[block][0].shape[-1]
-            axes[b * channels + c, 0].set_ylabel(f"{block} ch {c}\n{size}×{size}", rotation=0, ha="right",
-                                                 va="center", fontsize=7)
-    figure.suptitle("What a unit sees: the input patch under its receptive field, for its 6 strongest test images")
+            axes[b * channels + c, 0].set_ylabel(f"{block}\nchannel {c}\n{size}×{size} px", rotation=0, ha="right",
+                                                 va="center", fontsize=8.5)
+    figure.suptitle(f"What a unit sees: the input patch under its receptive field, for its {top} strongest test "
+                    "images\n(strongest on the left; title: the image's class)")
     return figure
 
 
@@ -686,31 +949,43 @@ def selectivity(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> p
     return figure
 
 
-def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor,
-                occlusion: torch.Tensor) -> plt.Figure:
+def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor, occlusion: torch.Tensor,
+                random_cam: torch.Tensor | None = None) -> plt.Figure:
     """Each image with its Grad-CAM map and its occlusion map (score drop when a patch is hidden), each map on its
-    own scale (the maps compare regions within an image, not images), the garment's outline drawn over both.
+    own scale (the maps compare regions within an image, not images), the garment's outline drawn over both. With
+    `random_cam` (Grad-CAM of the same images and classes from a copy of the model with re-initialised random
+    weights: the sanity check of Adebayo et al., 2018), an extra row under Grad-CAM: maps that look alike there say
+    more about the image than about what the model learned.
 
     Used in section 8.1.
     """
     count = len(images)
-    figure, axes = plt.subplots(3, count, figsize=(count * 1.9, 6.8), squeeze=False,
+    cams = [("Grad-CAM", grad_cam)] + ([("Grad-CAM,\nrandom weights", random_cam)] if random_cam is not None else [])
+    rows = len(cams) + 2
+    figure, axes = plt.subplots(rows, count, figsize=(count * 1.9, 2.27 * rows), squeeze=False,
                                 gridspec_kw={"wspace": 0.1, "hspace": 0.45})
+    cam_scale = plt.cm.ScalarMappable(cmap="inferno", norm=plt.Normalize(0, 1))
     for col in range(count):
         _garment(axes[0, col], images[col], titles[col], fontsize=7)
         outline = _as_numpy(images[col])
-        cam = _as_numpy(grad_cam[col])
-        axes[1, col].imshow(cam / (cam.max() or 1.0), cmap="inferno", vmin=0, vmax=1)
+        for row, (_, maps) in enumerate(cams, start=1):
+            cam = _as_numpy(maps[col])
+            peak = float(cam.max())
+            axes[row, col].imshow(cam / peak if peak > 0 else np.zeros_like(cam), cmap="inferno", vmin=0, vmax=1)
+            if peak <= 0:
+                axes[row, col].text(0.5, 0.9, "all zero", color="white", fontsize=7, ha="center",
+                                    transform=axes[row, col].transAxes)
         drop = _as_numpy(occlusion[col])
         limit = float(np.abs(drop).max()) or 1.0
-        shown = axes[2, col].imshow(drop / limit, cmap=DIVERGING, vmin=-1, vmax=1)
-        for row in (1, 2):
-            axes[row, col].contour(outline, levels=[30], colors="white" if row == 1 else "black", linewidths=0.7)
+        shown = axes[-1, col].imshow(drop / limit, cmap=DIVERGING, vmin=-1, vmax=1)
+        for row in range(1, rows):
+            axes[row, col].contour(outline, levels=[30], colors="white" if row < rows - 1 else "black",
+                                   linewidths=0.7)
             axes[row, col].set(xticks=[], yticks=[])
-    axes[1, 0].set_ylabel("Grad-CAM", fontsize=8)
-    axes[2, 0].set_ylabel("occlusion", fontsize=8)
-    cam_scale = plt.cm.ScalarMappable(cmap="inferno", norm=plt.Normalize(0, 1))
-    _colorbar(figure, cam_scale, axes[1, :].tolist(), "÷ this image's maximum", pad=0.01, fraction=0.02)
-    _colorbar(figure, shown, axes[2, :].tolist(), "logit drop ÷ largest |drop|", pad=0.01, fraction=0.02)
+    for row, (name, _) in enumerate(cams, start=1):
+        axes[row, 0].set_ylabel(name, fontsize=8)
+        _colorbar(figure, cam_scale, axes[row, :].tolist(), "÷ this image's maximum", pad=0.01, fraction=0.02)
+    axes[-1, 0].set_ylabel("occlusion", fontsize=8)
+    _colorbar(figure, shown, axes[-1, :].tolist(), "logit drop ÷ largest |drop|", pad=0.01, fraction=0.02)
     figure.suptitle("Where the evidence for the predicted class lies (top: true → predicted; outline: the garment)")
     return figure

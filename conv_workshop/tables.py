@@ -283,15 +283,18 @@ def parity(result: dict) -> pd.DataFrame:
 
 
 def pareto(points: pd.DataFrame) -> pd.DataFrame:
-    """Only the configurations on the accuracy–parameters or the accuracy–MACs Pareto front (which one is said),
-    most accurate first. Used in section 6.10."""
+    """Every configuration, most accurate first, numbered as in the figure's key (plots.configuration_numbers), with
+    whether it is on the accuracy–parameters and on the accuracy–MACs Pareto front. Used in section 6.10."""
+    from .plots import configuration_numbers
     from .stats import pareto_front
 
+    numbers = configuration_numbers(points).sort_values()
     by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")
-    front = points[by_parameters | by_macs].sort_values("test_accuracy_mean", ascending=False)
-    shown = summary(front, ("experiment", "variant", "seeds", "parameters", "MACs (M)", "accuracy"))
-    fronts = {(True, True): "both", (True, False): "parameters", (False, True): "MACs"}
-    shown["on the front of"] = [fronts[(by_parameters[i], by_macs[i])] for i in front.index]
+    ordered = points.loc[numbers.index]
+    shown = summary(ordered, ("experiment", "variant", "seeds", "parameters", "MACs (M)", "accuracy"))
+    shown["on the parameters front"] = ["yes" if by_parameters[i] else "no" for i in ordered.index]
+    shown["on the MACs front"] = ["yes" if by_macs[i] else "no" for i in ordered.index]
+    shown.index = pd.Index(numbers.to_numpy(), name="#")
     return shown
 
 

@@ -123,13 +123,15 @@ def test_run_facts_summarise_the_replay_checks():
     assert "1 of 2 reproducing their recorded test accuracy" in text and "seed 0" not in text
 
 
-def test_the_pareto_table_lists_only_the_fronts_and_says_which():
+def test_the_pareto_table_lists_every_configuration_numbered_and_says_which_front():
     points = pd.DataFrame({"experiment": ["a"] * 4, "variant": ["small", "big", "waste", "cheap compute"],
                            "seeds": 3, "parameters": [10, 100, 200, 150], "macs": [50, 100, 300, 10],
                            "test_accuracy_mean": [0.8, 0.9, 0.85, 0.7], "test_accuracy_std": 0.01})
     shown = tables.pareto(points)
-    assert shown.variant.tolist() == ["big", "small", "cheap compute"]
-    assert shown["on the front of"].tolist() == ["both", "both", "MACs"]
+    assert shown.variant.tolist() == ["big", "waste", "small", "cheap compute"]  # every one, most accurate first
+    assert shown.index.tolist() == [1, 2, 3, 4] and shown.index.name == "#"  # the figure's key numbers
+    assert shown["on the parameters front"].tolist() == ["yes", "no", "yes", "no"]
+    assert shown["on the MACs front"].tolist() == ["yes", "no", "yes", "yes"]
 
 
 def test_the_saved_model_sentence_puts_the_files_beside_the_training_record():
