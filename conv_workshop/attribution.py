@@ -16,7 +16,9 @@ from .data import to_float_pixels
 
 
 def last_block_layer(model: nn.Module) -> nn.Module:
-    """The last ReLU of the last convolutional block: the last feature maps that still have a spatial layout."""
+    """The last ReLU of the last convolutional block: the last feature maps that still have a spatial layout.
+
+    Used in sections 8.1 (Grad-CAM's hook) and the exercises."""
     return [m for m in model.features if isinstance(m, nn.ReLU)][-1]
 
 
@@ -69,3 +71,21 @@ def choose_examples(labels: torch.Tensor, predictions: torch.Tensor, class_names
     fill = [i for i in first(a, a, count) + first(b, b, count) if i not in chosen]
     chosen += fill[:max(0, count - len(extra) - len(chosen))]
     return chosen + extra
+
+
+def rank_similarity(first: torch.Tensor, second: torch.Tensor) -> list[float]:
+    """Spearman's rank correlation between the pixels of each pair of maps (N×H×W each): 1 = the same ranking of
+    pixels, 0 = unrelated; NaN where a map is constant (for example all zero after Grad-CAM's ReLU).
+
+    Used in section 8.1 (the randomised-weights sanity check).
+    """
+    from scipy.stats import spearmanr
+
+    if first.shape != second.shape or first.dim() != 3:
+        raise ValueError(f"maps of shapes {tuple(first.shape)} and {tuple(second.shape)}: pass two N×H×W stacks "
+                         "of the same shape")
+    similarities = []
+    for a, b in zip(first.reshape(len(first), -1).numpy(), second.reshape(len(second), -1).numpy()):
+        constant = np.ptp(a) == 0 or np.ptp(b) == 0
+        similarities.append(float("nan") if constant else float(spearmanr(a, b).statistic))
+    return similarities

@@ -229,7 +229,8 @@ TRAIN_STD = 0.3530
 def to_float_pixels(images: torch.Tensor) -> torch.Tensor:
     """uint8 images (N×H×W, or one H×W) → float with a channel axis (N×1×H×W, or 1×H×W) in [0, 1].
 
-    The one conversion every model input goes through (training, evaluation, export, attribution, by hand)."""
+    The one conversion every model input goes through (training, evaluation, export, attribution, by hand).
+    Used in sections 3.1, 3.2, 4.9, 5.6 and 8.1."""
     return images.unsqueeze(-3).float() / 255.0
 
 

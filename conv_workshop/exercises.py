@@ -6,6 +6,8 @@ live in the notebook (hidden in <details> blocks) and tests/test_exercises.py ru
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,10 +72,154 @@ def _horizontal_edges(answer) -> tuple[bool, str]:
                    f"area {flat:.2f}.")
 
 
-def _output_size(answer) -> tuple[bool, str]:
-    from .by_hand import output_size
+# --- Exercises that write code: each runs the learner's function or module against PyTorch on inputs of its own ---
 
-    return _number(answer, output_size(28, 7, 2, 3))
+def _function(answer) -> Callable:
+    if not callable(answer):
+        raise TypeError(f"expected a function (or a class), got {type(answer).__name__}")
+    return answer
+
+
+def _output_side(answer) -> tuple[bool, str]:
+    side = _function(answer)
+    for n, k, padding, stride in itertools.product((6, 7, 14, 28), (1, 2, 3, 5, 7), (0, 1, 2), (1, 2)):
+        if k > n + 2 * padding:
+            continue
+        truth = torch.nn.Conv2d(1, 1, k, stride, padding)(torch.zeros(1, 1, n, n)).shape[-1]
+        got = side(n, k, padding, stride)
+        if got != truth:
+            return False, f"for n={n}, k={k}, padding={padding}, stride={stride} nn.Conv2d gives {truth}, yours {got}."
+    return True, "it agrees with nn.Conv2d on every combination."
+
+
+def _random(*shape: int, seed: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _compare(got, truth: torch.Tensor, what: str) -> tuple[bool, str]:
+    got = torch.as_tensor(got)
+    if got.shape != truth.shape:
+        return False, f"{what}: yours has shape {tuple(got.shape)}, PyTorch's {tuple(truth.shape)}."
+    error = float((got.float() - truth).abs().max())
+    if error > 1e-4 * max(1.0, float(truth.abs().max())):
+        return False, f"{what}: the largest difference from PyTorch is {error:.3g}."
+    return True, ""
+
+
+def _strided_correlate(answer) -> tuple[bool, str]:
+    correlate = _function(answer)
+    cases = ((1, 6, 6, 1, 3, 1), (2, 7, 9, 3, 3, 2), (3, 10, 9, 2, 2, 3), (4, 8, 8, 5, 1, 1))
+    for seed, (c_in, height, width, c_out, k, stride) in enumerate(cases):
+        image, kernels = _random(c_in, height, width, seed=seed), _random(c_out, c_in, k, k, seed=seed + 10)
+        bias = _random(c_out, seed=seed + 20)
+        truth = F.conv2d(image[None], kernels, bias, stride=stride)[0]
+        right, found = _compare(correlate(image, kernels, bias, stride), truth,
+                                f"{c_in}×{height}×{width} input, {c_out}×{c_in}×{k}×{k} kernels, stride {stride}")
+        if not right:
+            return False, found
+    return True, "it matches F.conv2d on four shapes and strides."
+
+
+def _average_pooling(answer) -> tuple[bool, str]:
+    pool = _function(answer)
+    for seed, (channels, height, width, size) in enumerate(((1, 4, 4, 2), (3, 7, 9, 2), (2, 9, 9, 3))):
+        maps = _random(channels, height, width, seed=seed)
+        right, found = _compare(pool(maps, size), F.avg_pool2d(maps[None], size)[0],
+                                f"a {channels}×{height}×{width} map with size {size}")
+        if not right:
+            return False, found
+    return True, "it matches F.avg_pool2d, including sizes that do not divide the map."
+
+
+def _accuracy(answer) -> tuple[bool, str]:
+    from .by_hand import accuracy
+    from .data import to_float_pixels
+    from .models import DenseBaseline
+
+    measure = _function(answer)
+    torch.manual_seed(0)
+    model = DenseBaseline()
+    images = torch.randint(0, 256, (200, 28, 28), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (200,), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        labels[:120] = model.eval()(to_float_pixels(images[:120])).argmax(1)  # so that accuracy is not about 0.1
+    truth = accuracy(model, images, labels)
+    model.train()  # the learner's function must switch dropout off itself
+    got = float(measure(model, images, labels))
+    if abs(got - truth) > 1e-6:
+        return False, f"yours gives {got:.4f} where by_hand.accuracy gives {truth:.4f} (is dropout off?)."
+    return True, f"{got:.3f}, as by_hand.accuracy."
+
+
+def _small_cnn_reference() -> torch.nn.Module:
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
+def _shape_trace(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
+    nn, trace = torch.nn, []
+    kinds = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Linear)
+    handles = [m.register_forward_hook(lambda m, i, o: trace.append((type(m).__name__, tuple(o.shape[1:]))))
+               for m in model.modules() if isinstance(m, kinds)]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(2, 1, 28, 28))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return trace
+
+
+def _small_cnn(answer) -> tuple[bool, str]:
+    model = _function(answer)()
+    if not isinstance(model, torch.nn.Module):
+        return False, f"MyCNN() gave a {type(model).__name__}, not an nn.Module."
+    expected, got = _shape_trace(_small_cnn_reference()), _shape_trace(model)
+    if got != expected:
+        first = next((k for k, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+        wanted = expected[first] if first < len(expected) else "the end of the model"
+        found = got[first] if first < len(got) else "nothing"
+        return False, f"step {first + 1} of the shape trace should be {wanted}; yours is {found}."
+    parameters = sum(p.numel() for p in model.parameters())
+    truth = sum(p.numel() for p in _small_cnn_reference().parameters())
+    if parameters != truth:
+        return False, f"the shapes are right but it has {parameters:,} parameters, not {truth:,} (biases?)."
+    return True, f"every shape matches and it has {truth:,} parameters."
+
+
+def _occlusion(answer) -> tuple[bool, str]:
+    from captum.attr import Occlusion
+
+    from .data import to_float_pixels
+    from .models import ConvNet
+
+    occlude = _function(answer)
+    torch.manual_seed(0)
+    model = ConvNet().eval()
+    image = torch.randint(0, 256, (28, 28), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    for patch, target in ((4, 3), (7, 8)):
+        truth = Occlusion(model).attribute(to_float_pixels(image[None]), target=target, baselines=0.0,
+                                           sliding_window_shapes=(1, patch, patch), strides=(1, patch, patch))
+        right, found = _compare(occlude(model, image, target, patch), truth[0, 0, ::patch, ::patch].detach(),
+                                f"patch {patch}, class {target}")
+        if not right:
+            return False, found
+    return True, "it matches Captum's Occlusion for patches of 4 and 7."
+
+
+def _one_factor(answer) -> tuple[bool, str]:
+    from .models import ConvConfig, ConvNet
+
+    if not isinstance(answer, ConvConfig):
+        return False, f"that is a {type(answer).__name__}; write ConvConfig(setting=value)."
+    reference = ConvConfig()
+    changed = [f.name for f in dataclasses.fields(ConvConfig) if getattr(answer, f.name) != getattr(reference, f.name)]
+    if len(changed) != 1:
+        return False, f"it changes {len(changed)} settings ({', '.join(changed) or 'none'}), not one."
+    ConvNet(answer)  # a setting that cannot build a model raises ValueError: "not yet" with its message
+    return True, f"one factor changed: {changed[0]} = {getattr(answer, changed[0])!r}."
 
 
 def _head_inputs(answer) -> tuple[bool, str]:
@@ -145,7 +291,24 @@ EXERCISES: dict[str, Exercise] = {
                                     "loss without the model's output.", _step_order),
     "horizontal edge kernel": Exercise("take Sobel-x from by_hand.KERNELS and turn it by 90°: rows of negative "
                                        "weights above rows of positive ones.", _horizontal_edges),
-    "output size": Exercise("⌊(n + 2p − k) / s⌋ + 1 with n = 28, k = 7, p = 2, s = 3.", _output_size),
+    "output side": Exercise("count the positions where the kernel fits: n + 2·padding pixels, the first position "
+                            "at 0, the last at n + 2·padding − k, one every `stride` pixels; // rounds down.",
+                            _output_side),
+    "strided correlate2d": Exercise("the window of output (i, j) starts at row i·stride and column j·stride; there "
+                                    "are (H − k) // stride + 1 rows of outputs; add bias[o] to every output of "
+                                    "channel o.", _strided_correlate),
+    "average pooling": Exercise("copy max_pool from section 4.7 and replace .amax(dim=(1, 2)) by the mean over the "
+                                "same dimensions.", _average_pooling),
+    "accuracy": Exercise("model.eval(), then under torch.no_grad(): logits = model(to_float_pixels(images)); "
+                         "compare logits.argmax(1) with labels and average the booleans as floats.", _accuracy),
+    "small CNN": Exercise("put the layers in one nn.Sequential in __init__ (self.layers = nn.Sequential(...)) and "
+                          "return self.layers(x) in forward; conv_block in section 5.1 shows the pattern.",
+                          _small_cnn),
+    "occlusion": Exercise("make one copy of the image per square (image.repeat), black out one square in each, run "
+                          "the model once on the image and all copies, and subtract each copy's target logit from "
+                          "the image's.", _occlusion),
+    "one factor": Exercise("ConvConfig's settings are listed in conv_workshop/models.py; change one, for "
+                           "example ConvConfig(hidden=64).", _one_factor),
     "head inputs": Exercise("a 2×2 pool with stride 2 turns 7×7 into ⌊(7 − 2) / 2⌋ + 1; multiply by the channels.",
                             _head_inputs),
     "head parameters": Exercise("inputs × outputs weights plus one bias per output: 3,136 inputs, 128 outputs.",
@@ -155,7 +318,9 @@ EXERCISES: dict[str, Exercise] = {
                                 "it (by_hand.receptive_fields does this).", _receptive_field),
     "GAP parameters": Exercise("the GAP head is one linear layer from 64 averaged channels to 10 classes, with bias.",
                                _gap_parameters),
-    "unscramble": Exercise("torch.argsort of a permutation is its inverse.", _unscramble),
+    "unscramble": Exercise("the scrambled image's pixel j is the original pixel order[j]; for each original pixel "
+                           "i you need the position j where it went (try it on order = [2, 0, 1] by hand).",
+                           _unscramble),
     "Grad-CAM resolution": Exercise("which maps does block 2 compute before its pool? (section 4.5's trace)",
                                     _cam_side),
     "checkpoint accuracy": Exercise("torch.load(path, weights_only=True) returns a dict; look under 'metrics'.",
@@ -175,6 +340,9 @@ def check(exercise: str, answer, **context) -> Result:
         return Result(exercise, False, f"replace None with your answer. Hint: {item.hint}")
     try:
         right, found = item.check(answer, **context)
-    except (TypeError, ValueError, RuntimeError, IndexError, KeyError) as error:
-        return Result(exercise, False, f"could not read the answer ({error}). Hint: {item.hint}")
+    except NotImplementedError:
+        return Result(exercise, False, f"fill in the function first (it still raises NotImplementedError). "
+                                       f"Hint: {item.hint}")
+    except (TypeError, ValueError, RuntimeError, IndexError, KeyError, AttributeError) as error:
+        return Result(exercise, False, f"your code raised {type(error).__name__}: {error}. Hint: {item.hint}")
     return Result(exercise, bool(right), found if right else f"{found} Hint: {item.hint}")

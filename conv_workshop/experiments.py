@@ -182,7 +182,9 @@ def architecture_variants() -> dict[str, dict[str, ModelConfig]]:
 
 
 def controlled_experiments() -> dict[str, dict[str, ModelConfig]]:
-    """Kernel size and every architecture experiment: one family of comparisons against the same reference CNN."""
+    """Kernel size and every architecture experiment: one family of comparisons against the same reference CNN.
+
+    Used in section 6."""
     return {"kernel size": kernel_size_variants(), **architecture_variants()}
 
 

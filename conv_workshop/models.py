@@ -29,7 +29,9 @@ class PixelPermutation(nn.Module):
 
 
 class Normalize(nn.Module):
-    """Maps raw pixels in [0, 1] to zero mean / unit variance, so saved and exported models take plain pixels."""
+    """Maps raw pixels in [0, 1] to zero mean / unit variance, so saved and exported models take plain pixels.
+
+    Used in sections 3.1 and 5.1 (the first layer of both models)."""
 
     def __init__(self, mean: float = TRAIN_MEAN, std: float = TRAIN_STD):
         super().__init__()

@@ -167,3 +167,46 @@ def class_selectivity(model: nn.Module, images: torch.Tensor, labels: torch.Tens
             rows.append({"block": block, "channel": channel, "entropy": entropy_bits(labels[index]),
                          "shuffled_entropy": float(np.mean([entropy_bits(s[index]) for s in shuffled]))})
     return pd.DataFrame(rows)
+
+
+# The four orientations of a 3×3 edge detector (Sobel at 0°, 45°, 90° and 135°); the sign of a cosine is ignored,
+# so each also stands for the edge of opposite polarity.
+EDGE_DETECTORS = {
+    "vertical": torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]),
+    "diagonal ↗": torch.tensor([[0.0, 1.0, 2.0], [-1.0, 0.0, 1.0], [-2.0, -1.0, 0.0]]),
+    "horizontal": torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]),
+    "diagonal ↘": torch.tensor([[-2.0, -1.0, 0.0], [-1.0, 0.0, 1.0], [0.0, 1.0, 2.0]]),
+}
+
+
+def _edge_scores(filters: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+    flat = filters.reshape(len(filters), -1).float()
+    detectors = torch.stack([d.flatten() for d in EDGE_DETECTORS.values()])
+    cosines = (flat @ detectors.T) / (flat.norm(dim=1, keepdim=True) * detectors.norm(dim=1) + 1e-12)
+    best = cosines.abs().max(dim=1)
+    names = list(EDGE_DETECTORS)
+    return best.values, [names[i] for i in best.indices.tolist()]
+
+
+def edge_likeness(weights: torch.Tensor, random_draws: int = 100) -> pd.DataFrame:
+    """How edge-like 3×3 first-layer filters are: each filter's largest |cosine similarity| with a Sobel edge
+    detector at any of four orientations, for the trained `weights` (C_out×1×3×3) and for `random_draws` layers of
+    the same shape drawn as nn.Conv2d initialises them (seeds 0…random_draws − 1). One row per filter.
+
+    Used in section 5.5.
+    """
+    weights = weights.detach().cpu().float()
+    if weights.dim() != 4 or weights.shape[1:] != (1, 3, 3):
+        raise ValueError(f"weights has shape {tuple(weights.shape)}: pass a first layer's C_out×1×3×3 weights")
+    rows = []
+    score, orientation = _edge_scores(weights[:, 0])
+    rows += [{"weights": "trained", "filter": i, "edge_cosine": float(s), "closest": o}
+             for i, (s, o) in enumerate(zip(score, orientation))]
+    for seed in range(random_draws):
+        with torch.random.fork_rng(devices=[]):  # the draw leaves the notebook's random state as it was
+            torch.manual_seed(seed)
+            drawn = nn.Conv2d(1, len(weights), 3).weight.detach()
+        score, orientation = _edge_scores(drawn[:, 0])
+        rows += [{"weights": "random (initialisation)", "filter": i, "edge_cosine": float(s), "closest": o}
+                 for i, (s, o) in enumerate(zip(score, orientation))]
+    return pd.DataFrame(rows)

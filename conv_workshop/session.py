@@ -121,7 +121,7 @@ class Workshop:
     def train(self, experiment: str, variants: dict, splits: Splits | None = None, epochs: int | None = None,
               dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> dict[str, list[Outcome]]:
         """Train (or take from the cache / replay) every variant with the profile's seeds, recorded under
-        `experiment`; {variant: outcomes}."""
+        `experiment`; {variant: outcomes}. Used in section 6 (exercise 6.2) and by train_family."""
         splits = splits or self.experiment_splits
         return run_variants(experiment, variants, splits, epochs or self.profile.experiment_epochs,
                             self.profile.seeds_for, self.runtime, self.recorder, cache=self.cache, replay=self.replay,

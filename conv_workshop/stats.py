@@ -310,6 +310,33 @@ def selectivity_tests(table: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class EdgeLikenessTest:
+    """Are trained first-layer filters more edge-like than random ones drawn as at initialisation?"""
+
+    trained_median: float
+    random_median: float
+    random_95th: float  # the |cosine| only 5 % of random filters exceed
+    trained_above: int  # trained filters above it
+    trained_count: int
+    random_count: int
+    p_value: float  # one-sided Mann–Whitney, trained > random, the filters of one model as the sample
+
+    @property
+    def more_edge_like(self) -> bool:
+        return self.trained_median > self.random_median and self.p_value < ALPHA
+
+
+def edge_likeness_test(edges: pd.DataFrame) -> EdgeLikenessTest:
+    """The test behind section 5.5's sentence, on a probes.edge_likeness table."""
+    trained = edges[edges.weights == "trained"].edge_cosine
+    drawn = edges[edges.weights != "trained"].edge_cosine
+    high = float(drawn.quantile(0.95))
+    p_value = float(scipy_stats.mannwhitneyu(trained, drawn, alternative="greater").pvalue)
+    return EdgeLikenessTest(float(trained.median()), float(drawn.median()), high, int((trained > high).sum()),
+                            len(trained), len(drawn), p_value)
+
+
+@dataclass(frozen=True)
 class HierarchyTest:
     """Are the last block's channels more class-specific than the first block's (lower median entropy, p < ALPHA)?"""
 

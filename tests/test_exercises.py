@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from types import SimpleNamespace
 
@@ -13,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conv_workshop import by_hand, exercises
+from conv_workshop import by_hand, exercises, experiments
+from conv_workshop.data import to_float_pixels
 from conv_workshop.export import save_checkpoint
-from conv_workshop.models import ConvNet, PixelPermutation
+from conv_workshop.models import ConvConfig, ConvNet, PixelPermutation
 
 from .conftest import ROOT
 
@@ -27,15 +29,16 @@ def notebook_exercises() -> list[dict]:
     for index, cell in enumerate(cells):
         if cell.cell_type == "markdown" and (match := re.search(r"^## (\d+)\. ", cell.source, re.M)):
             section = int(match.group(1))
-        if cell.cell_type != "code" or "exercises.check(" not in cell.source:
-            continue
+        if cell.cell_type != "code" or "print(exercises.check(" not in cell.source:
+            continue  # (a cell that only uses a check's verdict, as exercise 6.2's training cell does, is no exercise)
         call = next(node for node in ast.walk(ast.parse(cell.source))
                     if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "check")
         solution_cell = cells[index + 1]
         code = re.search(r"<details><summary>Solution</summary>.*?```python\n(.*?)```", solution_cell.source, re.S)
         assert code, f"exercise {call.args[0].value!r} has no hidden solution right after it"
         found.append({"name": call.args[0].value, "variable": call.args[1].id, "section": section,
-                      "context": {k.arg: ast.unparse(k.value) for k in call.keywords}, "solution": code.group(1)})
+                      "context": {k.arg: ast.unparse(k.value) for k in call.keywords}, "solution": code.group(1),
+                      "cell": cell.source})
     return found
 
 
@@ -48,13 +51,21 @@ def namespace(tmp_path_factory):
     save_checkpoint(folder / "best_model.pth", ConvNet(), {}, {"test_accuracy": 0.9123})
     images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
     images[:, :, :5] = 0
-    return {"torch": torch, "np": np, "nn": nn, "F": F, "by_hand": by_hand,
+    return {"torch": torch, "np": np, "nn": nn, "F": F, "by_hand": by_hand, "itertools": itertools,
+            "exercises": exercises, "experiments": experiments, "to_float_pixels": to_float_pixels,
+            "ConvConfig": ConvConfig, "ConvNet": ConvNet, "PixelPermutation": PixelPermutation,
             "data": SimpleNamespace(train_images=images), "scramble": PixelPermutation(0).order,
             "lab": SimpleNamespace(artifacts=folder)}
 
 
+def writes_code(exercise: dict) -> bool:
+    """An exercise whose answer is a function or a module the learner writes (not a number or a tensor)."""
+    return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in ast.parse(exercise["solution"]).body)
+
+
 def test_the_workshop_has_enough_exercises_across_its_sections():
     assert len(EXERCISES) >= 8
+    assert sum(writes_code(e) for e in EXERCISES) >= 6, "at least six exercises make the learner write code"
     assert {e["name"] for e in EXERCISES} <= set(exercises.EXERCISES)
     assert {2, 3, 4, 5, 6, 7, 8, 9} <= {e["section"] for e in EXERCISES}
 
@@ -75,3 +86,29 @@ def test_a_blank_or_wrong_answer_is_not_yet_with_a_hint(exercise, namespace):
     assert not blank.right and "Hint:" in str(blank) and str(blank).startswith("✗ not yet")
     wrong = exercises.check(exercise["name"], "not an answer", **context)
     assert not wrong.right and "Hint:" in str(wrong)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e["name"] for e in EXERCISES])
+def test_the_untouched_exercise_cell_runs_and_says_not_yet(exercise, namespace, capsys):
+    exec(exercise["cell"], dict(namespace))  # noqa: S102 - the notebook's own cell, blanks untouched (Run All)
+    printed = capsys.readouterr().out
+    assert "✗ not yet" in printed and "Hint:" in printed, printed
+
+
+def test_a_stub_that_still_raises_not_implemented_is_not_yet():
+    def stub(*args):
+        raise NotImplementedError("fill me in")
+
+    result = exercises.check("average pooling", stub)
+    assert not result.right and "NotImplementedError" in str(result) and "Hint:" in str(result)
+
+
+def test_a_wrong_function_gets_a_message_naming_the_case():
+    result = exercises.check("average pooling", lambda maps, size: F.max_pool2d(maps[None], size)[0])
+    assert not result.right and "largest difference" in str(result)
+    result = exercises.check("output side", lambda n, k, padding, stride: (n - k) // stride + 1)
+    assert not result.right and "padding=1" in str(result)
+    result = exercises.check("one factor", ConvConfig(kernel_size=5, hidden=64))
+    assert not result.right and "2 settings" in str(result)
+    result = exercises.check("one factor", ConvConfig(channels=(8,) * 6))  # one setting, but pooled to nothing
+    assert not result.right and "shrinks" in str(result)
