@@ -341,7 +341,7 @@ def check(exercise: str, answer, **context) -> Result:
     try:
         right, found = item.check(answer, **context)
     except NotImplementedError:
-        return Result(exercise, False, f"fill in the function first (it still raises NotImplementedError). "
+        return Result(exercise, False, f"fill in the code first (it still raises NotImplementedError). "
                                        f"Hint: {item.hint}")
     except (TypeError, ValueError, RuntimeError, IndexError, KeyError, AttributeError) as error:
         return Result(exercise, False, f"your code raised {type(error).__name__}: {error}. Hint: {item.hint}")

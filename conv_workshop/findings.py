@@ -139,11 +139,13 @@ def describe_data_size(efficiency: pd.DataFrame) -> str:
              for r in rows.itertuples()]
     leads = rows.difference
     dense = efficiency[efficiency.verdict == "reference"].set_index("experiment").test_accuracy_mean
-    cuts = [f"{(r.test_accuracy_mean - dense[r.experiment]) / (1 - dense[r.experiment]) * 100:.0f} % at "
-            f"{int(r.train_size):,}" for r in rows.itertuples()]
+    cuts = [(r.test_accuracy_mean - dense[r.experiment]) / (1 - dense[r.experiment]) * 100 for r in rows.itertuples()]
+    cuts = [f"{abs(cut):.0f} % {'fewer' if cut >= 0 else 'more'} errors with {int(r.train_size):,} images"
+            for cut, r in zip(cuts, rows.itertuples())]
     return ("CNN minus dense baseline with " + "; ".join(parts) + f". The lead is between {leads.min():+.1f} and "
-            f"{leads.max():+.1f} points across the sizes. As a share of the dense model's errors, the CNN makes "
-            f"{', '.join(cuts)} fewer errors (mean accuracies). Whether either changes with the training-set size is "
+            f"{leads.max():+.1f} points across the sizes. Counted in errors, the CNN makes "
+            f"{', '.join(cuts)} than the dense model (as a share of the dense model's errors, from mean "
+            "accuracies). Whether either changes with the training-set size is "
             "not tested (the epochs also differ between sizes).")
 
 

@@ -451,7 +451,7 @@ def multichannel_filter(input_maps: torch.Tensor, filter_weights: torch.Tensor, 
     kernel (per_channel, C×H×W, one shared symmetric scale); at the right, the output map (H×W), the sum over all C
     channels. The columns shown are the channels with the largest responses (sum of |response|), in channel order.
 
-    Used in section 4.6.
+    Used in section 5.6.
     """
     inputs, weights = _as_numpy(input_maps), _as_numpy(filter_weights)
     responses, summed = _as_numpy(per_channel), _as_numpy(output)
@@ -920,6 +920,25 @@ def top_patches(tables: dict[str, pd.DataFrame], patches: dict[str, list], class
                                                  va="center", fontsize=8.5)
     figure.suptitle(f"What a unit sees: the input patch under its receptive field, for its {top} strongest test "
                     "images\n(strongest on the left; title: the image's class)")
+    return figure
+
+
+def edge_likeness(edges: pd.DataFrame) -> plt.Figure:
+    """How edge-like each first-layer filter is (probes.edge_likeness): the distribution of its largest |cosine| with
+    an edge detector, trained filters beside random ones drawn as at initialisation, with the random filters' 95th
+    percentile dashed. Used in section 5.5."""
+    trained = edges[edges.weights == "trained"].edge_cosine.to_numpy()
+    drawn = edges[edges.weights != "trained"].edge_cosine.to_numpy()
+    figure, axis = plt.subplots(figsize=(8, 3.4))
+    bins = np.linspace(0, 1, 26)
+    axis.hist(drawn, bins=bins, density=True, color="0.7", label=f"random, as at initialisation ({len(drawn):,})")
+    axis.hist(trained, bins=bins, density=True, histtype="step", lw=2.2, color="C3",
+              label=f"trained ({len(trained)} filters)")
+    axis.axvline(np.quantile(drawn, 0.95), color="0.3", ls="--", lw=1.2, label="random: 95th percentile")
+    axis.set(xlim=(0, 1), xlabel="largest |cosine similarity| with a Sobel edge detector (4 orientations)",
+             ylabel="density", title="How edge-like are the first layer's 3×3 filters?")
+    _legend_right(axis, fontsize=8)
+    axis.grid(alpha=0.3)
     return figure
 
 
