@@ -5,13 +5,24 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 DATA_PACKAGE := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test test-fast lint serve bench report lab replay data clean
+.PHONY: run test test-fast test-outside lint serve bench report lab replay data clean lock
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The exact, hash-checked set of requirements.lock (Linux x86_64, CPython 3.11: the reference run's platform). Elsewhere
+# (another Python or OS), LOCKED=0 installs from the ranges instead.
+LOCKED ?= 1
+# The reference run's torch and torchvision: the lock keeps them whatever newer release an index offers.
+LOCK_PINS := torch==2.14.1 torchvision==0.29.1
+
+$(VENV)/.installed: requirements.lock requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(if $(filter 1,$(LOCKED)),$(PY) -m pip install --quiet --require-hashes -r requirements.lock,$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt)
 	touch $@
+
+lock: $(VENV)/.installed  ## refresh requirements.lock from the ranges (requirements.txt, requirements-dev.txt)
+	$(PY) -m piptools compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links $(addprefix --upgrade-package ,$(LOCK_PINS)) --output-file requirements.lock \
+		requirements.txt requirements-dev.txt
 
 # The Debian package when apt is there and we may use it; otherwise the loader finds ./data or downloads.
 data:
@@ -28,6 +39,9 @@ test: $(VENV)/.installed data  ## lint + the whole test suite (what CI runs)
 test-fast: $(VENV)/.installed  ## the everyday loop: lint + every test not marked slow (no notebook run, no real server)
 	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py
 	$(PY) -m pytest -m "not slow" -q
+
+test-outside: $(VENV)/.installed data  ## the wheel + the lock in a fresh virtualenv, the .ipynb alone in an empty folder
+	$(PY) -m pytest -m outside tests/test_outside.py -s
 
 serve: $(VENV)/.installed  ## the prediction service on http://127.0.0.1:8000 (docs at /docs)
 	$(PY) -m conv_workshop serve --host 127.0.0.1 --port 8000

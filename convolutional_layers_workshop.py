@@ -92,9 +92,33 @@ REPLAY = None  # True: re-render from recorded runs instead of training all agai
 RESUME = None  # False: start afresh rather than continue an interrupted run; None: $WORKSHOP_RESUME (default: resume)
 
 # %% [markdown]
+# **The environment.** The next cell makes sure the workshop's package is there (in a clone of the repository it
+# is; a downloaded or hosted notebook installs it, pinned to this notebook's version, from `WORKSHOP_PACKAGE`: see
+# the README's "Outside the checkout"). Then it checks every package the notebook will need, sections 8–11's
+# included, against the ranges of `requirements.txt`: if one is missing or out of range, it says which, with the
+# command that installs it, and stops there rather than failing later.
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+WORKSHOP_PACKAGE = os.environ.get("WORKSHOP_PACKAGE", "conv-workshop==1.0.0")  # a wheel, a folder or a git URL
+if importlib.util.find_spec("conv_workshop") is None:  # not a checkout and not installed: install it first
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", WORKSHOP_PACKAGE])
+    if installed.returncode != 0:
+        raise SystemExit(f"could not install {WORKSHOP_PACKAGE}: set WORKSHOP_PACKAGE (see the README)")
+    importlib.invalidate_caches()  # so that this running kernel sees the package just installed
+from conv_workshop.environment import require_environment
+
+packages = require_environment()  # stops here, one line per missing package with the command that installs it
+
+# %% [markdown]
 # One call picks the device (CUDA, Apple MPS or the CPU with bfloat16 where it has native support), loads the data
-# and starts recording every training run in `results/`. The table says what this run ran on: a number is only as
-# trustworthy as the versions, device and seeds behind it.
+# and starts recording every training run in `results/`. The table says what this run ran on, with the versions in
+# use beside those of `requirements.lock`: a number is only as trustworthy as the versions, device and seeds behind
+# it.
 
 # %%
 import copy
@@ -117,7 +141,7 @@ lab = start_session(PROFILE, REPLAY, RESUME)
 use_notebook_display()
 torch.manual_seed(0)  # the cells that draw random numbers before any training (each run seeds itself)
 data, splits = lab.data, lab.splits
-display(lab.setup_table())
+display(lab.setup_table(packages))
 show_markdown(findings.describe_profile(lab.profile, lab.full_run_found()))
 
 # %% [markdown]

@@ -18,6 +18,7 @@ import torch
 
 from .atomic import write_atomic
 from .data import FashionMNIST, Splits, balanced_subset, load_fashion_mnist, shrink, split_validation
+from .environment import PackageStatus, describe_packages
 from .experiments import DENSE_EPOCH_FACTOR, Family, families, recorded_effects, run_variants
 from .plots import save_figure
 from .profiles import Profile, choose_profile
@@ -100,17 +101,26 @@ class Workshop:
         """Where this profile's records and probe tables go (sections 7 and 12)."""
         return self.profile.output_dir / "results"
 
-    def setup_table(self) -> pd.DataFrame:
-        """Section 1: the versions, device, budget and resolved settings of this run (what a reader needs to trust a
-        number)."""
+    def setup_table(self, packages: list[PackageStatus] | None = None) -> pd.DataFrame:
+        """Section 0: the versions (beside the locked ones, given the environment check's `packages`), device,
+        budget and resolved settings of this run (what a reader needs to trust a number)."""
         env = capture_environment(self.runtime)
+        locked = {p.name: p.locked for p in packages or []}
+
+        def version(name: str, installed: str) -> str:
+            pinned = locked.get(name)
+            return installed if not packages else f"{installed} (lock: {pinned or 'not available here'})"
+
         rows = {
-            "date": self.run_date, "profile": self.profile.name, "python": env.python, "torch": env.torch,
-            "numpy": env.numpy, "pandas": env.pandas, "conv_workshop": env.conv_workshop,
+            "date": self.run_date, "profile": self.profile.name, "python": env.python,
+            "torch": version("torch", env.torch), "numpy": version("numpy", env.numpy),
+            "pandas": version("pandas", env.pandas), "conv_workshop": env.conv_workshop,
             "device": f"{env.device} ({env.device_name})", "precision": env.precision, "CPU threads": env.cpu_threads,
             "seeds (CNNs / cheap runs)": f"{len(self.profile.seeds)} / {len(self.profile.cheap_seeds)}",
             "git commit": env.git_commit,
         }
+        if packages:
+            rows["packages"] = describe_packages(packages)
         if self.replay is not None:
             rows["replay"] = f"{len(self.replay)} recorded runs reused; models retrained only where used"
         if self.start_note:
