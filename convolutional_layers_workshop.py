@@ -25,8 +25,8 @@
 # **How to read it.** Every section is a small lesson:
 # 1. a **question**, and a prompt to **predict** the answer before you run the cell (write your guess down: the
 #    point is to find out where your intuition is wrong);
-# 2. a short code cell whose **figure or table** answers it, followed by at most one sentence generated from this
-#    run's numbers;
+# 2. a short code cell whose **figure or table** answers it, followed by a few sentences generated from this run's
+#    numbers;
 # 3. **why**: the mechanism behind the answer, which holds whatever this run's numbers are. Where the *outcome*
 #    could differ between runs, the text says what to look for instead of announcing it.
 #
@@ -70,8 +70,9 @@
 # | epoch, seed, batch | época, semilla, lote | a pass over the data; a run's random choices; images per step | above |
 # | learning rate | tasa de aprendizaje | the size of the optimiser's steps | above, 4.9 |
 # | confidence interval | intervalo de confianza | a range built so that 95 in 100 such ranges hold the truth | 3.3 |
-# | p-value, family | valor p, familia | how surprising a difference is if none exists; tests corrected together | 6 |
-# | cosine similarity | similitud coseno | cosine of the angle between two vectors: 1 alike, 0 unrelated | 7.1 |
+# | p-value; family | valor p; familia | chance alone giving so large a difference; tests corrected as one | 5.5, 6 |
+# | cosine similarity | similitud coseno | cosine of the angle between two vectors: 1 alike, 0 unrelated | 5.5 |
+# | inductive bias | sesgo inductivo | the assumptions a model builds in (locality, weight sharing, hierarchy) | 1, 7 |
 # | entropy | entropía | how mixed a set of labels is, in bits: 0 = one class, 3.3 = all ten equally | 7.4 |
 #
 # All reusable code is in the tested package `conv_workshop/`; the notebook shows the code that teaches in its own
@@ -162,7 +163,7 @@ show_markdown(findings.describe_profile(lab.profile, lab.full_run_found()))
 # 3. What do kernel size, depth, downsampling, padding, pooling, width, batch norm, the head and augmentation
 #    change, beyond seed-to-seed noise? (section 6)
 # 4. Is the CNN's advantage due to spatial structure: shifted images, scrambled pixels, less data? (section 7)
-# 5. What do the filters and units respond to, and can the result be reused? (sections 8–11)
+# 5. What do the filters and units respond to, and can the result be reused? (sections 5.5, 7.4, 8–11)
 
 # %% [markdown]
 # ## 2. The data
@@ -316,7 +317,7 @@ print(exercises.check("dense parameters", my_dense_parameters))
 # </details>
 #
 # The table lists each layer with the shape of its output, its parameters and its multiply-accumulates per image
-# (*MACs*: one multiplication and one addition each, the unit of compute used throughout).
+# (*MACs*: one multiplication and one addition each, the unit of compute used throughout; "M" = millions).
 
 # %%
 tables.layers(layer_summary(Dense()))
@@ -357,7 +358,7 @@ print(exercises.check("training step order", my_steps))
 # %%
 def train_epoch(model, images, labels, optimizer, batch_size=256, seed=0):
     model.train()  # dropout on (and batch norm, later, uses each batch's own statistics)
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))  # shuffled once per epoch
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))  # an order fixed by the seed
     for batch in order.split(batch_size):
         optimizer.zero_grad()  # 1. forget the previous batch's gradients (PyTorch adds new ones to old ones)
         loss = F.cross_entropy(model(to_float_pixels(images[batch])), labels[batch])  # 2. forward, 3. loss
@@ -479,10 +480,11 @@ show_markdown(findings.describe_effects(schedule))
 # %%
 def correlate2d(image, kernels, padding=0):  # image: C_in×H×W, kernels: C_out×C_in×k×k, stride 1
     image = F.pad(image, (padding, padding, padding, padding))  # zeros around the border
-    (c_out, _, k, _), (_, height, width) = kernels.shape, image.shape
-    out = torch.zeros(c_out, height - k + 1, width - k + 1)
-    for o, i, j in itertools.product(*map(range, out.shape)):  # every output channel and position
-        out[o, i, j] = (image[:, i:i + k, j:j + k] * kernels[o]).sum()  # Σ over channels and the k×k window
+    c_out, k = kernels.shape[0], kernels.shape[-1]
+    out = torch.zeros(c_out, image.shape[1] - k + 1, image.shape[2] - k + 1)
+    for o in range(c_out):  # each output channel: one filter
+        for i, j in itertools.product(range(out.shape[1]), range(out.shape[2])):  # each (row, column) position
+            out[o, i, j] = (image[:, i:i + k, j:j + k] * kernels[o]).sum()  # Σ over channels and the k×k window
     return out
 
 
@@ -492,8 +494,8 @@ def correlate2d(image, kernels, padding=0):  # image: C_in×H×W, kernels: C_out
 
 # %%
 trousers = by_hand.as_chw(data.test_images[2])  # a test image, as floats in [0, 1]
-kernel = by_hand.KERNELS["vertical edge (Sobel x)"]
-by_loops = correlate2d(trousers, kernel[None, None], padding=1)
+kernel = by_hand.KERNELS["vertical edge (Sobel x)"]  # 3×3
+by_loops = correlate2d(trousers, kernel[None, None], padding=1)  # kernel[None, None]: 1×1×3×3 (C_out × C_in × k × k)
 torch.testing.assert_close(by_hand.correlate2d_unfold(trousers, kernel, padding=1), by_loops)
 torch.testing.assert_close(F.conv2d(trousers[None], kernel[None, None], padding=1)[0], by_loops)
 lab.show_figure(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv2d(trousers[None], kernel[None, None],
@@ -505,7 +507,8 @@ lab.show_figure(plots.convolution_check(trousers[0], kernel, by_loops[0], F.conv
 # regions. The *same* nine weights are used at every position; this weight sharing is why a 3×3 kernel has nine
 # weights whatever the image size. `unfold` followed by a matrix product ("im2col") is one of several ways libraries
 # compute a convolution; others are implicit matrix products, Winograd's and FFT-based algorithms and direct kernels,
-# chosen per layer shape and device. All compute the same sums, in different orders.
+# chosen per layer shape and device. All give the same result up to floating-point rounding: im2col and direct
+# kernels add the same products in different orders, Winograd and FFT reach it through transformed arithmetic.
 #
 # ### 4.2 Cross-correlation, not convolution
 #
@@ -522,15 +525,16 @@ corner[4, 4] = 1.0  # an asymmetric kernel: its flip (a 1 in the top-left corner
 as_stored = correlate2d(trousers, corner[None, None], padding=2)
 flipped_response = by_hand.convolve2d(trousers, corner, padding=2)
 torch.testing.assert_close(F.conv2d(trousers[None], corner[None, None], padding=2)[0], as_stored)
-lab.show_figure(plots.correlation_vs_convolution(corner, as_stored[0], flipped_response[0]), "by_hand_flip")
+lab.show_figure(plots.correlation_vs_convolution(corner, as_stored[0], flipped_response[0], trousers[0]),
+                "by_hand_flip")
 
 # %% [markdown]
-# **Why.** PyTorch's `nn.Conv2d` computes cross-correlation: the kernel is used as stored, not flipped. With the 1 in
-# the bottom-right corner, each output reads the pixel down and to the right of it, so the image moves 2 pixels up
-# and to the left; convolution flips the kernel first, and the image moves 2 pixels down and to the right instead.
-# (A symmetric kernel hides the difference; Sobel-x only changes sign when flipped.) For a layer that *learns* its
-# kernels the distinction does not matter (it would simply learn the flipped weights), but it matters when you copy
-# a kernel from a textbook that uses the flipped convention.
+# **Why.** PyTorch's `nn.Conv2d` computes cross-correlation: the kernel is used as stored, not flipped (the black line
+# is where the trousers were). With the 1 in the bottom-right corner, each output reads the pixel down and to the right
+# of it, so the image moves 2 pixels up and to the left; convolution flips the kernel first, and the image moves 2
+# pixels down and to the right instead. (A symmetric kernel hides the difference; Sobel-x only changes sign when
+# flipped.) For a layer that *learns* its kernels the distinction does not matter (it would simply learn the flipped
+# weights), but it matters when you copy a kernel from a textbook that uses the flipped convention.
 
 # %% [markdown]
 # ### 4.3 Hand-designed kernels on garments
@@ -798,7 +802,7 @@ print(exercises.check("average pooling", my_avg_pool2d))
 # ```
 # </details>
 #
-# Now the receptive field, by its recurrence: each k×k layer adds k − 1 units of the grid it runs on, and each
+# Now the receptive field, by its recurrence: each k×k layer adds k − 1 steps of the grid it runs on, and each
 # stride-s layer makes that grid s times coarser (its *jump*, the distance in input pixels between neighbouring
 # units, is multiplied by s). The cell runs the recurrence over the CNN's convolutions and pools and compares it with
 # the receptive-field column of `layer_summary`:
@@ -808,7 +812,7 @@ summary_rows = layer_summary(ConvNet())
 fields = tables.receptive_fields(summary_rows)  # the layers that widen the field, with layer_summary's column
 field, jump, by_recurrence = 1, 1, []  # one pixel sees itself; neighbouring units are 1 pixel apart
 for k, s in zip(fields.kernel, fields.stride):
-    field, jump = field + (k - 1) * jump, jump * s  # k − 1 more units of the current grid, then a coarser grid
+    field, jump = field + (k - 1) * jump, jump * s  # k − 1 more steps of the current grid, then a coarser grid
     by_recurrence.append(field)
 assert by_recurrence == fields["layer_summary"].tolist()
 
@@ -858,12 +862,12 @@ tables.shift_responses(responses)
 # %% [markdown]
 # **Why.** Because the same kernel is applied at every position, shifting the input shifts the output by the same
 # amount: convolution is **equivariant** to translation (exactly, away from the border where zeros enter). 2×2 max
-# pooling with stride 2 is equivariant only to shifts by whole pooling cells: a 2-pixel shift moves the pooled map
-# by one cell, while a 1-pixel shift moves every window's content across the window's edge and changes many pooled
-# values (the top row of the figure). A global average over the whole map barely changes: it is
-# nearly **invariant**. A classifier needs invariance (a shifted shirt is still a shirt); convolutions give
-# equivariance, and pooling and the head must turn it into invariance. Section 7.1 measures how much of that
-# trained CNNs achieve.
+# pooling with stride 2 is equivariant only to shifts by whole pooling cells: a 2-pixel shift moves the pooled map by
+# one cell, while a 1-pixel shift moves every window's content across the window's edge and changes many pooled values
+# (the middle row of the figure, compared with the pooled map moved by one cell). A global average over the whole map
+# barely changes: it is nearly **invariant**. A classifier needs invariance (a shifted shirt is still a shirt);
+# convolutions give equivariance, and pooling and the head must turn it into invariance. Section 7.1 measures how much
+# of that trained CNNs achieve.
 
 # %% [markdown]
 # ### 4.9 Learning a kernel from data
@@ -1009,6 +1013,9 @@ class MyCNN(nn.Module):
         super().__init__()
         raise NotImplementedError("exercise 5.2: build the layers here (conv_block above is a model)")
 
+    def forward(self, x):
+        raise NotImplementedError("exercise 5.2: run the layers on x")
+
 
 print(exercises.check("small CNN", MyCNN))
 
@@ -1052,7 +1059,8 @@ show_markdown(findings.describe_effects(headline))
 # **Why.** Both models see the same images, flips, optimiser and schedule shape; they differ in the architecture
 # (dropout included), and in the dense model's three-times-longer schedule (section 3.3 measures what that does for
 # it). Why a CNN can win: locality and weight sharing let it learn an edge or collar detector once and reuse it at
-# every position, where the dense model must learn each position separately from examples at that position. The
+# every position, while a dense layer has separate weights for each position, so a pattern learned at one place
+# does not automatically carry over to another. The
 # interval is for the difference of the means, and counts both seed noise and the noise of a finite test set
 # (section 6 explains it).
 
@@ -1125,7 +1133,9 @@ lab.show_figure(plots.filters_beside(by_hand.KERNELS, first_conv.weight), "filte
 # nothing told it to: gradient descent changed random initial weights to lower the training loss (section 4.9
 # showed the mechanism on one kernel). Looking is not measuring, so the next cell measures "edge-like": for each
 # filter, the largest |cosine similarity| (1 = the same pattern up to scale and sign, 0 = unrelated) with an edge
-# detector at any of four orientations (either polarity), beside the same for random filters drawn as at initialisation.
+# detector at any of four orientations (either polarity), beside the same for random filters drawn as at
+# initialisation. The p-value it gives is how often chance alone would separate the two this much (section 6 says
+# more).
 
 # %%
 edges = probes.edge_likeness(first_conv.weight)
@@ -1133,7 +1143,7 @@ lab.show_figure(plots.edge_likeness(edges), "filters_edge_likeness")
 show_markdown(findings.describe_edge_likeness(edges))
 
 # %% [markdown]
-# **Why it can differ from random.** A random 3×3 filter already has some cosine with the closest of eight edge
+# **Why it can differ from random.** A random 3×3 filter already has some cosine with the closest of the four edge
 # detectors by chance, which is why the comparison needs the random baseline. Trained filters that score higher than
 # random ones have moved towards edge detection; that they *help* classification is a further claim this measurement
 # does not test.
@@ -1161,11 +1171,14 @@ lab.show_figure(plots.feature_maps(data.test_images[0], maps), "feature_maps")
 
 # %%
 trained = copy.deepcopy(best_cnn.ensure_model()).cpu().float().eval()  # a CPU copy; the original stays on its device
+block1, block2_conv = trained.features[:8], trained.features[8]  # Normalize + block 1's 7 layers; then block 2's conv
 with torch.no_grad():
-    block1_maps = trained.features[:8](to_float_pixels(data.test_images[:1]))[0]  # normalise + block 1: 32×14×14
-    one_filter = trained.features[8].weight[:1]  # block 2's first convolution, filter 0: 1×32×3×3
+    block1_maps = block1(to_float_pixels(data.test_images[:1]))[0]  # 32×14×14
+    one_filter = block2_conv.weight[:1]  # filter 0 of block 2's first convolution: 1×32×3×3
 per_channel = torch.stack([correlate2d(block1_maps[c:c + 1], one_filter[:, c:c + 1], padding=1)[0] for c in range(32)])
 torch.testing.assert_close(per_channel.sum(0), F.conv2d(block1_maps[None], one_filter, padding=1)[0, 0])
+
+# %%
 lab.show_figure(plots.multichannel_filter(block1_maps, one_filter[0], per_channel, per_channel.sum(0)),
                 "multichannel_filter")
 
@@ -1328,7 +1341,8 @@ show_markdown(findings.describe_effects(effects, "width"))
 # ### 6.7 Batch normalisation
 #
 # **Question.** What does batch norm contribute? Remove every batch norm and keep everything else, including the
-# learning rate.
+# learning rate (the convolutions get their biases back: section 4.6 left them out only because batch norm cancels
+# them).
 #
 # **Predict.** A small loss, a large one, or none?
 
@@ -1386,9 +1400,9 @@ show_markdown(findings.describe_effects(effects, "head"))
 # receptive field. The verdicts above say whether GAP after two or after three blocks differs from the dense head.
 #
 # The fair test of "better accuracy with fewer parameters" compares the small GAP network with the dense baseline
-# *trained on the same images* (the small GAP network's runs are reused from the head experiment; the dense model
-# trains here). Parameter count is not capacity per image: the GAP network reuses each convolution's weights at every
-# position, so few parameters can still do many useful computations.
+# *trained on the same images* (the small GAP network's runs are reused from the head experiment; the dense model is
+# trained here, unless this run already recorded it). Parameter count is not capacity per image: the GAP network reuses
+# each convolution's weights at every position, so few parameters can still do many useful computations.
 
 # %%
 small_gap_runs = lab.train_family("small GAP")  # {"small GAP vs dense": {variant: runs}}
@@ -1541,9 +1555,10 @@ show_markdown(findings.describe_effects(scrambled))
 # verdict, is the argument that scrambling cannot matter to it. A convolution assumes that the pixels in a 3×3
 # window belong together; after scrambling they do not, and its locality and weight sharing become wrong
 # assumptions. Each model is compared with itself above; the difference between the two drops is not itself tested.
-# What the table shows is that the CNN's lead depends on the neighbourhoods: scrambled, the CNN is no better than
-# the dense model (compare their accuracies). It does not show a CNN doing *worse* than a dense network on such
-# inputs; on data without a spatial (or temporal) neighbourhood structure, convolution's reason to exist is gone.
+# If the CNN's lead comes from the neighbourhoods, scrambled it should fall to about the dense model's accuracy:
+# compare the two scrambled rows (that comparison is not itself tested). Even then it would not show a CNN doing
+# *worse* than a dense network on such inputs; on data without a spatial (or temporal) neighbourhood structure,
+# convolution's reason to exist is gone.
 #
 # ✏️ **Exercise 7.1.** Scrambling loses no information. Write the permutation that *undoes* it.
 
@@ -1583,8 +1598,8 @@ show_markdown(findings.describe_data_size(efficiency))
 
 # %% [markdown]
 # **Why.** One argument says a right assumption is worth the most when data is scarce: locality and weight sharing
-# let the CNN learn an edge detector once and use it everywhere, where the dense model must learn it separately at
-# every position from examples at that position, and with more data the dense model can learn more of that itself.
+# let the CNN learn an edge detector once and use it everywhere, while the dense model's separate weights per position
+# do not share what they learn, and with more data the dense model can learn more of that itself.
 # Another says the CNN's advantages (weight sharing, pooling) hold at every size. The two readings also differ in
 # the scale: a constant lead in points is a *growing* cut in the share of errors, because both models make fewer
 # errors with more data (the sentence above gives both). This notebook does not test a trend (the epochs also differ
@@ -1659,7 +1674,9 @@ def grad_cam_by_hand(model, images, targets):  # uint8 N×28×28 images, one cla
 # %% [markdown]
 # The examples come from the test set: shirts and T-shirts, classified correctly and (where the CNN makes that
 # mistake) confused with each other, plus two other classes. The cell checks the hand-written Grad-CAM against
-# Captum's `LayerGradCam` (PyTorch's attribution library), and computes occlusion with Captum (6×6 patches).
+# Captum's `LayerGradCam` (PyTorch's attribution library), and computes occlusion with Captum: 6×6 patches moved
+# 2 pixels at a time, each pixel showing the mean drop of the patches that cover it (exercise 8.2's squares side by
+# side give a blockier map of the same idea).
 
 # %%
 chosen = attribution.choose_examples(splits.test_labels, cnn_logits.argmax(1), CLASS_NAMES)
@@ -1688,7 +1705,8 @@ show_markdown(findings.describe_cam_sanity(attribution.rank_similarity(cam, rand
 # **Why, and what these maps cannot show.** The random-weights row is the check that the map depends on what the
 # model learned; a map that barely changed would be showing the image's outline, not the model's evidence. Both
 # maps explain the *predicted* class for one image. Grad-CAM has the
-# resolution of the last block's maps, upsampled, so it says which region mattered, not which pixels; occlusion says
+# resolution of the last block's maps, upsampled, so it says which region the score is attributed to, not which
+# pixels; occlusion says
 # what lowers the score when hidden, which may differ from what helped (a black square inside a garment is unlike any
 # training image). Evidence can also sit on the background: where the garment is *not* is information too. Neither map
 # shows *why* a region matters, nor what the model does with other images; they are hypotheses to test, not proofs. For
@@ -1886,8 +1904,8 @@ show_markdown(findings.describe_run(run, lab.recorder.runs_path))
 # - Stacking small kernels grows the receptive field (4.7): two 3×3 layers see 5×5; every stride-2 layer doubles the
 #   growth of the layers after it.
 # - Convolution is equivariant to shifts; invariance, where a model has it, comes from pooling and the head (4.8, 7.1).
-# - Kernels are learned, not designed: gradient descent recovers a known kernel from examples (4.9), and several of
-#   the CNN's first-layer filters have a positive and a negative side, like edge detectors (5.5).
+# - Kernels are learned, not designed: gradient descent recovers a known kernel from examples (4.9); section 5.5
+#   tests whether the CNN's first-layer filters are more edge-like than random ones (read its verdict).
 # - A comparison is fair only when the arms differ in one factor, and a difference is a finding only when the test
 #   resolves it; *not resolved with N seeds* means the budget cannot tell, not that there is no difference (section 6).
 #
@@ -1910,3 +1928,9 @@ show_markdown(findings.describe_run(run, lab.recorder.runs_path))
 # - Stanford CS231n, *Convolutional Neural Networks for Visual Recognition*, course notes on convolutional
 #   networks. https://cs231n.github.io/convolutional-networks/
 # - N. Kokhlikyan et al. *Captum: A unified and generic model interpretability library for PyTorch.* 2020.
+# - J. Adebayo, J. Gilmer, M. Muelly, I. Goodfellow, M. Hardt, B. Kim. *Sanity Checks for Saliency Maps.*
+#   NeurIPS 2018.
+# - S. Santurkar, D. Tsipras, A. Ilyas, A. Madry. *How Does Batch Normalization Help Optimization?* NeurIPS 2018.
+# - M. A. Islam, S. Jia, N. D. B. Bruce. *How Much Position Information Do Convolutional Neural Networks Encode?*
+#   ICLR 2020.
+# - M. Lin, Q. Chen, S. Yan (above) also introduced the 1×1 convolution as a per-pixel dense layer ("mlpconv").

@@ -282,25 +282,25 @@ def _checkpoint_accuracy(answer, path) -> tuple[bool, str]:
 
 
 EXERCISES: dict[str, Exercise] = {
-    "edge share": Exercise("images[:, :, 0] is every image's first column; `> 0` marks ink, `.any(1)` asks "
-                           "whether a column has any, and the mean of the booleans (as floats) is the share.",
-                           _edge_share),
+    "edge share": Exercise("index the first and the last column of every image at once, mark which pixels are not "
+                           "black, and ask per image whether either column has any.", _edge_share),
     "dense parameters": Exercise("a linear layer from n to m units has n·m weights and m biases; there are three "
                                  "linear layers: 784→128, 128→64, 64→10.", _dense_parameters),
     "training step order": Exercise("you cannot back-propagate a loss you have not computed, and you cannot compute a "
                                     "loss without the model's output.", _step_order),
-    "horizontal edge kernel": Exercise("take Sobel-x from by_hand.KERNELS and turn it by 90°: rows of negative "
-                                       "weights above rows of positive ones.", _horizontal_edges),
+    "horizontal edge kernel": Exercise("the response should compare the rows below the centre with the rows above "
+                                       "it; what must each column add up to for a flat area to give zero?",
+                                       _horizontal_edges),
     "output side": Exercise("count the positions where the kernel fits: n + 2·padding pixels, the first position "
                             "at 0, the last at n + 2·padding − k, one every `stride` pixels; // rounds down.",
                             _output_side),
     "strided correlate2d": Exercise("the window of output (i, j) starts at row i·stride and column j·stride; there "
                                     "are (H − k) // stride + 1 rows of outputs; add bias[o] to every output of "
                                     "channel o.", _strided_correlate),
-    "average pooling": Exercise("copy max_pool from section 4.7 and replace .amax(dim=(1, 2)) by the mean over the "
-                                "same dimensions.", _average_pooling),
-    "accuracy": Exercise("model.eval(), then under torch.no_grad(): logits = model(to_float_pixels(images)); "
-                         "compare logits.argmax(1) with labels and average the booleans as floats.", _accuracy),
+    "average pooling": Exercise("the windows are the same as max_pool's in section 4.7; only what is kept of each "
+                                "window changes.", _average_pooling),
+    "accuracy": Exercise("switch dropout off first (model.eval()), convert the images as the training loop does, "
+                         "and take the class with the highest logit for each image.", _accuracy),
     "small CNN": Exercise("put the layers in one nn.Sequential in __init__ (self.layers = nn.Sequential(...)) and "
                           "return self.layers(x) in forward; conv_block in section 5.1 shows the pattern.",
                           _small_cnn),
@@ -309,11 +309,12 @@ EXERCISES: dict[str, Exercise] = {
                           "the image's.", _occlusion),
     "one factor": Exercise("ConvConfig's settings are listed in conv_workshop/models.py; change one, for "
                            "example ConvConfig(hidden=64).", _one_factor),
-    "head inputs": Exercise("a 2×2 pool with stride 2 turns 7×7 into ⌊(7 − 2) / 2⌋ + 1; multiply by the channels.",
-                            _head_inputs),
-    "head parameters": Exercise("inputs × outputs weights plus one bias per output: 3,136 inputs, 128 outputs.",
-                                _head_parameters),
-    "conv parameters": Exercise("C_out · (C_in · k · k + 1), with C_in = 32, C_out = 64, k = 3.", _conv_parameters),
+    "head inputs": Exercise("apply section 4.4's formula to the third block's pool (a 2×2 window, stride 2) on the "
+                            "7×7 maps; it rounds down.", _head_inputs),
+    "head parameters": Exercise("a linear layer has one weight per (input, output) pair plus one bias per output; "
+                                "section 4.5 says how many inputs the head receives.", _head_parameters),
+    "conv parameters": Exercise("each filter sees every input channel through its own k×k kernel; do not forget "
+                                "one bias per filter.", _conv_parameters),
     "receptive field": Exercise("add (k − 1) × jump for each layer; the pool doubles the jump for the layers after "
                                 "it (by_hand.receptive_fields does this).", _receptive_field),
     "GAP parameters": Exercise("the GAP head is one linear layer from 64 averaged channels to 10 classes, with bias.",
@@ -337,12 +338,13 @@ def check(exercise: str, answer, **context) -> Result:
         raise ValueError(f"no exercise named {exercise!r}; the exercises are: {', '.join(EXERCISES)}")
     item = EXERCISES[exercise]
     if answer is None:
-        return Result(exercise, False, f"replace None with your answer. Hint: {item.hint}")
+        return Result(exercise, False, "replace None with your answer and run the cell again (a wrong answer gets "
+                                       "a hint).")
     try:
         right, found = item.check(answer, **context)
     except NotImplementedError:
-        return Result(exercise, False, f"fill in the code first (it still raises NotImplementedError). "
-                                       f"Hint: {item.hint}")
+        return Result(exercise, False, "fill in the code and run the cell again (it still raises "
+                                       "NotImplementedError; a wrong answer gets a hint).")
     except (TypeError, ValueError, RuntimeError, IndexError, KeyError, AttributeError) as error:
         return Result(exercise, False, f"your code raised {type(error).__name__}: {error}. Hint: {item.hint}")
     return Result(exercise, bool(right), found if right else f"{found} Hint: {item.hint}")

@@ -230,8 +230,10 @@ def convolution_check(image: torch.Tensor, kernel: torch.Tensor, by_loops: torch
     return figure
 
 
-def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, convolved: torch.Tensor) -> plt.Figure:
-    """What PyTorch computes (kernel as is) beside textbook convolution (kernel flipped). Used in section 4.2."""
+def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, convolved: torch.Tensor,
+                               image: torch.Tensor | None = None) -> plt.Figure:
+    """What PyTorch computes (kernel as is) beside textbook convolution (kernel flipped); with the input `image`, its
+    outline is drawn over both outputs, so that a kernel which moves the image shows which way. Used in section 4.2."""
     figure, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"wspace": 0.45})
     kernel_np = _as_numpy(kernel)
     for axis, values, title in ((axes[0], kernel_np, "kernel as stored"),
@@ -242,6 +244,11 @@ def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, c
     limit = float(max(correlated.abs().max(), convolved.abs().max()))
     _signed(axes[2], correlated, limit, title="cross-correlation\n(PyTorch, nn.Conv2d)", fontsize=10)
     shown = _signed(axes[3], convolved, limit, title="convolution\n(kernel flipped)", fontsize=10)
+    if image is not None:
+        for axis in axes[2:]:
+            axis.contour(_as_numpy(image), levels=[0.15], colors="black", linewidths=1.0)
+        axes[3].text(0.5, -0.08, "black line: the input's outline", transform=axes[3].transAxes, ha="center",
+                     va="top", fontsize=8)
     _colorbar(figure, shown, axes[2:].tolist(), "response")
     figure.suptitle("PyTorch slides the kernel as stored; convolution proper flips it first")
     return figure

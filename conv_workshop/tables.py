@@ -105,6 +105,7 @@ def shift_responses(responses) -> pd.DataFrame:
 def layer_names(rows: list[dict]) -> list[str]:
     """Human names for layer_summary rows: 'block 1, conv 2', 'block 2, max pool', 'head, linear 1', ..."""
     names, block, conv, in_head, linear = [], 1, 0, False, 0
+    convolutional = any(row["type"] == "Conv2d" for row in rows)  # a dense model has layers, not a head
     for row in rows:
         kind = row["type"]
         if kind in ("Flatten", "AdaptiveAvgPool2d"):
@@ -118,7 +119,7 @@ def layer_names(rows: list[dict]) -> list[str]:
                   "MaxPool2d": "max pool", "AvgPool2d": "average pool", "Linear": f"linear {linear}",
                   "AdaptiveAvgPool2d": "global average pool", "Dropout": "dropout", "Flatten": "flatten",
                   "Normalize": "normalise", "PixelPermutation": "scramble pixels"}.get(kind, kind)
-        names.append(f"{place}, {detail}" if place not in ("input",) else detail)
+        names.append(f"{place}, {detail}" if place != "input" and convolutional else detail)
         if kind in ("MaxPool2d", "AvgPool2d"):
             block, conv = block + 1, 0
     return names
