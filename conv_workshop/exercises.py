@@ -106,29 +106,36 @@ def _compare(got, truth: torch.Tensor, what: str) -> tuple[bool, str]:
     return True, ""
 
 
+def _all_match(trials, success: str) -> tuple[bool, str]:
+    """The first (learner's output, PyTorch's, case) that differs, or `success`; trials run lazily, one at a time."""
+    for got, truth, what in trials:
+        right, found = _compare(got, truth, what)
+        if not right:
+            return False, found
+    return True, success
+
+
 def _strided_correlate(answer) -> tuple[bool, str]:
     correlate = _function(answer)
     cases = ((1, 6, 6, 1, 3, 1), (2, 7, 9, 3, 3, 2), (3, 10, 9, 2, 2, 3), (4, 8, 8, 5, 1, 1))
-    for seed, (c_in, height, width, c_out, k, stride) in enumerate(cases):
-        image, kernels = _random(c_in, height, width, seed=seed), _random(c_out, c_in, k, k, seed=seed + 10)
-        bias = _random(c_out, seed=seed + 20)
-        truth = F.conv2d(image[None], kernels, bias, stride=stride)[0]
-        right, found = _compare(correlate(image, kernels, bias, stride), truth,
-                                f"{c_in}×{height}×{width} input, {c_out}×{c_in}×{k}×{k} kernels, stride {stride}")
-        if not right:
-            return False, found
-    return True, "it matches F.conv2d on four shapes and strides."
+
+    def trials():
+        for seed, (c_in, height, width, c_out, k, stride) in enumerate(cases):
+            image, kernels = _random(c_in, height, width, seed=seed), _random(c_out, c_in, k, k, seed=seed + 10)
+            bias = _random(c_out, seed=seed + 20)
+            yield (correlate(image, kernels, bias, stride), F.conv2d(image[None], kernels, bias, stride=stride)[0],
+                   f"{c_in}×{height}×{width} input, {c_out}×{c_in}×{k}×{k} kernels, stride {stride}")
+
+    return _all_match(trials(), "it matches F.conv2d on four shapes and strides.")
 
 
 def _average_pooling(answer) -> tuple[bool, str]:
     pool = _function(answer)
-    for seed, (channels, height, width, size) in enumerate(((1, 4, 4, 2), (3, 7, 9, 2), (2, 9, 9, 3))):
-        maps = _random(channels, height, width, seed=seed)
-        right, found = _compare(pool(maps, size), F.avg_pool2d(maps[None], size)[0],
-                                f"a {channels}×{height}×{width} map with size {size}")
-        if not right:
-            return False, found
-    return True, "it matches F.avg_pool2d, including sizes that do not divide the map."
+    cases = ((1, 4, 4, 2), (3, 7, 9, 2), (2, 9, 9, 3))
+    trials = ((pool(maps, size), F.avg_pool2d(maps[None], size)[0], f"a {channels}×{height}×{width} map, size {size}")
+              for seed, (channels, height, width, size) in enumerate(cases)
+              for maps in [_random(channels, height, width, seed=seed)])
+    return _all_match(trials, "it matches F.avg_pool2d, including sizes that do not divide the map.")
 
 
 def _accuracy(answer) -> tuple[bool, str]:
@@ -199,14 +206,14 @@ def _occlusion(answer) -> tuple[bool, str]:
     torch.manual_seed(0)
     model = ConvNet().eval()
     image = torch.randint(0, 256, (28, 28), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
-    for patch, target in ((4, 3), (7, 8)):
-        truth = Occlusion(model).attribute(to_float_pixels(image[None]), target=target, baselines=0.0,
-                                           sliding_window_shapes=(1, patch, patch), strides=(1, patch, patch))
-        right, found = _compare(occlude(model, image, target, patch), truth[0, 0, ::patch, ::patch].detach(),
-                                f"patch {patch}, class {target}")
-        if not right:
-            return False, found
-    return True, "it matches Captum's Occlusion for patches of 4 and 7."
+    method, pixels = Occlusion(model), to_float_pixels(image[None])
+    def captum(patch: int, target: int) -> torch.Tensor:
+        return method.attribute(pixels, target=target, baselines=0.0, sliding_window_shapes=(1, patch, patch),
+                                strides=(1, patch, patch))[0, 0, ::patch, ::patch].detach()
+
+    trials = ((occlude(model, image, target, patch), captum(patch, target), f"patch {patch}, class {target}")
+              for patch, target in ((4, 3), (7, 8)))
+    return _all_match(trials, "it matches Captum's Occlusion for patches of 4 and 7.")
 
 
 def _one_factor(answer) -> tuple[bool, str]:
