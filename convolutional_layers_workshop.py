@@ -444,6 +444,10 @@ show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_h
 # accuracy is still rising at the last epoch.
 
 # %%
+dense_recipe = lab.choose_augmentation("dense")  # none, flips, shifts: trained on the experiments' images
+tables.recipe_choice(dense_recipe)
+
+# %%
 dense_runs = lab.train_family("schedule")  # {"dense schedule": {variant: runs}} (experiments.schedule_variants)
 schedule = stats.effects_table(dense_runs, splits.test_labels)
 dense = {"dense baseline": dense_runs["dense schedule"]["dense baseline"]}
@@ -1047,6 +1051,10 @@ print(exercises.check("small CNN", MyCNN))
 # The cell trains the default CNN with the profile's seeds and compares it with the dense baseline of section 3.3.
 
 # %%
+cnn_recipe = lab.choose_augmentation("CNN")  # none, flips, shifts, as for the dense model in section 3.3
+tables.recipe_choice(cnn_recipe)
+
+# %%
 headline_runs = lab.train_family("headline")  # the dense baseline above (reused) and ConvNet(ConvConfig())
 headline = stats.effects_table(headline_runs, splits.test_labels)
 cnn = {"CNN": headline_runs["CNN vs dense"]["CNN"]}
@@ -1228,7 +1236,7 @@ pd.DataFrame([{"experiment": experiment, "variant": variant, "configuration": co
 # by an interrupted or earlier execution of this cell are reused).
 
 # %%
-controlled = lab.train_family("controlled")  # experiments.controlled_experiments(): {experiment: {variant: runs}}
+controlled = {**lab.train_family("kernel size"), **lab.train_family("controlled")}  # {experiment: {variant: runs}}
 effects = stats.effects_table(controlled, lab.experiment_splits.test_labels)
 full_run = lab.full_run_effects("controlled")
 show_markdown(findings.describe_resolution(effects))

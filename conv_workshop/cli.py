@@ -116,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def committed_augmentation(config) -> str:
+    """The augmentation the committed full run chose for this kind of model on validation data ('none' before a
+    full run has chosen one)."""
+    from .experiments import RecipeNotChosen, recorded_recipe
+    from .runs import RecordedRuns
+
+    try:
+        return recorded_recipe(RecordedRuns(Path(__file__).resolve().parent.parent / "results")).augment_for(config)
+    except RecipeNotChosen:
+        return "none"
+
+
 def command_train(args) -> dict:
     from .data import load_fashion_mnist, shrink, split_validation
     from .experiments import default_train_config, train_and_record
@@ -127,13 +139,14 @@ def command_train(args) -> dict:
 
     config = DenseConfig() if args.model == "dense" else ConvConfig(kernel_size=args.kernel_size)
     splits = split_validation(load_fashion_mnist(args.data_dir))
+    augment = committed_augmentation(config)
     if args.dry_run:  # the smoke profile's subset, one epoch
         splits = shrink(splits, *PROFILES["smoke"].subset)
-        train_config = default_train_config(config, 1, dense_epoch_factor=1)
+        train_config = default_train_config(config, 1, augment, dense_epoch_factor=1)
     elif args.epochs is None:  # the full profile's recipe: its CNN epochs, the dense baseline's declared multiple
-        train_config = default_train_config(config, PROFILES["full"].main_epochs)
+        train_config = default_train_config(config, PROFILES["full"].main_epochs, augment)
     else:
-        train_config = default_train_config(config, args.epochs, dense_epoch_factor=1)
+        train_config = default_train_config(config, args.epochs, augment, dense_epoch_factor=1)
     recorder = Recorder(args.record, "cli") if args.record else None
     outcome = train_and_record("cli", config.label() if args.model == "cnn" else "dense baseline", config,
                                splits, train_config, args.seed, choose_runtime(args.device), recorder)

@@ -16,42 +16,73 @@ from .data import TRAIN_SIZE, Splits
 from .models import ConvConfig, DenseConfig, ModelConfig, build_model, config_to_dict, count_macs, count_parameters
 from .profiles import PROFILES, Profile
 from .runs import RUN_FIELDS, Outcome, RecordedRuns, Recorder, capture_environment, run_key
-from .stats import effects_table
-from .training import Runtime, TrainConfig, fit, predict_logits
+from .stats import validation_summary
+from .training import AUGMENTATIONS, Runtime, TrainConfig, fit, predict_logits
 
 # The dense baseline is cheap and still improving when the CNN's epoch budget ends: it trains this many times as
 # long, so that the CNN's lead is not an artifact of an under-trained baseline (notebook section 3 measures both).
 DENSE_EPOCH_FACTOR = 3
 
 
-def default_train_config(config: ModelConfig, epochs: int, dense_epoch_factor: int = DENSE_EPOCH_FACTOR,
-                         augment: str = "flip") -> TrainConfig:
-    """The recipe shared by every run: the same optimiser, schedule, batch size and augmentation for all models.
+def default_train_config(config: ModelConfig, epochs: int, augment: str,
+                         dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> TrainConfig:
+    """The recipe shared by every run: the same optimiser, schedule and batch size for all models.
 
     `epochs` is the CNN's budget; the dense model trains dense_epoch_factor × epochs, a declared budget difference.
-    Every model sees random horizontal flips unless `augment` says otherwise (the augmentation experiment).
+    `augment` is the model's own augmentation (Recipe), chosen on validation data by the augmentation experiment.
     """
     factor = dense_epoch_factor if isinstance(config, DenseConfig) else 1
     return TrainConfig(epochs=epochs * factor, augment=augment)
 
 
+def model_kind(config: ModelConfig) -> str:
+    """'dense' or 'CNN': the two kinds of model, each with its own augmentation in the recipe."""
+    return "dense" if isinstance(config, DenseConfig) else "CNN"
+
+
+class RecipeNotChosen(RuntimeError):
+    """A run asked for a model kind's augmentation before the augmentation experiment chose it."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The augmentation each kind of model trains with, everything else being shared: each model at its own best,
+    chosen on validation accuracy by the augmentation experiment (choose_augmentation), never on test data."""
+
+    dense: str | None = None  # one of training.AUGMENTATIONS, or None before the choice
+    cnn: str | None = None
+
+    def augment_for(self, config: ModelConfig) -> str:
+        chosen = self.dense if model_kind(config) == "dense" else self.cnn
+        if chosen is None:
+            raise RecipeNotChosen(f"the {model_kind(config)} model's augmentation is not chosen yet: run its "
+                                  "augmentation experiment first (Workshop.choose_augmentation)")
+        return chosen
+
+    def is_chosen(self, kind: str) -> bool:
+        return (self.dense if kind == "dense" else self.cnn) is not None
+
+    def choose(self, kind: str, augment: str) -> Recipe:
+        return replace(self, **{"dense" if kind == "dense" else "cnn": augment})
+
+
 @dataclass(frozen=True)
 class Variant:
-    """A model config trained with a recipe other than the default one: its augmentation, or (for a dense model)
+    """A model config trained with a recipe other than the chosen one: its augmentation, or (for a dense model)
     its epoch factor, is the factor under study."""
 
     config: ModelConfig
-    augment: str = "flip"
+    augment: str | None = None  # None: the Recipe's choice for this kind of model
     dense_epoch_factor: int | None = None  # None: the experiment's factor (DENSE_EPOCH_FACTOR by default)
 
 
-def recipe(variant: ModelConfig | Variant, epochs: int, dense_epoch_factor: int = DENSE_EPOCH_FACTOR,
-           ) -> tuple[ModelConfig, TrainConfig]:
+def recipe(variant: ModelConfig | Variant, epochs: int, chosen: Recipe,
+           dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> tuple[ModelConfig, TrainConfig]:
     """The model config and training recipe of a variant trained with a CNN budget of `epochs`."""
-    if isinstance(variant, Variant):
-        factor = variant.dense_epoch_factor or dense_epoch_factor
-        return variant.config, default_train_config(variant.config, epochs, factor, variant.augment)
-    return variant, default_train_config(variant, epochs, dense_epoch_factor)
+    entry = variant if isinstance(variant, Variant) else Variant(variant)
+    augment = entry.augment or chosen.augment_for(entry.config)
+    factor = entry.dense_epoch_factor or dense_epoch_factor
+    return entry.config, default_train_config(entry.config, epochs, augment, factor)
 
 
 def train_and_record(experiment: str, variant: str, config: ModelConfig, splits: Splits, train_config: TrainConfig,
@@ -98,13 +129,14 @@ SeedChoice = tuple[int, ...] | Callable[[ModelConfig, int], tuple[int, ...]]
 
 
 def run_variants(experiment: str, variants: dict[str, ModelConfig | Variant], splits: Splits, epochs: int,
-                 seeds: SeedChoice, runtime: Runtime, recorder: Recorder | None,
+                 seeds: SeedChoice, runtime: Runtime, recorder: Recorder | None, chosen: Recipe,
                  progress: bool = True, cache: dict[str, Outcome] | None = None,
                  replay: RecordedRuns | None = None, resume: RecordedRuns | None = None,
                  dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> dict[str, list[Outcome]]:
     """Every variant × its seeds, everything but the variant held fixed; {variant: [outcome per seed]}.
 
-    `epochs` is the CNN budget (see default_train_config for the dense model's). `seeds` is a tuple, or a function
+    `epochs` is the CNN budget (see default_train_config for the dense model's), `chosen` the recipe's
+    augmentation for each kind of model. `seeds` is a tuple, or a function
     of (config, training-set size), such as Profile.seeds_for, that gives cheap runs more seeds.
 
     A run is trained only when no earlier one with the same run key is found, in this order: the cache (runs of
@@ -115,7 +147,7 @@ def run_variants(experiment: str, variants: dict[str, ModelConfig | Variant], sp
     """
     outcomes: dict[str, list[Outcome]] = {}
     for variant, entry in variants.items():
-        config, train_config = recipe(entry, epochs, dense_epoch_factor)
+        config, train_config = recipe(entry, epochs, chosen, dense_epoch_factor)
         outcomes[variant] = []
         for seed in (seeds(config, len(splits.train_labels)) if callable(seeds) else seeds):
             key = run_key(config, train_config, seed, splits.name, len(splits.train_labels))
@@ -169,8 +201,9 @@ def architecture_variants() -> dict[str, dict[str, ModelConfig]]:
         "downsampling": {"max pooling": base, "stride-2 conv": replace(base, downsample="stride")},
         "padding": {"same": base, "valid": replace(base, padding="valid")},
         "pooling": {"max": base, "average": replace(base, downsample="avg")},
-        "width": {"32 → 64 channels": base, "32 → 32 channels": replace(base, channels=(32, 32)),
-                  "64 → 128 channels": replace(base, channels=(64, 128))},
+        # Narrower only: the wider 64 → 128 network took 2.4× the reference's time, too much for the full
+        # profile's seven seeds within its 90 minutes on a 2-core CPU.
+        "width": {"32 → 64 channels": base, "32 → 32 channels": replace(base, channels=(32, 32))},
         "batch norm": {"with batch norm": base, "without batch norm": replace(base, batch_norm=False)},
         "head": {
             "flatten + dense 128": base,
@@ -211,12 +244,36 @@ def data_size_variants(size: int) -> dict[str, ModelConfig]:
     return {f"dense n={size}": DenseConfig(), f"CNN n={size}": ConvConfig()}
 
 
+AUGMENTATION_NAMES = {"none": "no augmentation", "flip": "flips", "shift": "shifts"}
+
+
 def augmentation_variants() -> dict[str, dict[str, Variant]]:
-    """Random horizontal flips off and on, for the dense model and the CNN: what flips add to each model (no flips is
-    the reference, so a positive difference means flips help; the default recipe is the one with flips)."""
-    return {f"flips, {model}": {f"{model}, no flips": Variant(config, augment="none"),
-                                 f"{model}, flips": Variant(config)}
+    """No augmentation (the reference), random horizontal flips and random ±2-pixel shifts, for the dense model and
+    for the CNN: a positive difference means the augmentation helps. Each model's recipe is its best on validation."""
+    return {f"augmentation, {model}": {f"{model}, {AUGMENTATION_NAMES[mode]}": Variant(config, augment=mode)
+                                       for mode in AUGMENTATIONS}
             for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig()))}
+
+
+def choose_augmentation(outcomes: dict[str, list[Outcome]]) -> tuple[str, pd.DataFrame]:
+    """One model's augmentation experiment ({variant: runs}) → the augmentation with the highest mean validation
+    accuracy (the first listed on a tie), and the table it was chosen from (stats.validation_summary)."""
+    table = validation_summary(outcomes)
+    best = table.best_val_accuracy_mean.idxmax()
+    table["chosen"] = table.index == best
+    return str(table.augment[best]), table
+
+
+def recorded_recipe(recorded: RecordedRuns, profile: Profile = PROFILES["full"]) -> Recipe:
+    """The recipe a recorded run chose (by default the committed full run's): each model's augmentation experiment
+    found in the records, then choose_augmentation; a model whose experiment was not recorded stays unchosen."""
+    family = families(profile)["augmentation"]
+    chosen = Recipe()
+    for experiment, variants in family.experiments.items():
+        found = recorded_outcomes(recorded, variants, *family.budget(experiment, profile), chosen=chosen)
+        if len(found) == len(variants):
+            chosen = chosen.choose(experiment.removeprefix("augmentation, "), choose_augmentation(found)[0])
+    return chosen
 
 
 SCRAMBLE_SEED = 0  # the one pixel permutation of the scrambling probe
@@ -229,12 +286,16 @@ def scrambling_variants() -> dict[str, dict[str, ModelConfig]]:
             for model, config in (("dense", DenseConfig()), ("CNN", ConvConfig()))}
 
 
-def recorded_outcomes(recorded: RecordedRuns, variants: dict, train_size: int, epochs: int,
-                      data: str = "Fashion-MNIST", seeds: range = range(10)) -> dict[str, list[Outcome]]:
-    """The recorded runs of these variants (found by run key, whatever experiment trained them), without models."""
+def recorded_outcomes(recorded: RecordedRuns, variants: dict, train_size: int, epochs: int, chosen: Recipe,
+                      data: str = "Fashion-MNIST", seeds: range = range(20)) -> dict[str, list[Outcome]]:
+    """The recorded runs of these variants (found by run key, whatever experiment trained them), without models;
+    variants whose augmentation the recipe has not chosen are left out."""
     found = {}
     for variant, entry in variants.items():
-        config, train_config = recipe(entry, epochs)
+        try:
+            config, train_config = recipe(entry, epochs, chosen)
+        except RecipeNotChosen:
+            continue
         runs = []
         for seed in seeds:
             hit = recorded.find(run_key(config, train_config, seed, data, train_size))
@@ -249,12 +310,23 @@ def recorded_outcomes(recorded: RecordedRuns, variants: dict, train_size: int, e
 
 @dataclass(frozen=True)
 class Family:
-    """A declared family of comparisons: its experiments ({experiment: {variant: config}}, the first variant the
-    reference) and the data they train on; the verdicts of one family are corrected together (stats.effects_table)."""
+    """What one cell trains together: its experiments ({experiment: {variant: config}}, the first variant the
+    reference), the data they train on, and the declared family of tests whose verdicts are corrected together
+    (`correction`: Holm's correction runs over every comparison of every Family with the same correction)."""
 
     name: str
     experiments: dict[str, dict]
     scope: str  # "headline": the whole training split; "experiments": the controlled subset; "data size": per size
+    correction: str = ""  # the family of tests; "" = this Family's own name
+
+    @property
+    def tests(self) -> str:
+        return self.correction or self.name
+
+    @property
+    def comparisons(self) -> int:
+        """How many comparisons against a reference this Family adds to its family of tests."""
+        return sum(len(variants) - 1 for variants in self.experiments.values())
 
     def budget(self, experiment: str, profile: Profile, full_size: int = TRAIN_SIZE) -> tuple[int, int]:
         """(training images, CNN epochs) of an experiment of this family in a profile whose headline models train on
@@ -270,23 +342,33 @@ class Family:
 def families(profile: Profile = PROFILES["full"]) -> dict[str, Family]:
     """Every family of comparisons the notebook and the README report (the data-size family at profile's sizes)."""
     declared = [
-        Family("schedule", {"dense schedule": schedule_variants()}, "headline"),
-        Family("headline", {"CNN vs dense": baseline_variants()}, "headline"),
-        Family("controlled", controlled_experiments(), "experiments"),
-        Family("small GAP", {"small GAP vs dense": small_gap_variants()}, "experiments"),
+        # Primary: the original workshop's claims (the CNN beats the dense model; 5×5 and 7×7 kernels against 3×3).
+        Family("headline", {"CNN vs dense": baseline_variants()}, "headline", correction="primary"),
+        Family("kernel size", {"kernel size": kernel_size_variants()}, "experiments", correction="primary"),
+        # Secondary: every other controlled factor of section 6, against the same reference CNN.
+        Family("controlled", architecture_variants(), "experiments", correction="secondary"),
+        # Each of these is its own family of tests: the recipe, a budget check, and the probes of section 7.
         Family("augmentation", augmentation_variants(), "experiments"),
+        Family("schedule", {"dense schedule": schedule_variants()}, "headline"),
+        Family("small GAP", {"small GAP vs dense": small_gap_variants()}, "experiments"),
         Family("scrambling", scrambling_variants(), "experiments"),
         Family("data size", {f"n={size}": data_size_variants(size) for size in profile.data_sizes}, "data size"),
     ]
     return {family.name: family for family in declared}
 
 
-def recorded_effects(recorded: RecordedRuns, family: Family, test_labels: torch.Tensor,
-                     profile: Profile = PROFILES["full"]) -> pd.DataFrame:
-    """A family's effects table from recorded runs (the committed full run's, by default budget): the experiments
-    whose reference and at least one other variant were recorded; empty when none was."""
-    found = {name: recorded_outcomes(recorded, variants, *family.budget(name, profile))
+def family_of_tests(name: str, profile: Profile = PROFILES["full"]) -> list[Family]:
+    """Every Family whose comparisons are corrected together with Family `name`'s (the primary family: headline
+    and kernel size)."""
+    declared = families(profile)
+    return [family for family in declared.values() if family.tests == declared[name].tests]
+
+
+def recorded_family_runs(recorded: RecordedRuns, family: Family, chosen: Recipe,
+                         profile: Profile = PROFILES["full"]) -> dict[str, dict[str, list[Outcome]]]:
+    """A Family's recorded runs ({experiment: {variant: runs}}) at its budget in `profile`: the experiments whose
+    reference and at least one other variant were recorded."""
+    found = {name: recorded_outcomes(recorded, variants, *family.budget(name, profile), chosen=chosen)
              for name, variants in family.experiments.items()}
-    found = {name: runs for name, runs in found.items()
-             if len(runs) > 1 and next(iter(family.experiments[name])) in runs}
-    return effects_table(found, test_labels) if found else pd.DataFrame()
+    return {name: runs for name, runs in found.items()
+            if len(runs) > 1 and next(iter(family.experiments[name])) in runs}

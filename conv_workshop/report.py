@@ -20,10 +20,11 @@ import torch
 from . import tables
 from .atomic import write_atomic
 from .data import TRAIN_SIZE
-from .experiments import DENSE_EPOCH_FACTOR, families, recorded_effects
+from .experiments import DENSE_EPOCH_FACTOR, families, recorded_family_runs, recorded_recipe
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import PROFILES
 from .runs import RecordedRuns, count_reproduced, load_runs
+from .stats import effects_table
 from .tables import to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,9 @@ def recorded_families(root: Path = ROOT, labels: torch.Tensor | None = None) -> 
     if not len(recorded):
         return {}
     labels = test_labels() if labels is None else labels
-    return {name: recorded_effects(recorded, family, labels) for name, family in families().items()}
+    chosen = recorded_recipe(recorded)
+    found = {name: recorded_family_runs(recorded, family, chosen) for name, family in families().items()}
+    return {name: effects_table(runs, labels) if runs else pd.DataFrame() for name, runs in found.items()}
 
 
 def _effects_table(table: pd.DataFrame, language: str, experiment: bool = False, extra: tuple[str, ...] = ()) -> str:

@@ -9,6 +9,7 @@ import inspect
 import json
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -19,11 +20,23 @@ import torch
 from .atomic import write_atomic
 from .data import FashionMNIST, Splits, balanced_subset, load_fashion_mnist, shrink, split_validation
 from .environment import PackageStatus, describe_packages
-from .experiments import DENSE_EPOCH_FACTOR, Family, families, recorded_effects, run_variants
+from .experiments import (
+    DENSE_EPOCH_FACTOR,
+    Family,
+    Recipe,
+    Variant,
+    choose_augmentation,
+    families,
+    model_kind,
+    recorded_family_runs,
+    recorded_recipe,
+    run_variants,
+)
 from .plots import save_figure
 from .profiles import Profile, choose_profile
 from .runs import Outcome, RecordedRuns, Recorder, capture_environment, load_runs, training_code_version
 from .settings import RunSettings, run_settings
+from .stats import effects_table
 from .training import Runtime, choose_runtime
 
 COMMITTED = Path("results")  # the committed full-profile run, relative to the repository root
@@ -85,6 +98,7 @@ class Workshop:
     run_date: str = ""
     cache: dict[str, Outcome] = field(default_factory=dict)  # run key -> outcome
     start_note: str = ""  # how this run started: fresh, resumed, or why it could not resume
+    recipe: Recipe = field(default_factory=Recipe)  # each model's augmentation, once chosen on validation
 
     @property
     def figures(self) -> Path:
@@ -129,13 +143,31 @@ class Workshop:
         return pd.Series(rows, name="value").to_frame()
 
     def train(self, experiment: str, variants: dict, splits: Splits | None = None, epochs: int | None = None,
-              dense_epoch_factor: int = DENSE_EPOCH_FACTOR) -> dict[str, list[Outcome]]:
-        """Train (or take from the cache / replay) every variant with the profile's seeds, recorded under
-        `experiment`; {variant: outcomes}. Used in section 6 (exercise 6.2) and by train_family."""
+              dense_epoch_factor: int = DENSE_EPOCH_FACTOR, primary: bool = False) -> dict[str, list[Outcome]]:
+        """Train (or take from the cache / replay) every variant with the profile's seeds (its primary seeds for
+        the primary family), recorded under `experiment`; {variant: outcomes}. Each kind of model trains with the
+        recipe's augmentation, chosen first if it was not yet. Used in section 6 (exercise 6.2) and by
+        train_family."""
         splits = splits or self.experiment_splits
-        return run_variants(experiment, variants, splits, epochs or self.profile.experiment_epochs,
-                            self.profile.seeds_for, self.runtime, self.recorder, cache=self.cache, replay=self.replay,
+        for entry in variants.values():
+            config = entry.config if isinstance(entry, Variant) else entry
+            if not (isinstance(entry, Variant) and entry.augment) and not self.recipe.is_chosen(model_kind(config)):
+                self.choose_augmentation(model_kind(config))
+        seeds = partial(self.profile.seeds_for, primary=primary)
+        return run_variants(experiment, variants, splits, epochs or self.profile.experiment_epochs, seeds,
+                            self.runtime, self.recorder, self.recipe, cache=self.cache, replay=self.replay,
                             resume=self.resume, dense_epoch_factor=dense_epoch_factor)
+
+    def choose_augmentation(self, kind: str) -> pd.DataFrame:
+        """Run one model's augmentation experiment (none, flips, shifts on the experiments' images, section 3.3 for
+        the dense model, 5.2 for the CNN) and keep the augmentation with the best mean validation accuracy as that
+        model's recipe; the table it was chosen from. Nothing is trained again once chosen in this session."""
+        family = families(self.profile)["augmentation"]
+        experiment = f"augmentation, {kind}"
+        runs = self.train(experiment, family.experiments[experiment], *self.data_and_epochs(family, experiment))
+        augment, table = choose_augmentation(runs)
+        self.recipe = self.recipe.choose(kind, augment)
+        return table
 
     def train_family(self, name: str) -> dict[str, dict[str, list[Outcome]]]:
         """Every experiment of a declared family (experiments.families), each on its data with its epochs, recorded
@@ -145,7 +177,8 @@ class Workshop:
         one line says so."""
         family = families(self.profile)[name]
         known = len(self.cache)
-        runs = {experiment: self.train(experiment, variants, *self.data_and_epochs(family, experiment))
+        runs = {experiment: self.train(experiment, variants, *self.data_and_epochs(family, experiment),
+                                       primary=family.tests == "primary")
                 for experiment, variants in family.experiments.items()}
         if len(self.cache) == known:
             count = sum(len(outcomes) for variants in runs.values() for outcomes in variants.values())
@@ -188,7 +221,9 @@ class Workshop:
         """
         if self.profile.name == "full":
             return None
-        table = recorded_effects(committed_runs(), families()[family], self.data.test_labels)
+        committed = committed_runs()
+        runs = recorded_family_runs(committed, families()[family], recorded_recipe(committed))
+        table = effects_table(runs, self.data.test_labels) if runs else pd.DataFrame()
         return None if table.empty else table
 
     def full_run_found(self) -> bool:

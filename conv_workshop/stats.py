@@ -185,6 +185,19 @@ def _mean_of(outcomes, field_name: str) -> float:
     return float(pd.Series([o.record[field_name] for o in outcomes], dtype=float).mean())
 
 
+def validation_summary(outcomes: dict[str, list]) -> pd.DataFrame:
+    """One row per variant ({variant: [Outcome per seed]}) of what a recipe is chosen on: the mean (and 95 %
+    interval over seeds) of each run's best validation accuracy, never a test number (sections 3.4 and 5.2)."""
+    rows = []
+    for variant, runs in outcomes.items():
+        values = [o.record["best_val_accuracy"] for o in runs]
+        interval = mean_interval(values)
+        rows.append({"variant": variant, "augment": runs[0].record["train_config"]["augment"], "seeds": len(runs),
+                     "best_val_accuracy_mean": interval.mean, "best_val_accuracy_low": interval.low,
+                     "best_val_accuracy_high": interval.high})
+    return pd.DataFrame(rows)
+
+
 def summarise_outcomes(outcomes: dict[str, list]) -> pd.DataFrame:
     """One row per variant ({variant: [Outcome per seed]}): mean ± std test accuracy over seeds, parameters, MACs
     and training time."""

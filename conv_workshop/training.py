@@ -96,7 +96,7 @@ class TrainConfig:
     learning_rate: float = 3e-3  # peak learning rate of the one-cycle schedule
     weight_decay: float = 1e-2  # AdamW's decoupled weight decay
     label_smoothing: float = 0.0  # cross-entropy label smoothing
-    augment: str = "none"  # "none", or "flip": random horizontal flips of whole batches
+    augment: str = "none"  # one of AUGMENTATIONS: none, random horizontal flips, or random ±2-pixel shifts
     eval_batch_size: int = EVAL_BATCH_SIZE  # images per forward pass when evaluating
     # Validating every epoch dominated the long runs of small training sets (100 epochs of 500 images spent 5×
     # longer validating than training), and with a one-cycle schedule the best epoch is nearly always one of the
@@ -120,8 +120,14 @@ def to_input(images: torch.Tensor, runtime: Runtime) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if runtime.channels_last else x
 
 
+AUGMENTATIONS = ("none", "flip", "shift")  # the recipes the augmentation experiment compares (section 3.4)
+MAX_SHIFT = 2  # pixels: a "shift" moves each image by up to this many pixels in x and in y
+
+
 def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-    """Batch-level augmentation: flip a random half of the images left-right (clothes stay clothes when mirrored).
+    """Batch-level augmentation of an N×1×H×W batch: "flip" mirrors a random half of the images left-right (clothes
+    stay clothes when mirrored); "shift" moves each image by a random whole number of pixels in [−2, 2] along each
+    axis, filling the uncovered border with black, as data.shift_images does for one fixed shift.
 
     The generator lives on x's device: a mask drawn on the CPU and copied over would stall a GPU every step.
     """
@@ -130,7 +136,21 @@ def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> tor
     if mode == "flip":
         flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
         return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-    raise ValueError(f"augment={mode!r}; choose 'none' or 'flip'")
+    if mode == "shift":
+        return _random_shifts(x, generator)
+    raise ValueError(f"augment={mode!r}; choose one of {', '.join(AUGMENTATIONS)}")
+
+
+def _random_shifts(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image moved by its own (dx, dy) in [−MAX_SHIFT, MAX_SHIFT]²: a crop of the zero-padded batch."""
+    count, channels, height, width = x.shape
+    padded = F.pad(x, (MAX_SHIFT,) * 4)
+    offsets = torch.randint(0, 2 * MAX_SHIFT + 1, (2, count), generator=generator, device=x.device)
+    rows = offsets[0, :, None] + torch.arange(height, device=x.device)  # count × height, rows of the padded image
+    cols = offsets[1, :, None] + torch.arange(width, device=x.device)
+    batch = torch.arange(count, device=x.device)[:, None, None, None]
+    channel = torch.arange(channels, device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
 @torch.no_grad()
