@@ -364,6 +364,21 @@ def family_of_tests(name: str, profile: Profile = PROFILES["full"]) -> list[Fami
     return [family for family in declared.values() if family.tests == declared[name].tests]
 
 
+def family_size(name: str, profile: Profile = PROFILES["full"]) -> int:
+    """How many comparisons the family of tests of Family `name` holds (Holm's m)."""
+    return sum(family.comparisons for family in family_of_tests(name, profile))
+
+
+def recorded_tests(recorded: RecordedRuns, name: str, profile: Profile = PROFILES["full"],
+                   ) -> tuple[dict[str, dict[str, list[Outcome]]], int]:
+    """The recorded runs of the whole family of tests of Family `name` (by default the committed full run's, with
+    the recipe it chose) and the family's size: what stats.effects_table corrects together."""
+    chosen = recorded_recipe(recorded, profile)
+    runs = {experiment: outcomes for family in family_of_tests(name, profile)
+            for experiment, outcomes in recorded_family_runs(recorded, family, chosen, profile).items()}
+    return runs, family_size(name, profile)
+
+
 def recorded_family_runs(recorded: RecordedRuns, family: Family, chosen: Recipe,
                          profile: Profile = PROFILES["full"]) -> dict[str, dict[str, list[Outcome]]]:
     """A Family's recorded runs ({experiment: {variant: runs}}) at its budget in `profile`: the experiments whose

@@ -24,10 +24,12 @@ def describe_profile(profile, committed_found: bool) -> str:
     if profile.name == "full":
         return (f"Profile `full`: {len(profile.seeds)} seeds for every CNN and {len(profile.cheap_seeds)} for cheap "
                 "runs, the budget behind the committed results; its verdicts are the workshop's answers.")
-    seeds = len(profile.seeds)
-    text = (f"Profile `{profile.name}` trains less ({seeds} seed{'s' if seeds != 1 else ''} per CNN, "
-            f"{profile.experiment_epochs} epoch(s) per experiment): its own numbers show the mechanics, "
-            + ("but with one seed per CNN its comparisons cannot be resolved. " if seeds < 2 else ""))
+    seeds, primary = len(profile.seeds), len(profile.primary_seeds)
+    text = (f"Profile `{profile.name}` trains less ({primary} seed{'s' if primary != 1 else ''} per CNN for the "
+            f"primary questions, {seeds} elsewhere; {profile.main_epochs} epochs for the headline CNN and "
+            f"{profile.experiment_epochs} per experiment): its own verdicts answer the primary questions for this "
+            "smaller budget, "
+            + ("and with one seed elsewhere the other comparisons mostly cannot be resolved. " if seeds < 2 else ""))
     if committed_found:
         return text + "Every experiment's table also shows the committed full run's result, labelled *full run*."
     return text + ("The committed full run's results were not found (results/), so no reference column is shown: "
@@ -99,20 +101,38 @@ def describe_confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: 
             f"largest measured gain over the dense model is on **{best['class']}** ({gain.max():+.1f} points).")
 
 
+def describe_noise(noise, seeds: int) -> str:
+    """Section 6: the measured noise of one comparison and what it means for the seeds a difference needs."""
+    if math.isnan(noise.seed_sd):
+        return ("With one seed per variant the seed-to-seed noise cannot be measured, so no power can be computed "
+                "(the full profile trains 7 seeds per variant).")
+    row = noise.power_table().set_index("seeds")
+    here = ""
+    if seeds in row.index:
+        here = (f" With this run's {seeds} seeds: {row.power[seeds]:.0%} for 0.5 points, and "
+                f"{row.detectable[seeds]:.2f} points detected 80 % of the time.")
+    return (f"Measured on the reference CNN's family: the test accuracy of one run varies by **{noise.seed_sd:.2f} "
+            f"points** (SD over seeds, pooled over {noise.arms} arms), and which test images were drawn adds "
+            f"**±{noise.test_se:.2f} points** (standard error) to a difference of two models. With Holm over "
+            f"{noise.family_size} tests, a 0.5-point difference is detected with 80 % chance from "
+            f"**{noise.seeds_needed} seeds per arm**." + here)
+
+
 def describe_resolution(effects: pd.DataFrame) -> str:
-    """Section 6: how wide this budget's intervals are and how many comparisons it resolved."""
+    """Section 6: how many comparisons of a family this budget resolved, and the smallest one it resolved."""
     rows = effects[effects.verdict != "reference"]
-    widths = ((rows.high - rows.low) / 2).dropna()
     seeds = int(rows.seeds.min())
-    resolved = int(rows.verdict.isin(["better", "worse"]).sum())
-    if widths.empty:
-        return (f"With {seeds} seed per variant no interval can be computed: every verdict reads 'not resolved' "
-                "(the full profile trains 3 seeds per variant).")
-    most = int(rows.seeds.max())
-    return (f"With {seeds if most == seeds else f'{seeds}–{most}'} seeds per variant, the 95 % intervals of these "
-            f"{len(rows)} differences are ±{widths.min():.2f} to ±{widths.max():.2f} points wide "
-            f"(median ±{widths.median():.2f}): smaller differences cannot be resolved by this budget, and "
-            f"**{resolved} of {len(rows)}** comparisons are resolved after Holm's correction.")
+    if rows.p_value.isna().all():
+        return (f"With {seeds} seed per variant and nothing to pool, no comparison can be tested: every verdict reads "
+                "'not resolved' (the full profile trains 7 seeds per variant).")
+    decided = rows[rows.verdict.isin(["better", "worse"])]
+    equivalent = int(rows.verdict.str.startswith("equivalent").sum())
+    smallest = (f"; the smallest difference resolved is {decided.difference.abs().min():.2f} points"
+                if len(decided) else "")
+    return (f"Of these {len(rows)} comparisons (Holm over a family of {int(rows.family_size.iloc[0])}), "
+            f"**{len(decided)}** are resolved as better or worse and **{equivalent}** as equivalent within "
+            f"±0.5 points{smallest}. A larger difference can stay *not resolved* beside a smaller resolved one "
+            "when its standard error is larger: the p (Holm) column shows each test.")
 
 
 def describe_translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
@@ -145,8 +165,41 @@ def describe_data_size(efficiency: pd.DataFrame) -> str:
     return ("CNN minus dense baseline with " + "; ".join(parts) + f". The lead is between {leads.min():+.1f} and "
             f"{leads.max():+.1f} points across the sizes. Counted in errors, the CNN makes "
             f"{', '.join(cuts)} than the dense model (as a share of the dense model's errors, from mean "
-            "accuracies). Whether either changes with the training-set size is "
-            "not tested (the epochs also differ between sizes).")
+            "accuracies).")
+
+
+def describe_lead_change(change: pd.DataFrame) -> str:
+    """Section 7.3: the interaction test, lead with the fewest images minus lead with the most."""
+    row = change.iloc[0]
+    p_text = "not computable" if math.isnan(row.p_value) else "< 0.001" if row.p_value < 0.001 else f"{row.p_value:.3f}"
+    return (f"The lead with {row.small.removeprefix('n=')} images minus the lead with {row.large.removeprefix('n=')}: "
+            f"**{difference_text(row.difference, row.low, row.high)} points** (p = {p_text}): "
+            f"**{row.verdict}**. The epochs also differ between the sizes, so this compares two budgets, not two "
+            "data sizes alone.")
+
+
+def describe_recipe(table: pd.DataFrame, model: str) -> str:
+    """Sections 3.3 and 5.2: the augmentation chosen for a model, and by how much it led on validation."""
+    ordered = table.sort_values("best_val_accuracy_mean", ascending=False)
+    best, runner = ordered.iloc[0], ordered.iloc[1]
+    names = {"none": "no augmentation", "flip": "random flips", "shift": "random ±2-pixel shifts"}
+    return (f"The {model} trains with **{names[best.augment]}** from here on: mean validation accuracy "
+            f"{best.best_val_accuracy_mean * 100:.2f} % over {int(best.seeds)} seed{'s' if best.seeds != 1 else ''}, "
+            f"{(best.best_val_accuracy_mean - runner.best_val_accuracy_mean) * 100:.2f} points above "
+            f"{names[runner.augment]}. Chosen on validation images only; section 6.9 tests the three on the test set.")
+
+
+def describe_per_class_tests(tests: pd.DataFrame) -> str:
+    """Section 5.3: which per-class differences McNemar's test resolves for these two trained models."""
+    better = list(tests[tests.verdict == "better"]["class"])
+    worse = list(tests[tests.verdict == "worse"]["class"])
+    open_ = list(tests[tests.verdict == "not resolved"]["class"])
+    parts = [f"the CNN is better on **{len(better)}** classes ({', '.join(better) or 'none'})"]
+    if worse:
+        parts.append(f"worse on {', '.join(worse)}")
+    parts.append(f"not resolved on {', '.join(open_) or 'none'}")
+    return ("Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): "
+            + "; ".join(parts) + ". This is about these two trained models on these test images, not other seeds.")
 
 
 def describe_edge_likeness(edges: pd.DataFrame) -> str:

@@ -615,12 +615,12 @@ def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFram
     y = np.arange(len(rows))
     offset = 0.18 if reference is not None else 0.0
     for i, row in rows.iterrows():
-        resolved = row.verdict in ("better", "worse")
-        colour = {"better": "C2", "worse": "C3"}.get(row.verdict, "C0")
+        resolved = not row.verdict.startswith("not resolved")
+        colour = {"better": "C2", "worse": "C3"}.get(row.verdict, "C7" if resolved else "C0")
         if not math.isnan(row.low):
             axis.hlines(y[i] - offset, row.low, row.high, color=colour, lw=2)
-        axis.plot(row.difference, y[i] - offset, "o", ms=8, color=colour, mfc=colour if resolved else "white",
-                  mew=2)
+        axis.plot(row.difference, y[i] - offset, "s" if row.verdict.startswith("equivalent") else "o", ms=8,
+                  color=colour, mfc=colour if resolved else "white", mew=2)
         if reference is not None:
             match = reference[(reference.experiment == row.experiment) & (reference.variant == row.variant)]
             if len(match):
@@ -638,6 +638,7 @@ def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFram
     axis.grid(alpha=0.3, axis="x")
     handles = [Line2D([], [], marker="o", color="C2", mfc="C2", lw=2, label="this run: better (Holm)"),
                Line2D([], [], marker="o", color="C3", mfc="C3", lw=2, label="this run: worse (Holm)"),
+               Line2D([], [], marker="s", color="C7", mfc="C7", lw=2, label="this run: equivalent (TOST)"),
                Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="this run: not resolved")]
     if reference is not None:
         handles.append(Line2D([], [], marker="D", color="0.55", lw=2, label=reference_label))

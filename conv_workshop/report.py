@@ -20,11 +20,11 @@ import torch
 from . import tables
 from .atomic import write_atomic
 from .data import TRAIN_SIZE
-from .experiments import DENSE_EPOCH_FACTOR, families, recorded_family_runs, recorded_recipe
+from .experiments import DENSE_EPOCH_FACTOR, choose_augmentation, families, recorded_tests
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import PROFILES
 from .runs import RecordedRuns, count_reproduced, load_runs
-from .stats import effects_table
+from .stats import effects_table, lead_change
 from .tables import to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,9 @@ SPANISH = {
     "experiment": "experimento", "variant": "variante", "seeds": "semillas", "parameters": "parámetros",
     "MACs (M)": "MACs (M)", "test accuracy (%)": "precisión de prueba (%)",
     "difference (points, 95 % CI)": "diferencia (puntos, IC 95 %)", "verdict": "veredicto",
-    "epochs": "épocas", "train images": "imágenes de entrenamiento", "flips": "volteos",
+    "epochs": "épocas", "train images": "imágenes de entrenamiento", "augmentation": "aumento de datos",
+    "p (Holm)": "p (Holm)", "seeds per arm": "semillas por brazo",
+    "validation accuracy (%, 95 % CI)": "precisión de validación (%, IC 95 %)", "chosen": "elegido",
     "direction": "dirección", "shift": "desplazamiento (px)", "block": "bloque", "channels": "canales",
     "median entropy (bits)": "entropía mediana (bits)", "labels shuffled (bits)": "etiquetas barajadas (bits)",
     "p (below shuffled)": "p (bajo barajadas)", "p (vs first block)": "p (frente al bloque 1)",
@@ -48,7 +50,10 @@ def _spanish_verdict(text: str) -> str:
     if text.startswith("not resolved with"):
         count = text.split()[3]
         return f"sin resolver con {count} semilla{'s' if count != '1' else ''}"
-    return {"better": "mejor", "worse": "peor", "reference": "referencia"}.get(text, text)
+    if text.startswith("equivalent within"):
+        return "equivalente dentro de " + text.split()[-1].replace(".", ",")
+    return {"better": "mejor", "worse": "peor", "reference": "referencia", "larger with fewer images":
+            "mayor con menos imágenes", "smaller with fewer images": "menor con menos imágenes"}.get(text, text)
 
 
 def _localise(frame: pd.DataFrame, language: str) -> pd.DataFrame:
@@ -57,8 +62,11 @@ def _localise(frame: pd.DataFrame, language: str) -> pd.DataFrame:
     frame = frame.copy()
     if "verdict" in frame:
         frame["verdict"] = frame.verdict.map(_spanish_verdict)
-    if "flips" in frame:
-        frame["flips"] = frame.flips.map({"yes": "sí", "no": "no"})
+    if "augmentation" in frame:
+        frame["augmentation"] = frame.augmentation.map({"none": "ninguno", "flips": "volteos",
+                                                        "shifts (±2 px)": "desplazamientos (±2 px)"})
+    if "chosen" in frame:
+        frame["chosen"] = frame.chosen.str.replace("chosen", "elegido")
     return frame.rename(columns=SPANISH)
 
 
@@ -80,16 +88,20 @@ def recorded_families(root: Path = ROOT, labels: torch.Tensor | None = None) -> 
     if not len(recorded):
         return {}
     labels = test_labels() if labels is None else labels
-    chosen = recorded_recipe(recorded)
-    found = {name: recorded_family_runs(recorded, family, chosen) for name, family in families().items()}
-    return {name: effects_table(runs, labels) if runs else pd.DataFrame() for name, runs in found.items()}
+    tables_by_name = {}
+    for name in families():
+        runs, size = recorded_tests(recorded, name)
+        table = effects_table(runs, labels, size) if runs else pd.DataFrame()
+        own = set(families()[name].experiments)
+        tables_by_name[name] = table[table.experiment.isin(own)].reset_index(drop=True) if runs else table
+    return tables_by_name
 
 
 def _effects_table(table: pd.DataFrame, language: str, experiment: bool = False, extra: tuple[str, ...] = ()) -> str:
     if table.empty:
         return NONE[language]
     columns = (("experiment",) if experiment else ()) + ("variant", "seeds", *extra, "parameters", "MACs (M)",
-                                                         "accuracy", "difference", "verdict")
+                                                         "accuracy", "difference", "p (Holm)", "verdict")
     return _markdown(tables.summary(table, columns), language)
 
 
@@ -146,12 +158,42 @@ def profiles_table(language: str, root: Path = ROOT) -> str:
                 f"{train:,} / {experiments:,}",
             "épocas (CNN / denso / experimentos)" if es else "epochs (CNN / dense / experiments)":
                 f"{profile.main_epochs} / {profile.main_epochs * DENSE_EPOCH_FACTOR} / {profile.experiment_epochs}",
-            "semillas (CNN / ejecuciones baratas)" if es else "seeds (CNNs / cheap runs)":
-                f"{len(profile.seeds)} / {len(profile.cheap_seeds)}",
+            "semillas (CNN principales / otras CNN / ejecuciones baratas)" if es else
+            "seeds (primary CNNs / other CNNs / cheap runs)":
+                f"{len(profile.primary_seeds)} / {len(profile.seeds)} / {len(profile.cheap_seeds)}",
             "presupuesto, CPU de 2 núcleos" if es else "budget, 2-core CPU": f"≤ {profile.cpu_budget_minutes} min",
             "medido" if es else "measured": measured,
         })
     return to_markdown(pd.DataFrame(rows))
+
+
+def _recipe_tables(root: Path, language: str) -> list[str]:
+    """Each model's augmentation choice on validation (sections 3.3 and 5.2), from the recorded runs."""
+    recorded = RecordedRuns(root / "results")
+    runs, _ = recorded_tests(recorded, "augmentation")
+    out = []
+    for experiment, outcomes in runs.items():
+        if len(outcomes) == len(families()["augmentation"].experiments[experiment]):
+            table = tables.recipe_choice(choose_augmentation(outcomes)[1])
+            out.append(_markdown(table.assign(model=experiment.removeprefix("augmentation, "))[
+                ["model", *table.columns]].rename(columns={"model": "modelo" if language == "es" else "model"}),
+                language))
+    return out
+
+
+def _lead_change(root: Path, labels: torch.Tensor | None, language: str) -> str:
+    """The interaction test of section 7.3: the CNN's lead with the fewest images minus with the most."""
+    runs, _ = recorded_tests(RecordedRuns(root / "results"), "data size")
+    if len(runs) < 2:
+        return ""
+    names = list(runs)
+    change = lead_change(runs, labels if labels is not None else test_labels(), names[0], names[-1])
+    row = change.iloc[0]
+    what = ("diferencia de ventajas (CNN − denso)" if language == "es" else "lead difference (CNN − dense)")
+    table = pd.DataFrame([{what: f"{row.small} − {row.large}",
+                           "difference (points, 95 % CI)": tables.difference_text(row.difference, row.low, row.high),
+                           "p (Holm)": tables.p_text(row.p_holm), "verdict": row.verdict}])
+    return _markdown(table, language)
 
 
 def generated_blocks(language: str, root: Path = ROOT, labels: torch.Tensor | None = None) -> dict[str, str]:
@@ -165,15 +207,15 @@ def generated_blocks(language: str, root: Path = ROOT, labels: torch.Tensor | No
         blocks["reference-run"] = _reference_run(runs, root, language)
         headline = pd.concat([families["headline"], families["schedule"]], ignore_index=True)
         blocks["headline"] = _effects_table(headline, language, experiment=True, extra=("train images", "epochs"))
-        controlled = families["controlled"]
-        kernel = controlled[controlled.experiment == "kernel size"] if not controlled.empty else controlled
-        blocks["kernel"] = _effects_table(kernel, language)
-        others = controlled[controlled.experiment != "kernel size"] if not controlled.empty else controlled
-        blocks["architecture"] = _effects_table(pd.concat([others, families["small GAP"]], ignore_index=True),
+        blocks["kernel"] = _effects_table(families["kernel size"], language)
+        blocks["architecture"] = _effects_table(pd.concat([families["controlled"], families["small GAP"]],
+                                                          ignore_index=True),
                                                 language, experiment=True)
-        blocks["augmentation"] = _effects_table(families["augmentation"], language, experiment=True)
+        blocks["augmentation"] = "\n\n".join([*_recipe_tables(root, language),
+                                                _effects_table(families["augmentation"], language, experiment=True)])
         probes = [_effects_table(families["scrambling"], language, experiment=True),
-                  _effects_table(families["data size"], language, experiment=True, extra=("train images", "epochs"))]
+                  _effects_table(families["data size"], language, experiment=True, extra=("train images", "epochs")),
+                  _lead_change(root, labels, language)]
         translation = root / "results" / "translation.csv"
         if translation.exists():
             table = tables.translation(pd.read_csv(translation)).reset_index()

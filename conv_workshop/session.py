@@ -27,9 +27,9 @@ from .experiments import (
     Variant,
     choose_augmentation,
     families,
+    family_size,
     model_kind,
-    recorded_family_runs,
-    recorded_recipe,
+    recorded_tests,
     run_variants,
 )
 from .plots import save_figure
@@ -214,17 +214,28 @@ class Workshop:
 
     # --- the committed full run, shown beside a smaller profile's results ---
 
-    def full_run_effects(self, family: str) -> pd.DataFrame | None:
-        """The committed full run's effects table for a family (None in the full profile itself, or if missing).
+    def effects(self, runs: dict[str, dict[str, list[Outcome]]], family: str | None = None) -> pd.DataFrame:
+        """stats.effects_table of `runs`, corrected as part of the declared family of tests of Family `family`
+        (experiments.family_of_tests: tests not among `runs` count as p = 1); without a family, as a family of its
+        own. Used throughout sections 3–7."""
+        size = family_size(family, self.profile) if family else None
+        return effects_table(runs, self.splits.test_labels, size)
+
+    def full_run_effects(self, *family: str) -> pd.DataFrame | None:
+        """The committed full run's effects table for one or more Families, each corrected within its family of
+        tests as the notebook does (None in the full profile itself, or if none was recorded).
 
         Used throughout sections 3–7.
         """
         if self.profile.name == "full":
             return None
-        committed = committed_runs()
-        runs = recorded_family_runs(committed, families()[family], recorded_recipe(committed))
-        table = effects_table(runs, self.data.test_labels) if runs else pd.DataFrame()
-        return None if table.empty else table
+        tables = []
+        for name in family:
+            runs, size = recorded_tests(committed_runs(), name)
+            if runs:
+                table = effects_table(runs, self.data.test_labels, size)
+                tables.append(table[table.experiment.isin(families()[name].experiments)])
+        return pd.concat(tables, ignore_index=True) if tables else None
 
     def full_run_found(self) -> bool:
         """Whether the committed full run's records (with test predictions) are there to compare with.

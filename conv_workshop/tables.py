@@ -22,8 +22,16 @@ def difference_text(value: float, low: float, high: float) -> str:
 
 
 def _signed(value: float) -> str:
+    """Always signed, so a small negative bound reads "−0.00", never "0.00": whether zero is inside shows."""
+    if value == 0:
+        return "0.00"
     text = f"{value:+.2f}"
-    return "0.00" if text in ("+0.00", "-0.00") else text.replace("-", "−")
+    return text.replace("-", "−")
+
+
+def p_text(p: float) -> str:
+    """A p-value as a reader compares it with 0.05: three decimals, or '< 0.001'."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def millions(value: float) -> str:
@@ -50,7 +58,7 @@ def summary(table: pd.DataFrame, columns: tuple[str, ...] = ("variant", "seeds",
                                                                       t.seeds)],
         "difference": lambda t: [difference_text(d, lo, hi) if v != "reference" else "reference"
                                  for d, lo, hi, v in zip(t.difference, t.low, t.high, t.verdict)],
-        "p (Holm)": lambda t: [("—" if v == "reference" or math.isnan(p) else f"{p:.3f}")
+        "p (Holm)": lambda t: [("—" if v == "reference" or math.isnan(p) else p_text(p))
                                for p, v in zip(t.p_holm, t.verdict)],
         "verdict": lambda t: t.verdict,
         "train s/run": lambda t: t.train_seconds_mean.map(lambda v: f"{v:.0f}"),
@@ -69,7 +77,7 @@ def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experime
     """
     columns = (("experiment",) if experiment else ()) + ("variant", "seeds") + (("train images", "epochs") if epochs
                                                                                  else ())
-    frame = summary(table, (*columns, "parameters", "MACs (M)", "accuracy", "difference", "verdict"))
+    frame = summary(table, (*columns, "parameters", "MACs (M)", "accuracy", "difference", "p (Holm)", "verdict"))
     if reference is not None:
         keyed = reference.set_index(["experiment", "variant"])
         full = [keyed.loc[key] if key in keyed.index else None for key in zip(table.experiment, table.variant)]
@@ -81,6 +89,26 @@ def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experime
 
 
 AUGMENT_NAMES = {"none": "none", "flip": "flips", "shift": "shifts (±2 px)"}
+
+
+def per_class_tests(table: pd.DataFrame) -> pd.DataFrame:
+    """stats.mcnemar_by_class in reader form (section 5.3): each class's accuracy for both models, the test images
+    only one of them gets right, McNemar's p after Holm over the ten classes, and the verdict for model a."""
+    return pd.DataFrame({
+        "class": table["class"],
+        "CNN (%)": (table.accuracy_a * 100).map(lambda v: f"{v:.1f}"),
+        "dense (%)": (table.accuracy_b * 100).map(lambda v: f"{v:.1f}"),
+        "only the CNN right": table.only_a, "only dense right": table.only_b,
+        "p (McNemar, Holm)": table.p_holm.map(p_text), "verdict (CNN)": table.verdict,
+    })
+
+
+def power(table: pd.DataFrame) -> pd.DataFrame:
+    """stats.power_table in reader form (section 6)."""
+    return pd.DataFrame({"seeds per arm": table.seeds,
+                         "chance to detect a 0.5-point difference": table.power.map(lambda v: f"{v:.0%}"),
+                         "difference detected 80 % of the time (points)": table.detectable.map(
+                             lambda v: f"{v:.2f}")})
 
 
 def recipe_choice(table: pd.DataFrame) -> pd.DataFrame:

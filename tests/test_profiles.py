@@ -27,15 +27,18 @@ def test_only_the_full_profile_writes_the_committed_results(monkeypatch):
     assert PROFILES["full"].output_dir == Path("/tmp/elsewhere")
 
 
-def test_full_profile_has_three_seeds_everywhere_and_five_where_runs_are_cheap():
+def test_full_profile_has_seven_seeds_per_cnn_arm_and_ten_where_runs_are_cheap():
     from conv_workshop.models import ConvConfig, DenseConfig
 
-    full = PROFILES["full"]
-    assert len(full.seeds) >= 3 and len(full.cheap_seeds) >= 5
+    full, quick = PROFILES["full"], PROFILES["quick"]
+    assert len(full.seeds) >= 7 and len(full.primary_seeds) >= 7 and len(full.cheap_seeds) >= 10
     assert full.seeds_for(ConvConfig(), 10_000) == full.seeds
     assert full.seeds_for(DenseConfig(), 55_000) == full.cheap_seeds  # every dense run is cheap
     assert full.seeds_for(ConvConfig(), 2_000) == full.cheap_seeds
-    assert full.main_epochs == full.experiment_epochs == 10
+    # quick: three seeds where a verdict is promised (the primary family), one elsewhere.
+    assert len(quick.seeds_for(ConvConfig(), 55_000, primary=True)) >= 3 and len(quick.seeds) == 1
+    # The data-size probe's experiment-sized point reuses the controlled experiments' reference runs.
+    assert full.data_size_epochs(full.experiment_train_size, 55_000) == full.experiment_epochs
     # Headline models on all the data; the controlled experiments on a subset, so that full fits a 2-core CPU.
     assert full.subset is None and full.experiment_train_size == 10_000
     assert 10_000 in full.data_sizes  # the data-efficiency probe shares the experiments' reference runs

@@ -22,7 +22,8 @@ from conv_workshop.training import Runtime
 
 from .conftest import ROOT
 
-# A notebook-sized session in a subprocess: two families of the smoke profile (8 runs), then the run's facts.
+# A notebook-sized session in a subprocess: two families of the smoke profile (10 runs: the data sizes' 4 and both
+# models' augmentation experiments, 6, which choose the recipe first), then the run's facts.
 SESSION = """
 from conv_workshop.session import start_session
 lab = start_session("smoke")
@@ -60,12 +61,12 @@ def test_a_run_killed_mid_training_resumes_and_ends_with_the_uninterrupted_recor
     interrupted.send_signal(signal.SIGKILL)
     interrupted.wait()
     kept = load_runs(killed / "results" / "runs.csv")
-    assert 3 <= len(kept) < 8, "the run must be killed part-way"
+    assert 3 <= len(kept) < 10, "the run must be killed part-way"
     resumed = _start(killed)
     output = resumed.communicate(timeout=240)[0]
     assert resumed.returncode == 0, output
     assert f"NOTE: resumed: {len(kept)} runs taken from the interrupted run" in output
-    assert f"FACTS: 8 {len(kept)} 0" in output  # it trained only the missing runs, and loaded the others' weights
+    assert f"FACTS: 10 {len(kept)} 0" in output  # it trained only the missing runs, and loaded the others' weights
     assert uninterrupted.communicate(timeout=240)[0] and uninterrupted.returncode == 0
     expected = load_runs(whole / "results" / "runs.csv").drop(columns=CLOCK)
     got = load_runs(killed / "results" / "runs.csv")
@@ -161,9 +162,9 @@ def test_executing_an_experiment_cell_again_trains_nothing(tiny_splits, tmp_path
                            Recorder(tmp_path, "smoke"), None, None,
                            SimpleNamespace(test_labels=tiny_splits.test_labels), tiny_splits, tiny_splits)
     first = lab.train_family("augmentation")
-    assert said == [] and len(load_runs(lab.recorder.runs_path)) == 4
+    assert said == [] and len(load_runs(lab.recorder.runs_path)) == 6
     again = lab.train_family("augmentation")
-    assert said == ["Reused: all 4 runs of the augmentation family were already trained in this session; nothing was "
+    assert said == ["Reused: all 6 runs of the augmentation family were already trained in this session; nothing was "
                     "trained again."]
-    assert len(load_runs(lab.recorder.runs_path)) == 4
-    assert again["flips, CNN"]["CNN, flips"][0] is first["flips, CNN"]["CNN, flips"][0]
+    assert len(load_runs(lab.recorder.runs_path)) == 6
+    assert again["augmentation, CNN"]["CNN, flips"][0] is first["augmentation, CNN"]["CNN, flips"][0]

@@ -53,12 +53,17 @@ def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
 
 
 def test_one_recipe_for_every_model_with_the_dense_schedule_declared():
+    from conv_workshop.experiments import Recipe, RecipeNotChosen, recipe
+
     assert DENSE_EPOCH_FACTOR > 1
-    assert default_train_config(ConvConfig(), 10) == TrainConfig(epochs=10, augment="flip")
-    # The same augmentation for the dense model; only its epochs differ (a declared budget difference).
-    assert default_train_config(DenseConfig(), 10) == TrainConfig(epochs=10 * DENSE_EPOCH_FACTOR, augment="flip")
-    assert default_train_config(DenseConfig(), 10, dense_epoch_factor=1).epochs == 10
-    assert default_train_config(ConvConfig(), 10, augment="none").augment == "none"
+    assert default_train_config(ConvConfig(), 10, "flip") == TrainConfig(epochs=10, augment="flip")
+    # Only the dense model's epochs differ (a declared budget difference); its augmentation is its own choice.
+    assert default_train_config(DenseConfig(), 10, "none") == TrainConfig(epochs=10 * DENSE_EPOCH_FACTOR)
+    assert default_train_config(DenseConfig(), 10, "none", dense_epoch_factor=1).epochs == 10
+    chosen = Recipe().choose("dense", "none").choose("CNN", "shift")
+    assert recipe(ConvConfig(), 10, chosen)[1].augment == "shift" and recipe(DenseConfig(), 10, chosen)[1].augment == "none"
+    with pytest.raises(RecipeNotChosen, match="augmentation experiment first"):
+        recipe(ConvConfig(), 10, Recipe())
 
 
 def test_variants_record_the_epochs_each_model_trained(tiny_splits, tmp_path):

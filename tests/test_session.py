@@ -19,14 +19,15 @@ from conv_workshop.settings import RunSettings
 from conv_workshop.training import Runtime
 
 
-def _record(recorder: Recorder, variant: str, config, seed: int, labels: np.ndarray, accuracy: float) -> None:
+def _record(recorder: Recorder, variant: str, config, seed: int, labels: np.ndarray, accuracy: float,
+            augment: str = "flip", validation: float = 0.9) -> None:
     rng = np.random.default_rng(seed + int(accuracy * 1000))
     predictions = np.where(rng.random(len(labels)) < accuracy, labels, (labels + 1) % 10).astype(np.uint8)
     row = dict.fromkeys(RUN_FIELDS, 0)
     row.update(run_id=f"kernel/{variant}/{seed}", experiment="kernel_size", variant=variant, profile="full",
-               config=config_to_dict(config), train_config=asdict(default_train_config(config, 10)), seed=seed,
-               epochs=10, data="Fashion-MNIST", train_size=10_000, parameters=1, macs=1,
-               test_accuracy=float((predictions == labels).mean()), best_epoch=10, best_val_accuracy=0.9)
+               config=config_to_dict(config), train_config=asdict(default_train_config(config, 5, augment)), seed=seed,
+               epochs=5, data="Fashion-MNIST", train_size=10_000, parameters=1, macs=1,
+               test_accuracy=float((predictions == labels).mean()), best_epoch=5, best_val_accuracy=validation)
     recorder.record(row, [{"epoch": 10, "train_loss": 0.1, "val_accuracy": 0.9}], predictions)
 
 
@@ -43,17 +44,20 @@ def test_smaller_profiles_see_the_committed_full_run(tmp_path, monkeypatch):
     recorder = Recorder(tmp_path, "full")
     variants = {"3×3": ConvConfig(), "7×7": ConvConfig(kernel_size=7)}
     for seed in range(3):
-        _record(recorder, "3×3", variants["3×3"], seed, labels, 0.90)
+        _record(recorder, "3×3", variants["3×3"], seed, labels, 0.90)  # also the CNN's augmentation arm "flips"
         _record(recorder, "7×7", variants["7×7"], seed, labels, 0.80)
+        for augment in ("none", "shift"):  # lower on validation: the full run chose flips for the CNN
+            _record(recorder, f"CNN, {augment}", ConvConfig(), seed, labels, 0.89, augment, validation=0.85)
     monkeypatch.setattr(session, "COMMITTED", tmp_path / "results")
     monkeypatch.setattr(session, "_COMMITTED_CACHE", {})
     quick = _session("quick", torch.from_numpy(labels))
-    reference = quick.full_run_effects("controlled")
+    reference = quick.full_run_effects("kernel size")
     assert set(reference.experiment) == {"kernel size"}  # only what was recorded
     rows = reference.set_index("variant")
     assert rows.loc["3×3", "verdict"] == "reference" and rows.loc["7×7", "verdict"] == "worse"
     assert rows.loc["7×7", "seeds"] == 3 and rows.loc["7×7", "difference"] < -5
-    assert _session("full", torch.from_numpy(labels)).full_run_effects("controlled") is None
+    assert rows.loc["7×7", "family_size"] == 3  # the primary family: the unrecorded headline test counts as p = 1
+    assert _session("full", torch.from_numpy(labels)).full_run_effects("kernel size") is None
     assert quick.full_run_effects("headline") is None  # nothing of that family was recorded
 
 

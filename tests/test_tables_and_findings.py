@@ -151,4 +151,4 @@ def test_every_experiment_has_one_key_unique_across_families():
 
     keys = [experiment for family in families().values() for experiment in family.experiments]
     assert len(keys) == len(set(keys)), "an experiment key names two experiments"
-    assert {"flips, dense", "scrambled, CNN", "small GAP vs dense", "kernel size", "n=500"} <= set(keys)
+    assert {"augmentation, dense", "scrambled, CNN", "small GAP vs dense", "kernel size", "n=500"} <= set(keys)
