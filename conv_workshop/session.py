@@ -234,7 +234,9 @@ class Workshop:
             runs, size = recorded_tests(committed_runs(), name)
             if runs:
                 table = effects_table(runs, self.data.test_labels, size)
-                tables.append(table[table.experiment.isin(families()[name].experiments)])
+                table = table[table.experiment.isin(families()[name].experiments)]
+                if not table.empty:
+                    tables.append(table)
         return pd.concat(tables, ignore_index=True) if tables else None
 
     def full_run_found(self) -> bool:

@@ -281,7 +281,7 @@ class Noise:
 
 def family_noise(groups: dict[str, dict[str, list]], test_labels, family_size: int) -> Noise:
     """The Noise of a family of experiments ({experiment: {variant: runs}}, each experiment's first variant the
-    reference), measured on the first experiment's reference pool."""
+    reference), measured on the first experiment's reference pool. Used in section 6."""
     table = effects_table(groups, test_labels, family_size)
     reference = next(iter(next(iter(groups.values())).values()))
     arms = [arm(runs, test_labels) for outcomes in groups.values() for runs in outcomes.values()]

@@ -22,10 +22,10 @@ def test_render_replaces_only_named_blocks():
 @pytest.mark.realdata
 def test_blocks_come_from_the_recorded_results_with_verdicts(real_data):
     blocks = generated_blocks("en", labels=real_data.test_labels)
-    assert "| CNN vs dense | CNN | 3 |" in blocks["headline"] and "difference (points, 95 % CI)" in blocks["headline"]
+    assert "| CNN vs dense | CNN | 7 |" in blocks["headline"] and "difference (points, 95 % CI)" in blocks["headline"]
     assert "3×3" in blocks["kernel"] and "7×7" in blocks["kernel"] and "reference" in blocks["kernel"]
     assert "small GAP (16, 32, 64)" in blocks["architecture"]
-    assert "CNN, no flips" in blocks["augmentation"]
+    assert "CNN, shifts" in blocks["augmentation"] and "✓ chosen" in blocks["augmentation"]
     verdict_tables = 0
     for block in ("headline", "kernel", "architecture", "augmentation", "probes"):
         for table in blocks[block].split("\n\n"):

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from conv_workshop.atomic import write_atomic
-from conv_workshop.experiments import DENSE_EPOCH_FACTOR, default_train_config, run_variants, train_and_record
+from conv_workshop.experiments import DENSE_EPOCH_FACTOR, Recipe, default_train_config, run_variants, train_and_record
+
+CHOSEN = Recipe(dense="flip", cnn="flip")  # a recipe as the augmentation experiment would choose it
 from conv_workshop.models import ConvConfig, DenseConfig
 from conv_workshop.runs import (
     RUN_FIELDS,
@@ -45,9 +47,9 @@ def test_a_run_records_one_complete_row(tiny_splits, tmp_path):
 def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
     recorder, cache = Recorder(tmp_path, "test"), {}
     small = ConvConfig(channels=(4,), hidden=8)
-    run_variants("a", {"small": small}, tiny_splits, 1, (0,), FP32, recorder, progress=False, cache=cache)
+    run_variants("a", {"small": small}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN, progress=False, cache=cache)
     second = run_variants("b", {"same small": small, "wider": ConvConfig(channels=(8,), hidden=8)}, tiny_splits, 1,
-                          (0,), FP32, recorder, progress=False, cache=cache)
+                          (0,), FP32, recorder, CHOSEN, progress=False, cache=cache)
     assert len(load_runs(recorder.runs_path)) == 2  # the repeated config was not trained again
     assert second["same small"][0].record["experiment"] == "a"
 
@@ -69,9 +71,9 @@ def test_one_recipe_for_every_model_with_the_dense_schedule_declared():
 def test_variants_record_the_epochs_each_model_trained(tiny_splits, tmp_path):
     recorder, cache = Recorder(tmp_path, "test"), {}
     small = ConvConfig(channels=(4,), hidden=8)
-    longer = run_variants("a", {"dense": DenseConfig(), "cnn": small}, tiny_splits, 1, (0,), FP32, recorder,
+    longer = run_variants("a", {"dense": DenseConfig(), "cnn": small}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN,
                           progress=False, cache=cache)
-    equal = run_variants("a", {"dense, 1 epoch": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder,
+    equal = run_variants("a", {"dense, 1 epoch": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN,
                          progress=False, cache=cache, dense_epoch_factor=1)
     runs = load_runs(recorder.runs_path).set_index("variant")
     assert runs.loc["dense", "epochs"] == DENSE_EPOCH_FACTOR and runs.loc["cnn", "epochs"] == 1
@@ -118,11 +120,11 @@ def test_write_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
 def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path):
     first = Recorder(tmp_path / "first", "test")
     small = {"small": ConvConfig(channels=(4,), hidden=8), "dense": DenseConfig()}
-    original = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, first, progress=False)
+    original = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, first, CHOSEN, progress=False)
     replay = RecordedRuns(first.results_dir)
     assert len(replay) == 4
     second = Recorder(tmp_path / "second", "test")
-    replayed = run_variants("b", small, tiny_splits, 2, (0, 1), FP32, second, progress=False, replay=replay)
+    replayed = run_variants("b", small, tiny_splits, 2, (0, 1), FP32, second, CHOSEN, progress=False, replay=replay)
     assert load_runs(second.runs_path).test_accuracy.tolist() == load_runs(first.runs_path).test_accuracy.tolist()
     # recorded under the experiment that asked for it now, as a fresh run would be
     assert set(load_runs(second.runs_path).experiment) == {"b"}
@@ -160,7 +162,7 @@ def test_git_commit_marks_code_changes_but_not_the_runs_own_outputs(tmp_path):
 
 def test_a_recorded_outcome_without_a_way_to_retrain_says_so(tiny_splits, tmp_path):
     recorder = Recorder(tmp_path, "test")
-    run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder, progress=False)
+    run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN, progress=False)
     found = next(iter(RecordedRuns(recorder.results_dir).runs))
     outcome = RecordedRuns(recorder.results_dir).find(found)
     assert outcome.model is None and outcome.from_records

@@ -46,12 +46,12 @@ def test_effects_tables_and_sentences_follow_the_statistics():
     assert rows.loc["7×7", "family_size"] == 2 and rows.loc["7×7", "p_holm"] >= rows.loc["7×7", "p_value"]
     shown = tables.effects(table)
     assert list(shown.columns) == ["variant", "seeds", "parameters", "MACs (M)", "test accuracy (%)",
-                                   "difference (points, 95 % CI)", "verdict"]
+                                   "difference (points, 95 % CI)", "p (Holm)", "verdict"]
     assert shown.parameters.iloc[0] == "468,010" and shown["MACs (M)"].iloc[0] == "18.7"
     sentence = findings.describe_effects(table)
     assert "7×7 minus 3×3" in sentence and "(worse)" in sentence and "(not resolved with 3 seeds)" in sentence
     assert "better" not in sentence
-    assert "resolved after Holm" in findings.describe_resolution(table)
+    assert "**1** are resolved as better or worse" in findings.describe_resolution(table)
 
 
 def test_layer_tables_name_layers_for_people():
@@ -100,8 +100,10 @@ def test_integer_columns_get_thousands_separators_and_the_rest_is_left_alone():
     assert shown.loc[0, "macs"] == "7,225,344" and shown.loc[0, "bias"] and shown.loc[0, "share"] == 0.5
 
 
-def test_a_difference_that_rounds_to_zero_has_no_sign():
-    assert tables.difference_text(-0.001, -0.004, 0.94) == "0.00 [0.00, +0.94]"
+def test_a_negative_difference_that_rounds_to_zero_keeps_its_sign():
+    # "[0.00, +0.94]" would hide that zero is inside the interval.
+    assert tables.difference_text(-0.001, -0.004, 0.94) == "−0.00 [−0.00, +0.94]"
+    assert tables.difference_text(0.0, -0.5, 0.5) == "0.00 [−0.50, +0.50]"
     assert tables.difference_text(-0.37, -0.83, 0.09) == "−0.37 [−0.83, +0.09]"
 
 
@@ -113,7 +115,7 @@ def test_data_size_finding_gives_every_size_and_does_not_claim_a_trend():
                          for n, d in ((500, 4.5), (55_000, 4.6)) for v in ("dense", "CNN")])
     text = findings.describe_data_size(rows)
     assert "500 images: **+4.50 [+4.00, +5.00] points** (better)" in text and "55,000 images" in text
-    assert "not tested" in text and "between +4.5 and +4.6 points" in text
+    assert "trend" not in text and "between +4.5 and +4.6 points" in text  # the interaction test is separate
     assert "23 % fewer errors with 500 images, 42 % fewer errors with 55,000 images" in text
 
 
