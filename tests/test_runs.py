@@ -10,8 +10,6 @@ import torch
 
 from conv_workshop.atomic import write_atomic
 from conv_workshop.experiments import DENSE_EPOCH_FACTOR, Recipe, default_train_config, run_variants, train_and_record
-
-CHOSEN = Recipe(dense="flip", cnn="flip")  # a recipe as the augmentation experiment would choose it
 from conv_workshop.models import ConvConfig, DenseConfig
 from conv_workshop.runs import (
     RUN_FIELDS,
@@ -27,6 +25,7 @@ from conv_workshop.stats import summarise_runs
 from conv_workshop.training import Runtime, TrainConfig
 
 FP32 = Runtime("cpu", "cpu", "fp32", channels_last=False)
+CHOSEN = Recipe(dense="flip", cnn="flip")  # a recipe as the augmentation experiment would choose it
 
 
 def test_a_run_records_one_complete_row(tiny_splits, tmp_path):
@@ -63,7 +62,8 @@ def test_one_recipe_for_every_model_with_the_dense_schedule_declared():
     assert default_train_config(DenseConfig(), 10, "none") == TrainConfig(epochs=10 * DENSE_EPOCH_FACTOR)
     assert default_train_config(DenseConfig(), 10, "none", dense_epoch_factor=1).epochs == 10
     chosen = Recipe().choose("dense", "none").choose("CNN", "shift")
-    assert recipe(ConvConfig(), 10, chosen)[1].augment == "shift" and recipe(DenseConfig(), 10, chosen)[1].augment == "none"
+    assert recipe(ConvConfig(), 10, chosen)[1].augment == "shift"
+    assert recipe(DenseConfig(), 10, chosen)[1].augment == "none"
     with pytest.raises(RecipeNotChosen, match="augmentation experiment first"):
         recipe(ConvConfig(), 10, Recipe())
 

@@ -106,7 +106,7 @@ def test_equivalence_is_two_one_sided_tests():
     assert noisy.p_equivalent > 0.05  # an interval wider than the margin cannot show equivalence
     # TOST at level α is the (1 − 2α) interval inside the margin.
     t = scipy_stats.t.ppf(0.95, result.df)
-    inside = -0.5 < result.difference - t * result.se and result.difference + t * result.se < 0.5
+    inside = result.difference - t * result.se > -0.5 and result.difference + t * result.se < 0.5
     assert inside == (result.p_equivalent < 0.05)
 
 
