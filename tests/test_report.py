@@ -34,8 +34,8 @@ def test_blocks_come_from_the_recorded_results_with_verdicts(real_data):
             if not rows or rows[0][-1] != "verdict":
                 continue
             verdict_tables += 1
-            assert all(row[-1] in ("reference", "better", "worse") or row[-1].startswith("not resolved with ")
-                       for row in rows[1:]), rows
+            assert all(row[-1] in ("reference", "better", "worse", "equivalent within ±0.5")
+                       or row[-1].startswith("not resolved with ") for row in rows[1:]), rows
     assert verdict_tables >= 6
     spanish = generated_blocks("es", labels=real_data.test_labels)
     assert "precisión de prueba (%)" in spanish["headline"] and "veredicto" in spanish["kernel"]
@@ -57,6 +57,7 @@ def test_verdicts_are_translated():
     assert _spanish_verdict("not resolved with 3 seeds") == "sin resolver con 3 semillas"
     assert _spanish_verdict("not resolved with 1 seed") == "sin resolver con 1 semilla"
     assert _spanish_verdict("worse") == "peor"
+    assert _spanish_verdict("equivalent within ±0.5") == "equivalente dentro de ±0,5"
 
 
 def test_profiles_table_states_each_budget():
