@@ -3,9 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
+# The notebook's edition: en (convolutional_layers_workshop.ipynb) or es (convolutional_layers_workshop.es.ipynb).
+EDITION ?= en
+# The package's generated text (i18n): the modules whose messages go to the catalogs, and the catalogs' folder.
+MESSAGES := $(addprefix conv_workshop/,findings.py tables.py plots.py exercises.py environment.py session.py i18n.py) \
+	convolutional_layers_workshop.py
+LOCALES := conv_workshop/locale
 DATA_PACKAGE := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test test-fast test-outside lint serve bench report lab replay data clean lock
+.PHONY: run test test-fast test-outside lint serve bench report lab replay data clean lock catalogs translation
 
 # The exact, hash-checked set of requirements.lock (Linux x86_64, CPython 3.11: the reference run's platform). Elsewhere
 # (another Python or OS), LOCKED=0 installs from the ranges instead.
@@ -29,15 +35,15 @@ data:
 	@if [ ! -f $(DATA_PACKAGE) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get install -y -q dataset-fashion-mnist >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null) || true; fi
 
-run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full) into runs/$(PROFILE)/; an interrupted run resumes (FRESH=1: start afresh)
-	$(PY) tools/run_notebook.py --profile $(PROFILE) $(if $(filter full,$(PROFILE)),--in-place,) $(if $(FRESH),--fresh,)
+run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full, EDITION=en|es) into runs/$(PROFILE)/; an interrupted run resumes (FRESH=1: start afresh)
+	$(PY) tools/run_notebook.py --profile $(PROFILE) --language $(EDITION) $(if $(filter full,$(PROFILE)),--in-place,) $(if $(FRESH),--fresh,)
 
 test: $(VENV)/.installed data  ## lint + the whole test suite (what CI runs)
-	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py
+	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py convolutional_layers_workshop.es.py
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed  ## the everyday loop: lint + every test not marked slow (no notebook run, no real server)
-	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py
+	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py convolutional_layers_workshop.es.py
 	$(PY) -m pytest -m "not slow" -q
 
 test-outside: $(VENV)/.installed data  ## the wheel + the lock in a fresh virtualenv, the .ipynb alone in an empty folder
@@ -55,10 +61,21 @@ report: $(VENV)/.installed  ## regenerate the README tables from results/
 	$(PY) -m conv_workshop report
 
 replay: $(VENV)/.installed data  ## re-render the committed notebook from the recorded full run (training unchanged)
-	$(PY) tools/run_notebook.py --profile full --in-place --replay --record-timing results/benchmarks/notebook_profiles.json
+	$(PY) tools/run_notebook.py --profile full --language $(EDITION) --in-place --replay --record-timing results/benchmarks/notebook_profiles.json
+
+catalogs: $(VENV)/.installed  ## extract the package's messages, merge them into each language's .po, compile the .mo files
+	mkdir -p $(LOCALES)
+	$(VENV)/bin/pybabel extract --no-wrap --sort-by-file -k N_ -k translate -k ngettext:1,2 \
+		--project conv-workshop -o $(LOCALES)/conv_workshop.pot $(MESSAGES)
+	$(VENV)/bin/pybabel update --no-wrap --ignore-obsolete -D conv_workshop -i $(LOCALES)/conv_workshop.pot -d $(LOCALES)
+	$(VENV)/bin/pybabel compile --statistics -D conv_workshop -d $(LOCALES)
+
+translation: $(VENV)/.installed  ## rebuild the Spanish notebook's source from the English one and locale/es/notebook.po
+	$(PY) tools/translate_notebook.py --update
+	$(PY) tools/translate_notebook.py
 
 lab: $(VENV)/.installed data
-	$(VENV)/bin/jupyter lab convolutional_layers_workshop.ipynb
+	$(VENV)/bin/jupyter lab convolutional_layers_workshop$(if $(filter es,$(EDITION)),.es,).ipynb
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

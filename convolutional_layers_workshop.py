@@ -89,14 +89,18 @@
 # ## 0. Setup
 #
 # **Parameters.** `PROFILE` picks the budget: `smoke` (a small subset, minutes, what CI runs), `quick` (the default
-# on a CPU, about 10 minutes on 2 cores) or `full` (the default on CUDA; the committed run, under an hour on 2 CPU
-# cores). `REPLAY = True` re-renders from this profile's recorded runs; `RESUME = False` starts afresh instead of
-# continuing an interrupted run. Left at `None`, each comes from the environment (the README explains all three).
+# on a CPU, budgeted at 15 minutes on 2 cores) or `full` (the default on CUDA; the committed run, budgeted at 90
+# minutes on 2 CPU cores). `REPLAY = True` re-renders from this profile's recorded runs; `RESUME = False` starts
+# afresh instead of continuing an interrupted run. Left at `None`, each comes from the environment (the README
+# explains all three).
+# `LANGUAGE` is the language of the text the package generates; the Spanish edition of this notebook,
+# [convolutional_layers_workshop.es.ipynb](convolutional_layers_workshop.es.ipynb), sets it to `"es"`.
 
 # %% tags=["parameters"]
 PROFILE = None  # "smoke" | "quick" | "full"; None: $WORKSHOP_PROFILE, else full on CUDA and quick elsewhere
 REPLAY = None  # True: re-render from recorded runs instead of training all again; None: $WORKSHOP_REPLAY
 RESUME = None  # False: start afresh rather than continue an interrupted run; None: $WORKSHOP_RESUME (default: resume)
+LANGUAGE = "en"  # "en" | "es": the language of the tables, figures and sentences the package generates
 
 # %% [markdown]
 # **The environment.** The next cell makes sure the workshop's package is there (in a clone of the repository it
@@ -140,11 +144,12 @@ from torch import nn
 
 from conv_workshop import analysis, attribution, by_hand, exercises, experiments, findings, plots, probes, stats, tables
 from conv_workshop.data import CLASS_NAMES, to_float_pixels
+from conv_workshop.i18n import label, translate
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, Normalize, PixelPermutation, layer_summary
 from conv_workshop.session import is_live_kernel, show_markdown, start_session, use_notebook_display
 from conv_workshop.training import predict_logits
 
-lab = start_session(PROFILE, REPLAY, RESUME)
+lab = start_session(PROFILE, REPLAY, RESUME, LANGUAGE)
 use_notebook_display()
 torch.manual_seed(0)  # the cells that draw random numbers before any training (each run seeds itself)
 data, splits = lab.data, lab.splits
@@ -1089,7 +1094,7 @@ headline_runs = lab.train_family("headline")  # the dense baseline above (reused
 headline = lab.effects(headline_runs, "headline")  # Holm over the primary family (3 tests)
 cnn = {"CNN": headline_runs["CNN vs dense"]["CNN"]}
 histories = {"dense baseline": dense["dense baseline"][0].fit.history, "CNN": cnn["CNN"][0].fit.history}
-lab.show_figure(plots.training_curves(histories, "Dense baseline vs CNN (seed 0)"), "training_curves")
+lab.show_figure(plots.training_curves(histories, translate("Dense baseline vs CNN (seed 0)")), "training_curves")
 display(tables.effects(headline, lab.full_run_effects("headline")))
 show_markdown(findings.describe_effects(headline))
 
@@ -1116,7 +1121,8 @@ best_dense = max(dense["dense baseline"], key=lambda o: o.record["best_val_accur
 cnn_logits = predict_logits(best_cnn.ensure_model(), splits.test_images, lab.runtime)
 dense_predictions = predict_logits(best_dense.ensure_model(), splits.test_images, lab.runtime).argmax(1)
 matrix = analysis.confusion_matrix(cnn_logits.argmax(1), splits.test_labels)
-lab.show_figure(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matrix (test set)"), "confusion_matrix")
+heatmap = plots.confusion_heatmap(matrix, CLASS_NAMES, translate("CNN confusion matrix (test set)"))
+lab.show_figure(heatmap, "confusion_matrix")
 
 # %% [markdown]
 # **Predict.** Per class, beside the dense baseline: where will the CNN gain most, and where least?
@@ -1124,7 +1130,7 @@ lab.show_figure(plots.confusion_heatmap(matrix, CLASS_NAMES, "CNN confusion matr
 # %%
 per_class = analysis.per_class_table({"dense baseline": dense_predictions, "CNN": cnn_logits.argmax(1)},
                                      splits.test_labels, CLASS_NAMES)
-lab.show_figure(plots.per_class_dots(per_class, "Per-class test accuracy", counts=analysis.class_counts(
+lab.show_figure(plots.per_class_dots(per_class, translate("Per-class test accuracy"), counts=analysis.class_counts(
     splits.test_labels, CLASS_NAMES)["count"]), "per_class")
 show_markdown(findings.describe_confusions(matrix, per_class, closest))
 
@@ -1310,7 +1316,7 @@ show_markdown(findings.describe_noise(noise, len(lab.profile.seeds)))
 # **Why.** Averaging n seeds shrinks the seed noise of a mean by √n, but the test-set part stays whatever the seeds:
 # a fixed test set of 10,000 images limits how small a difference any number of seeds can resolve. Holm's correction
 # raises the bar for each test of a larger family, so a family of many tests needs more seeds per arm.
-
+#
 # ### 6.1 Kernel size
 #
 # **Question.** Does a larger kernel help on 28×28 images? Only the kernel size of every convolution changes, with
@@ -1331,8 +1337,8 @@ show_markdown(findings.describe_effects(primary))  # the primary family: the hea
 
 # %%
 kernel_histories = {name: [o.fit.history for o in runs] for name, runs in controlled["kernel size"].items()}
-lab.show_figure(plots.validation_curves(kernel_histories, "Validation accuracy (band: min–max over seeds)"),
-         "kernel_size_curves")
+title = translate("Validation accuracy (band: min–max over seeds)")
+lab.show_figure(plots.validation_curves(kernel_histories, title), "kernel_size_curves")
 
 # %% [markdown]
 # ### 6.2 Depth
@@ -1448,7 +1454,8 @@ show_markdown(findings.describe_effects(effects, "batch norm"))
 # channels to the 10 classes.)
 
 # %%
-print(f"convolutions and batch norms of ConvNet(): {sum(p.numel() for p in ConvNet().features.parameters()):,}")
+feature_parameters = sum(p.numel() for p in ConvNet().features.parameters())
+print(translate("convolutions and batch norms of ConvNet():"), f"{feature_parameters:,}")
 my_gap_parameters = None  # replace None with a whole number
 print(exercises.check("GAP parameters", my_gap_parameters))
 
@@ -1515,7 +1522,7 @@ show_markdown(findings.describe_effects(augmented))
 # on *shifted* test images, the models' accuracy falls, and a model trained with shifts would be the one to keep it.
 # Had one model been given another's augmentation, a comparison would credit (or blame) its architecture for it:
 # that is why each model trains with its own best on validation.
-
+#
 # ### 6.10 Accuracy against cost
 #
 # **Question.** Among all configurations above, which give the most accuracy for their parameters, or for their
@@ -1563,7 +1570,7 @@ if exercises.check("one factor", my_variant).right:  # trains only once my_varia
     display(tables.effects(my_effects))
     show_markdown(findings.describe_effects(my_effects))
 else:
-    print("Set my_variant above to train your variant against the default CNN.")
+    print(translate("Set my_variant above to train your variant against the default CNN."))
 
 # %% [markdown]
 # ## 7. Inductive-bias evidence
@@ -1789,7 +1796,8 @@ for module in random_model.modules():
     if hasattr(module, "reset_parameters"):
         module.reset_parameters()  # a fresh random draw, as before training
 random_cam = grad_cam_by_hand(random_model.eval(), explained_images, predicted)
-titles = [f"{CLASS_NAMES[t]}\n→ {CLASS_NAMES[p]}" for t, p in zip(splits.test_labels[chosen], predicted)]
+titles = [f"{label(CLASS_NAMES[t])}\n→ {label(CLASS_NAMES[p])}"
+          for t, p in zip(splits.test_labels[chosen], predicted)]
 lab.show_figure(plots.attribution(explained_images, titles, cam, occluded, random_cam=random_cam), "attribution")
 show_markdown(findings.describe_cam_sanity(attribution.rank_similarity(cam, random_cam)))
 
@@ -1960,7 +1968,7 @@ tables.parity(parity)
 # %%
 from conv_workshop.serve_demo import demo_requests, product_photo
 
-print("true class of the photo:", CLASS_NAMES[int(data.test_labels[1])])
+print(translate("true class of the photo:"), label(CLASS_NAMES[int(data.test_labels[1])]))
 for reply in demo_requests(onnx_path, product_photo(data.test_images[1])):
     print(reply["request"], "->", reply["status"], json.dumps(reply["response"], indent=1, ensure_ascii=False))
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .i18n import _
+
 DISTRIBUTION = "conv-workshop"
 CHECKOUT = Path(__file__).resolve().parent.parent  # the repository, when the package runs from a checkout
 RANGES = CHECKOUT / "requirements.txt"
@@ -42,11 +44,13 @@ class PackageStatus:
     @property
     def install_command(self) -> str:
         """The command a notebook cell runs to fix it (%pip installs into the kernel's own environment)."""
-        return f'%pip install "{self.name}{self.required}"'
+        return f'%pip install "{self.name}{self.required}"'  # i18n: key (a command)
 
     def problem(self) -> str:
-        found = "missing" if self.installed is None else f"{self.installed} installed, outside {self.required}"
-        return f"{self.name}: {found}. Install it with: {self.install_command}"
+        found = _("missing") if self.installed is None else _("{installed} installed, outside {required}").format(
+            installed=self.installed, required=self.required)
+        return _("{name}: {found}. Install it with: {command}").format(name=self.name, found=found,
+                                                                      command=self.install_command)
 
 
 def required_packages() -> list[tuple[str, str]]:
@@ -106,8 +110,8 @@ def require_environment(installed: Callable[[str], str | None] = _installed) -> 
     if problems:
         for status in problems:
             print(status.problem())
-        raise EnvironmentProblem(f"{len(problems)} package(s) missing or out of range: run the command(s) above, "
-                                 "restart the kernel, and run the notebook again.")
+        raise EnvironmentProblem(_("{count} package(s) missing or out of range: run the command(s) above, restart "
+                                   "the kernel, and run the notebook again.").format(count=len(problems)))
     return statuses
 
 
@@ -115,10 +119,12 @@ def describe_packages(statuses: list[PackageStatus]) -> str:
     """One line for the setup table (section 0): how many packages, and which differ from the lock."""
     differ = [f"{s.name} {s.installed} (lock {s.locked})" for s in statuses if s.locked and s.installed != s.locked]
     if not any(s.locked for s in statuses):
-        lock = "no requirements.lock here (outside the checkout), so nothing to compare with"
+        lock = _("no requirements.lock here (outside the checkout), so nothing to compare with")
     elif differ:
-        lock = f"{len(statuses) - len(differ)} at the locked version; differing: {', '.join(differ)}"
+        lock = _("{count} at the locked version; differing: {differing}").format(count=len(statuses) - len(differ),
+                                                                                differing=", ".join(differ))
     else:
-        lock = "every one at its version in requirements.lock"
+        lock = _("every one at its version in requirements.lock")
     in_range = sum(s.ok for s in statuses)
-    return f"{len(statuses)} required, {in_range} within requirements.txt's ranges; {lock}"
+    return _("{count} required, {in_range} within requirements.txt's ranges; {lock}").format(
+        count=len(statuses), in_range=in_range, lock=lock)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .i18n import N_, _
+
 
 @dataclass(frozen=True)
 class Result:
@@ -22,7 +24,8 @@ class Result:
     message: str
 
     def __str__(self) -> str:
-        return f"{'✓ right' if self.right else '✗ not yet'} ({self.exercise}): {self.message}"
+        status = _("✓ right") if self.right else _("✗ not yet")
+        return f"{status} ({_(self.exercise)}): {self.message}"
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class Exercise:
 def _number(answer, truth: float, tolerance: float = 0.0) -> tuple[bool, str]:
     value = float(answer)
     if abs(value - truth) <= tolerance:
-        return True, f"{answer} is it."
-    return False, f"you have {answer}."
+        return True, _("{answer} is it.").format(answer=answer)
+    return False, _("you have {answer}.").format(answer=answer)
 
 
 def _edge_share(answer, images: torch.Tensor) -> tuple[bool, str]:
@@ -52,31 +55,32 @@ def _dense_parameters(answer) -> tuple[bool, str]:
 def _step_order(answer) -> tuple[bool, str]:
     steps = [str(step).strip().lower() for step in answer]
     if sorted(steps) != sorted(["zero_grad", "forward", "loss", "backward", "step"]):
-        return False, "use exactly the five names zero_grad, forward, loss, backward, step."
+        return False, _("use exactly the five names zero_grad, forward, loss, backward, step.")
     rest = [s for s in steps if s != "zero_grad"]
     cleared = steps.index("zero_grad") in (0, len(steps) - 1)
-    return (rest == ["forward", "loss", "backward", "step"] and cleared), f"your order: {' → '.join(steps)}."
+    return ((rest == ["forward", "loss", "backward", "step"] and cleared),
+            _("your order: {steps}.").format(steps=" → ".join(steps)))
 
 
 def _horizontal_edges(answer) -> tuple[bool, str]:
     kernel = torch.as_tensor(answer, dtype=torch.float32)
     if kernel.shape != (3, 3):
-        return False, f"the kernel has shape {tuple(kernel.shape)}, not 3×3."
+        return False, _("the kernel has shape {shape}, not 3×3.").format(shape=tuple(kernel.shape))
     step = torch.zeros(1, 1, 9, 9)
     step[..., 5:, :] = 1.0  # dark above, light below: a horizontal edge
     horizontal = F.conv2d(step, kernel.view(1, 1, 3, 3)).abs().max()
     vertical = F.conv2d(step.transpose(-1, -2), kernel.view(1, 1, 3, 3)).abs().max()
     flat = F.conv2d(torch.ones(1, 1, 5, 5), kernel.view(1, 1, 3, 3)).abs().max()
     right = horizontal > 1e-6 and vertical <= 0.1 * horizontal and flat <= 0.1 * horizontal
-    return right, (f"response to a horizontal edge {horizontal:.2f}, to a vertical edge {vertical:.2f}, to a flat "
-                   f"area {flat:.2f}.")
+    return right, _("response to a horizontal edge {horizontal:.2f}, to a vertical edge {vertical:.2f}, to a flat "
+                    "area {flat:.2f}.").format(horizontal=horizontal, vertical=vertical, flat=flat)
 
 
 # --- Exercises that write code: each runs the learner's function or module against PyTorch on inputs of its own ---
 
 def _function(answer) -> Callable:
     if not callable(answer):
-        raise TypeError(f"expected a function (or a class), got {type(answer).__name__}")
+        raise TypeError(_("expected a function (or a class), got {kind}").format(kind=type(answer).__name__))
     return answer
 
 
@@ -88,8 +92,9 @@ def _output_side(answer) -> tuple[bool, str]:
         truth = torch.nn.Conv2d(1, 1, k, stride, padding)(torch.zeros(1, 1, n, n)).shape[-1]
         got = side(n, k, padding, stride)
         if got != truth:
-            return False, f"for n={n}, k={k}, padding={padding}, stride={stride} nn.Conv2d gives {truth}, yours {got}."
-    return True, "it agrees with nn.Conv2d on every combination."
+            return False, _("for n={n}, k={k}, padding={padding}, stride={stride} nn.Conv2d gives {truth}, yours "
+                            "{got}.").format(n=n, k=k, padding=padding, stride=stride, truth=truth, got=got)
+    return True, _("it agrees with nn.Conv2d on every combination.")
 
 
 def _random(*shape: int, seed: int) -> torch.Tensor:
@@ -99,10 +104,11 @@ def _random(*shape: int, seed: int) -> torch.Tensor:
 def _compare(got, truth: torch.Tensor, what: str) -> tuple[bool, str]:
     got = torch.as_tensor(got)
     if got.shape != truth.shape:
-        return False, f"{what}: yours has shape {tuple(got.shape)}, PyTorch's {tuple(truth.shape)}."
+        return False, _("{what}: yours has shape {shape}, PyTorch's {truth_shape}.").format(
+            what=what, shape=tuple(got.shape), truth_shape=tuple(truth.shape))
     error = float((got.float() - truth).abs().max())
     if error > 1e-4 * max(1.0, float(truth.abs().max())):
-        return False, f"{what}: the largest difference from PyTorch is {error:.3g}."
+        return False, _("{what}: the largest difference from PyTorch is {error:.3g}.").format(what=what, error=error)
     return True, ""
 
 
@@ -124,18 +130,21 @@ def _strided_correlate(answer) -> tuple[bool, str]:
             image, kernels = _random(c_in, height, width, seed=seed), _random(c_out, c_in, k, k, seed=seed + 10)
             bias = _random(c_out, seed=seed + 20)
             yield (correlate(image, kernels, bias, stride), F.conv2d(image[None], kernels, bias, stride=stride)[0],
-                   f"{c_in}×{height}×{width} input, {c_out}×{c_in}×{k}×{k} kernels, stride {stride}")
+                   _("{c_in}×{height}×{width} input, {c_out}×{c_in}×{k}×{k} kernels, stride {stride}").format(
+                       c_in=c_in, height=height, width=width, c_out=c_out, k=k, stride=stride))
 
-    return _all_match(trials(), "it matches F.conv2d on four shapes and strides.")
+    return _all_match(trials(), _("it matches F.conv2d on four shapes and strides."))
 
 
 def _average_pooling(answer) -> tuple[bool, str]:
     pool = _function(answer)
     cases = ((1, 4, 4, 2), (3, 7, 9, 2), (2, 9, 9, 3))
-    trials = ((pool(maps, size), F.avg_pool2d(maps[None], size)[0], f"a {channels}×{height}×{width} map, size {size}")
+    trials = ((pool(maps, size), F.avg_pool2d(maps[None], size)[0],
+               _("a {channels}×{height}×{width} map, size {size}").format(
+                   channels=channels, height=height, width=width, size=size))
               for seed, (channels, height, width, size) in enumerate(cases)
               for maps in [_random(channels, height, width, seed=seed)])
-    return _all_match(trials, "it matches F.avg_pool2d, including sizes that do not divide the map.")
+    return _all_match(trials, _("it matches F.avg_pool2d, including sizes that do not divide the map."))
 
 
 def _accuracy(answer) -> tuple[bool, str]:
@@ -154,8 +163,9 @@ def _accuracy(answer) -> tuple[bool, str]:
     model.train()  # the learner's function must switch dropout off itself
     got = float(measure(model, images, labels))
     if abs(got - truth) > 1e-6:
-        return False, f"yours gives {got:.4f} where by_hand.accuracy gives {truth:.4f} (is dropout off?)."
-    return True, f"{got:.3f}, as by_hand.accuracy."
+        return False, _("yours gives {got:.4f} where by_hand.accuracy gives {truth:.4f} (is dropout off?).").format(
+            got=got, truth=truth)
+    return True, _("{got:.3f}, as by_hand.accuracy.").format(got=got)
 
 
 def _small_cnn_reference() -> torch.nn.Module:
@@ -182,18 +192,20 @@ def _shape_trace(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
 def _small_cnn(answer) -> tuple[bool, str]:
     model = _function(answer)()
     if not isinstance(model, torch.nn.Module):
-        return False, f"MyCNN() gave a {type(model).__name__}, not an nn.Module."
+        return False, _("MyCNN() gave a {kind}, not an nn.Module.").format(kind=type(model).__name__)
     expected, got = _shape_trace(_small_cnn_reference()), _shape_trace(model)
     if got != expected:
         first = next((k for k, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
-        wanted = expected[first] if first < len(expected) else "the end of the model"
-        found = got[first] if first < len(got) else "nothing"
-        return False, f"step {first + 1} of the shape trace should be {wanted}; yours is {found}."
+        wanted = expected[first] if first < len(expected) else _("the end of the model")
+        found = got[first] if first < len(got) else _("nothing")
+        return False, _("step {step} of the shape trace should be {wanted}; yours is {found}.").format(
+            step=first + 1, wanted=wanted, found=found)
     parameters = sum(p.numel() for p in model.parameters())
     truth = sum(p.numel() for p in _small_cnn_reference().parameters())
     if parameters != truth:
-        return False, f"the shapes are right but it has {parameters:,} parameters, not {truth:,} (biases?)."
-    return True, f"every shape matches and it has {truth:,} parameters."
+        return False, _("the shapes are right but it has {parameters:,} parameters, not {truth:,} (biases?).").format(
+            parameters=parameters, truth=truth)
+    return True, _("every shape matches and it has {truth:,} parameters.").format(truth=truth)
 
 
 def _occlusion(answer) -> tuple[bool, str]:
@@ -211,22 +223,27 @@ def _occlusion(answer) -> tuple[bool, str]:
         return method.attribute(pixels, target=target, baselines=0.0, sliding_window_shapes=(1, patch, patch),
                                 strides=(1, patch, patch))[0, 0, ::patch, ::patch].detach()
 
-    trials = ((occlude(model, image, target, patch), captum(patch, target), f"patch {patch}, class {target}")
+    trials = ((occlude(model, image, target, patch), captum(patch, target),
+               _("patch {patch}, class {target}").format(patch=patch, target=target))
               for patch, target in ((4, 3), (7, 8)))
-    return _all_match(trials, "it matches Captum's Occlusion for patches of 4 and 7.")
+    return _all_match(trials, _("it matches Captum's Occlusion for patches of 4 and 7."))
 
 
 def _one_factor(answer) -> tuple[bool, str]:
     from .models import ConvConfig, ConvNet
 
     if not isinstance(answer, ConvConfig):
-        return False, f"that is a {type(answer).__name__}; write ConvConfig(setting=value)."
+        return False, _("that is a {kind}; write ConvConfig(setting=value).").format(kind=type(answer).__name__)
     reference = ConvConfig()
     changed = [f.name for f in dataclasses.fields(ConvConfig) if getattr(answer, f.name) != getattr(reference, f.name)]
+    if not changed:
+        return False, _("it changes 0 settings (none), not one.")
     if len(changed) != 1:
-        return False, f"it changes {len(changed)} settings ({', '.join(changed) or 'none'}), not one."
+        return False, _("it changes {count} settings ({names}), not one.").format(count=len(changed),
+                                                                                  names=", ".join(changed))
     ConvNet(answer)  # a setting that cannot build a model raises ValueError: "not yet" with its message
-    return True, f"one factor changed: {changed[0]} = {getattr(answer, changed[0])!r}."
+    return True, _("one factor changed: {name} = {value!r}.").format(name=changed[0],
+                                                                     value=getattr(answer, changed[0]))
 
 
 def _head_inputs(answer) -> tuple[bool, str]:
@@ -261,10 +278,12 @@ def _gap_parameters(answer) -> tuple[bool, str]:
 def _unscramble(answer, permutation: torch.Tensor) -> tuple[bool, str]:
     inverse = torch.as_tensor(answer).long()
     if inverse.shape != permutation.shape:
-        return False, f"it has {inverse.numel()} entries, not {permutation.numel()}."
+        return False, _("it has {entries} entries, not {expected}.").format(entries=inverse.numel(),
+                                                                            expected=permutation.numel())
     image = torch.arange(permutation.numel())
     restored = image[permutation][inverse]
-    return bool(torch.equal(restored, image)), f"{int((restored == image).sum())} of {image.numel()} pixels restored."
+    return bool(torch.equal(restored, image)), _("{restored} of {total} pixels restored.").format(
+        restored=int((restored == image).sum()), total=image.numel())
 
 
 def _cam_side(answer) -> tuple[bool, str]:
@@ -289,50 +308,60 @@ def _checkpoint_accuracy(answer, path) -> tuple[bool, str]:
 
 
 EXERCISES: dict[str, Exercise] = {
-    "edge share": Exercise("index the first and the last column of every image at once, mark which pixels are not "
-                           "black, and ask per image whether either column has any.", _edge_share),
-    "dense parameters": Exercise("a linear layer from n to m units has n·m weights and m biases; there are three "
-                                 "linear layers: 784→128, 128→64, 64→10.", _dense_parameters),
-    "training step order": Exercise("you cannot back-propagate a loss you have not computed, and you cannot compute a "
-                                    "loss without the model's output.", _step_order),
-    "horizontal edge kernel": Exercise("the response should compare the rows below the centre with the rows above "
-                                       "it; what must each column add up to for a flat area to give zero?",
-                                       _horizontal_edges),
-    "output side": Exercise("count the positions where the kernel fits: n + 2·padding pixels, the first position "
-                            "at 0, the last at n + 2·padding − k, one every `stride` pixels; // rounds down.",
-                            _output_side),
-    "strided correlate2d": Exercise("the window of output (i, j) starts at row i·stride and column j·stride; there "
-                                    "are (H − k) // stride + 1 rows of outputs; add bias[o] to every output of "
-                                    "channel o.", _strided_correlate),
-    "average pooling": Exercise("the windows are the same as max_pool's in section 4.7; only what is kept of each "
-                                "window changes.", _average_pooling),
-    "accuracy": Exercise("switch dropout off first (model.eval()), convert the images as the training loop does, "
-                         "and take the class with the highest logit for each image.", _accuracy),
-    "small CNN": Exercise("put the layers in one nn.Sequential in __init__ (self.layers = nn.Sequential(...)) and "
-                          "return self.layers(x) in forward; conv_block in section 5.1 shows the pattern.",
-                          _small_cnn),
-    "occlusion": Exercise("make one copy of the image per square (image.repeat), black out one square in each, run "
-                          "the model once on the image and all copies, and subtract each copy's target logit from "
-                          "the image's.", _occlusion),
-    "one factor": Exercise("ConvConfig's settings are listed in conv_workshop/models.py; change one, for "
-                           "example ConvConfig(hidden=64).", _one_factor),
-    "head inputs": Exercise("apply section 4.4's formula to the third block's pool (a 2×2 window, stride 2) on the "
-                            "7×7 maps; it rounds down.", _head_inputs),
-    "head parameters": Exercise("a linear layer has one weight per (input, output) pair plus one bias per output; "
-                                "section 4.5 says how many inputs the head receives.", _head_parameters),
-    "conv parameters": Exercise("each filter sees every input channel through its own k×k kernel; do not forget "
-                                "one bias per filter.", _conv_parameters),
-    "receptive field": Exercise("add (k − 1) × jump for each layer; the pool doubles the jump for the layers after "
-                                "it (by_hand.receptive_fields does this).", _receptive_field),
-    "GAP parameters": Exercise("the GAP head is one linear layer from 64 averaged channels to 10 classes, with bias.",
-                               _gap_parameters),
-    "unscramble": Exercise("the scrambled image's pixel j is the original pixel order[j]; for each original pixel "
-                           "i you need the position j where it went (try it on order = [2, 0, 1] by hand).",
-                           _unscramble),
-    "Grad-CAM resolution": Exercise("which maps does block 2 compute before its pool? (section 4.5's trace)",
-                                    _cam_side),
-    "checkpoint accuracy": Exercise("torch.load(path, weights_only=True) returns a dict; look under 'metrics'.",
-                                    _checkpoint_accuracy),
+    N_("edge share"): Exercise(
+        N_("index the first and the last column of every image at once, mark which pixels are not black, and ask per "
+           "image whether either column has any."), _edge_share),
+    N_("dense parameters"): Exercise(
+        N_("a linear layer from n to m units has n·m weights and m biases; there are three linear layers: 784→128, "
+           "128→64, 64→10."), _dense_parameters),
+    N_("training step order"): Exercise(
+        N_("you cannot back-propagate a loss you have not computed, and you cannot compute a loss without the "
+           "model's output."), _step_order),
+    N_("horizontal edge kernel"): Exercise(
+        N_("the response should compare the rows below the centre with the rows above it; what must each column add "
+           "up to for a flat area to give zero?"), _horizontal_edges),
+    N_("output side"): Exercise(
+        N_("count the positions where the kernel fits: n + 2·padding pixels, the first position at 0, the last at n "
+           "+ 2·padding − k, one every `stride` pixels; // rounds down."), _output_side),
+    N_("strided correlate2d"): Exercise(
+        N_("the window of output (i, j) starts at row i·stride and column j·stride; there are (H − k) // stride + 1 "
+           "rows of outputs; add bias[o] to every output of channel o."), _strided_correlate),
+    N_("average pooling"): Exercise(
+        N_("the windows are the same as max_pool's in section 4.7; only what is kept of each window changes."),
+        _average_pooling),
+    N_("accuracy"): Exercise(
+        N_("switch dropout off first (model.eval()), convert the images as the training loop does, and take the "
+           "class with the highest logit for each image."), _accuracy),
+    N_("small CNN"): Exercise(
+        N_("put the layers in one nn.Sequential in __init__ (self.layers = nn.Sequential(...)) and return "
+           "self.layers(x) in forward; conv_block in section 5.1 shows the pattern."), _small_cnn),
+    N_("occlusion"): Exercise(
+        N_("make one copy of the image per square (image.repeat), black out one square in each, run the model once "
+           "on the image and all copies, and subtract each copy's target logit from the image's."), _occlusion),
+    N_("one factor"): Exercise(
+        N_("ConvConfig's settings are listed in conv_workshop/models.py; change one, for example "
+           "ConvConfig(hidden=64)."), _one_factor),
+    N_("head inputs"): Exercise(
+        N_("apply section 4.4's formula to the third block's pool (a 2×2 window, stride 2) on the 7×7 maps; it "
+           "rounds down."), _head_inputs),
+    N_("head parameters"): Exercise(
+        N_("a linear layer has one weight per (input, output) pair plus one bias per output; section 4.5 says how "
+           "many inputs the head receives."), _head_parameters),
+    N_("conv parameters"): Exercise(
+        N_("each filter sees every input channel through its own k×k kernel; do not forget one bias per filter."),
+        _conv_parameters),
+    N_("receptive field"): Exercise(
+        N_("add (k − 1) × jump for each layer; the pool doubles the jump for the layers after it "
+           "(by_hand.receptive_fields does this)."), _receptive_field),
+    N_("GAP parameters"): Exercise(
+        N_("the GAP head is one linear layer from 64 averaged channels to 10 classes, with bias."), _gap_parameters),
+    N_("unscramble"): Exercise(
+        N_("the scrambled image's pixel j is the original pixel order[j]; for each original pixel i you need the "
+           "position j where it went (try it on order = [2, 0, 1] by hand)."), _unscramble),
+    N_("Grad-CAM resolution"): Exercise(
+        N_("which maps does block 2 compute before its pool? (section 4.5's trace)"), _cam_side),
+    N_("checkpoint accuracy"): Exercise(
+        N_("torch.load(path, weights_only=True) returns a dict; look under 'metrics'."), _checkpoint_accuracy),
 }
 
 
@@ -342,16 +371,19 @@ def check(exercise: str, answer, **context) -> Result:
     Used throughout sections 2–9.
     """
     if exercise not in EXERCISES:
-        raise ValueError(f"no exercise named {exercise!r}; the exercises are: {', '.join(EXERCISES)}")
+        raise ValueError(_("no exercise named {name!r}; the exercises are: {names}").format(
+            name=exercise, names=", ".join(EXERCISES)))
     item = EXERCISES[exercise]
     if answer is None:
-        return Result(exercise, False, "replace None with your answer and run the cell again (a wrong answer gets "
-                                       "a hint).")
+        return Result(exercise, False, _("replace None with your answer and run the cell again (a wrong answer gets "
+                                         "a hint)."))
     try:
         right, found = item.check(answer, **context)
     except NotImplementedError:
-        return Result(exercise, False, "fill in the code and run the cell again (it still raises "
-                                       "NotImplementedError; a wrong answer gets a hint).")
+        return Result(exercise, False, _("fill in the code and run the cell again (it still raises "
+                                         "NotImplementedError; a wrong answer gets a hint)."))
     except (TypeError, ValueError, RuntimeError, IndexError, KeyError, AttributeError) as error:
-        return Result(exercise, False, f"your code raised {type(error).__name__}: {error}. Hint: {item.hint}")
-    return Result(exercise, bool(right), found if right else f"{found} Hint: {item.hint}")
+        return Result(exercise, False, _("your code raised {error_type}: {error}. Hint: {hint}").format(
+            error_type=type(error).__name__, error=error, hint=_(item.hint)))
+    return Result(exercise, bool(right), found if right else _("{found} Hint: {hint}").format(found=found,
+                                                                                                hint=_(item.hint)))

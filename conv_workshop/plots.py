@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from .atomic import write_atomic
+from .i18n import _, label, ngettext, phrase
 
 DIVERGING = "RdBu_r"  # red = positive, blue = negative
 _MPL = tuple(int(part) for part in matplotlib.__version__.split(".")[:2])
@@ -74,23 +75,26 @@ def _colorbar(figure, mappable, axes, label: str, **kwargs):
 
 def _slanted_xticks(axis):
     """Class names on the x axis turned upright (vertical), so long neighbours never overlap; y labels level."""
-    for label in axis.get_xticklabels():
-        label.set(rotation=90, ha="center")
+    for tick in axis.get_xticklabels():
+        tick.set(rotation=90, ha="center")
     axis.tick_params(axis="y", rotation=0)
 
 
 def _legend_right(axis, **kwargs):
-    return axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False,
+    return axis.legend(loc="upper left",  # i18n: key (a matplotlib parameter)
+                       bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False,
                        fontsize=kwargs.pop("fontsize", 8), **kwargs)
 
 
 # --- Data -------------------------------------------------------------------------------------------------------
 
-def class_balance(counts: pd.DataFrame, title: str = "Training images per class") -> plt.Figure:
-    """Bars of training images per class (section 2.1)."""
+def class_balance(counts: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """Bars of training images per class (section 2.1); `title` defaults to "Training images per class"."""
+    title = _("Training images per class") if title is None else title
     figure, axis = plt.subplots(figsize=(9, 3.2))
-    sns.barplot(data=counts, x="class", y="count", ax=axis, color="#4C72B0")
-    axis.set(title=title, xlabel="class", ylabel="images")
+    sns.barplot(data=counts.assign(**{"class": counts["class"].map(label)}), x="class", y="count", ax=axis,
+                color="#4C72B0")
+    axis.set(title=title, xlabel=_("class"), ylabel=_("images"))
     axis.tick_params(axis="x", rotation=30)
     return figure
 
@@ -111,8 +115,8 @@ def sample_grid(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[s
             else:
                 axis.axis("off")
             if j == 0:
-                axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    figure.suptitle("Random training images, one row per class, as the model sees them (0 = black)")
+                axis.set_ylabel(label(name), rotation=0, ha="right", va="center", fontsize=9)
+    figure.suptitle(_("Random training images, one row per class, as the model sees them (0 = black)"))
     return figure
 
 
@@ -124,14 +128,15 @@ def intensity_distributions(images: torch.Tensor, labels: torch.Tensor, class_na
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"wspace": 0.3, "width_ratios": [1, 1.3]})
     pixels = images.flatten().float().numpy()
     left.hist(pixels, bins=64, color="#4C72B0", log=True)
-    left.set(title="All training pixels", xlabel="pixel value (0 = black background)", ylabel="count (log scale)")
+    left.set(title=_("All training pixels"), xlabel=_("pixel value (0 = black background)"),
+             ylabel=_("count (log scale)"))
     ink = (images > 0).flatten(1).sum(1).float().numpy()
     order = sorted(range(len(class_names)), key=lambda c: float(np.median(ink[labels.numpy() == c])))
     horizontal = {"orientation": "horizontal"} if _MPL >= (3, 10) else {"vert": False}
     right.boxplot([ink[labels.numpy() == c] for c in order], showfliers=False, widths=0.6, **horizontal)
-    right.set_yticks(range(1, len(order) + 1), [class_names[c] for c in order], fontsize=8)
-    right.set(title="Ink pixels per image, by class\n(box: middle half; whiskers reach up to 1.5 box lengths;"
-                    " outliers hidden)", xlabel="pixels above 0 (of 784)", ylabel="class")
+    right.set_yticks(range(1, len(order) + 1), [label(class_names[c]) for c in order], fontsize=8)
+    right.set(title=_("Ink pixels per image, by class\n(box: middle half; whiskers reach up to 1.5 box lengths;"
+                      " outliers hidden)"), xlabel=_("pixels above 0 (of 784)"), ylabel=_("class"))
     right.grid(alpha=0.3, axis="x")
     return figure
 
@@ -141,20 +146,21 @@ def mean_images(means: torch.Tensor, class_names: tuple[str, ...]) -> plt.Figure
     figure, axes = plt.subplots(1, len(class_names), figsize=(len(class_names) * 1.25, 2.0))
     for axis, image, name in zip(np.atleast_1d(axes), means, class_names):
         shown = axis.imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
-        axis.set_title(name, fontsize=8)
+        axis.set_title(label(name), fontsize=8)
         axis.set_xticks([])
         axis.set_yticks([])
-    _colorbar(figure, shown, list(np.atleast_1d(axes)), "mean pixel (0–1)", pad=0.01, fraction=0.02)
-    figure.suptitle("Mean image of each class")
+    _colorbar(figure, shown, list(np.atleast_1d(axes)), _("mean pixel (0–1)"), pad=0.01, fraction=0.02)
+    figure.suptitle(_("Mean image of each class"))
     return figure
 
 
 def distance_heatmap(distances: pd.DataFrame) -> plt.Figure:
     """Distances between class means, with their values (section 2.3)."""
     figure, axis = plt.subplots(figsize=(8, 6.2))
-    sns.heatmap(distances, annot=True, fmt=".1f", cmap="viridis_r", ax=axis, annot_kws={"fontsize": 7},
-                cbar_kws={"label": "Euclidean distance (pixels in [0, 1])"})
-    axis.set(title="Distance between class-mean images (small = look alike)", xlabel="class", ylabel="class")
+    sns.heatmap(distances.rename(index=label, columns=label), annot=True, fmt=".1f", cmap="viridis_r", ax=axis,
+                annot_kws={"fontsize": 7}, cbar_kws={"label": _("Euclidean distance (pixels in [0, 1])")})
+    axis.set(title=_("Distance between class-mean images (small = look alike)"), xlabel=_("class"),
+             ylabel=_("class"))
     _slanted_xticks(axis)
     return figure
 
@@ -168,28 +174,33 @@ def pca_scatter(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tu
     colours = np.asarray([f"C{c}" for c in range(len(class_names))])[np.asarray(labels)[order]]
     axis.scatter(coordinates[order, 0], coordinates[order, 1], s=3, alpha=0.5, c=colours)
     for c, name in enumerate(class_names):
-        axis.scatter([], [], s=3, color=f"C{c}", label=name)
-    axis.set(title="Images projected on their first two principal components",
-             xlabel=f"PC 1 ({explained[0]:.0%} of variance)", ylabel=f"PC 2 ({explained[1]:.0%} of variance)")
+        axis.scatter([], [], s=3, color=f"C{c}", label=label(name))
+    axis.set(title=_("Images projected on their first two principal components"),
+             xlabel=_("PC 1 ({share:.0%} of variance)").format(share=explained[0]),
+             ylabel=_("PC 2 ({share:.0%} of variance)").format(share=explained[1]))
     _legend_right(axis, markerscale=4)
     return figure
 
 
 # --- Training ---------------------------------------------------------------------------------------------------
 
-def training_curves(histories: dict[str, list[dict]], title: str = "Training curves") -> plt.Figure:
-    """Loss and accuracy per epoch, training and validation (sections 3.3 and 5.2)."""
+def training_curves(histories: dict[str, list[dict]], title: str | None = None) -> plt.Figure:
+    """Loss and accuracy per epoch, training and validation (sections 3.3 and 5.2); `title` defaults to "Training
+    curves"."""
+    title = _("Training curves") if title is None else title
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"wspace": 0.25})
     for index, (name, history) in enumerate(histories.items()):
         frame = pd.DataFrame(history)
         validated = frame.dropna(subset=["val_accuracy"]) if "val_accuracy" in frame else frame.iloc[:0]
         colour = f"C{index}"
-        loss_axis.plot(frame.epoch, frame.train_loss, "x--", ms=4, color=colour, label=f"{name}, training batches")
-        loss_axis.plot(validated.epoch, validated.val_loss, "o-", ms=4, color=colour, label=f"{name}, validation")
+        loss_axis.plot(frame.epoch, frame.train_loss, "x--", ms=4, color=colour,
+                       label=_("{name}, training batches").format(name=label(name)))
+        loss_axis.plot(validated.epoch, validated.val_loss, "o-", ms=4, color=colour,
+                       label=_("{name}, validation").format(name=label(name)))
         accuracy_axis.plot(frame.epoch, frame.train_accuracy * 100, "x--", ms=4, color=colour)
         accuracy_axis.plot(validated.epoch, validated.val_accuracy * 100, "o-", ms=4, color=colour)
-    loss_axis.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
-    accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    loss_axis.set(title=_("Loss"), xlabel=_("epoch"), ylabel=_("cross-entropy"))
+    accuracy_axis.set(title=_("Accuracy"), xlabel=_("epoch"), ylabel=_("accuracy (%)"))
     for axis in (loss_axis, accuracy_axis):
         axis.grid(alpha=0.3)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -214,19 +225,19 @@ def convolution_check(image: torch.Tensor, kernel: torch.Tensor, by_loops: torch
     """Input, kernel, output of the hand-written loops, and their difference from F.conv2d. Used in section 4.1."""
     figure, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"wspace": 0.45})
     shown = axes[0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
-    axes[0].set(title="input (pixels 0–1)", xticks=[], yticks=[])
-    _colorbar(figure, shown, axes[0], "pixel")
+    axes[0].set(title=_("input (pixels 0–1)"), xticks=[], yticks=[])
+    _colorbar(figure, shown, axes[0], _("pixel"))
     kernel_np = _as_numpy(kernel)
-    shown = _signed(axes[1], kernel_np, title="kernel (3×3 weights)", fontsize=10)
+    shown = _signed(axes[1], kernel_np, title=_("kernel (3×3 weights)"), fontsize=10)
     _annotate_kernel(axes[1], kernel_np)
-    _colorbar(figure, shown, axes[1], "weight")
-    shown = _signed(axes[2], by_loops, title="output of the loops", fontsize=10)
-    _colorbar(figure, shown, axes[2], "response")
+    _colorbar(figure, shown, axes[1], _("weight"))
+    shown = _signed(axes[2], by_loops, title=_("output of the loops"), fontsize=10)
+    _colorbar(figure, shown, axes[2], _("response"))
     difference = _as_numpy((by_loops - by_torch).abs())
     shown = axes[3].imshow(difference, cmap="magma", vmin=0, vmax=max(float(difference.max()), 1e-6))
-    axes[3].set(title="|loops − F.conv2d|", xticks=[], yticks=[])
-    _colorbar(figure, shown, axes[3], "absolute difference")
-    figure.suptitle("One convolution written out, checked against PyTorch")
+    axes[3].set(title=_("|loops − F.conv2d|"), xticks=[], yticks=[])
+    _colorbar(figure, shown, axes[3], _("absolute difference"))
+    figure.suptitle(_("One convolution written out, checked against PyTorch"))
     return figure
 
 
@@ -236,21 +247,21 @@ def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, c
     outline is drawn over both outputs, so that a kernel which moves the image shows which way. Used in section 4.2."""
     figure, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"wspace": 0.45})
     kernel_np = _as_numpy(kernel)
-    for axis, values, title in ((axes[0], kernel_np, "kernel as stored"),
-                                (axes[1], kernel_np[::-1, ::-1], "kernel flipped")):
+    for axis, values, title in ((axes[0], kernel_np, _("kernel as stored")),
+                                (axes[1], kernel_np[::-1, ::-1], _("kernel flipped"))):
         shown = _signed(axis, values, title=title, fontsize=10)
         _annotate_kernel(axis, values)
-    _colorbar(figure, shown, axes[:2].tolist(), "weight")
+    _colorbar(figure, shown, axes[:2].tolist(), _("weight"))
     limit = float(max(correlated.abs().max(), convolved.abs().max()))
-    _signed(axes[2], correlated, limit, title="cross-correlation\n(PyTorch, nn.Conv2d)", fontsize=10)
-    shown = _signed(axes[3], convolved, limit, title="convolution\n(kernel flipped)", fontsize=10)
+    _signed(axes[2], correlated, limit, title=_("cross-correlation\n(PyTorch, nn.Conv2d)"), fontsize=10)
+    shown = _signed(axes[3], convolved, limit, title=_("convolution\n(kernel flipped)"), fontsize=10)
     if image is not None:
         for axis in axes[2:]:
             axis.contour(_as_numpy(image), levels=[0.15], colors="black", linewidths=1.0)
-        axes[3].text(0.5, -0.08, "black line: the input's outline", transform=axes[3].transAxes, ha="center",
+        axes[3].text(0.5, -0.08, _("black line: the input's outline"), transform=axes[3].transAxes, ha="center",
                      va="top", fontsize=8)
-    _colorbar(figure, shown, axes[2:].tolist(), "response")
-    figure.suptitle("PyTorch slides the kernel as stored; convolution proper flips it first")
+    _colorbar(figure, shown, axes[2:].tolist(), _("response"))
+    figure.suptitle(_("PyTorch slides the kernel as stored; convolution proper flips it first"))
     return figure
 
 
@@ -266,20 +277,20 @@ def kernel_gallery(images: list[torch.Tensor], titles: list[str], kernels: dict[
     axes[0, 0].axis("off")
     for col, (name, kernel) in enumerate(kernels.items(), start=1):
         values = _as_numpy(kernel)
-        _signed(axes[0, col], values, title=name.replace(" (", "\n("), fontsize=8)
+        _signed(axes[0, col], values, title=label(name).replace(" (", "\n("), fontsize=8)
         _annotate_kernel(axes[0, col], values, fontsize=7)
-        axes[0, col].set_ylabel("weights" if col == 1 else "", fontsize=8)
+        axes[0, col].set_ylabel(_("weights") if col == 1 else "", fontsize=8)
     for row, (image, title) in enumerate(zip(images, titles), start=1):
         _garment(axes[row, 0], image)
-        axes[row, 0].set_ylabel(title, fontsize=8)
+        axes[row, 0].set_ylabel(label(title), fontsize=8)
     for col, name in enumerate(kernels, start=1):
         limit = max(float(r.abs().max()) for r in responses[name])
         for row, response in enumerate(responses[name], start=1):
             shown = _signed(axes[row, col], response, limit)
         bar = figure.colorbar(shown, ax=axes[1:, col].tolist(), orientation="horizontal", pad=0.04, shrink=0.9)
         bar.ax.tick_params(labelsize=6, rotation=45)
-        bar.set_label("response", fontsize=7)
-    figure.suptitle("Hand-designed kernels (top) and what they respond to (red +, blue −)")
+        bar.set_label(_("response"), fontsize=7)
+    figure.suptitle(_("Hand-designed kernels (top) and what they respond to (red +, blue −)"))
     return figure
 
 
@@ -297,12 +308,12 @@ def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns
     for axis, (name, kernel) in zip(hand_axes, hand.items()):
         weights = _as_numpy(kernel)
         values = weights / (float(np.sqrt((weights ** 2).sum())) or 1.0)
-        shown = _signed(axis, values, 1.0, title=name.replace(" (", "\n("), fontsize=8)
+        shown = _signed(axis, values, 1.0, title=label(name).replace(" (", "\n("), fontsize=8)
         for (i, j), weight in np.ndenumerate(weights):
             axis.text(j, i, f"{weight:.2g}", ha="center", va="center", fontsize=8,
                       color="white" if abs(values[i, j]) > 0.6 else "black")
-    _colorbar(top, shown, hand_axes.tolist(), "weight ÷ the kernel's\nL2 norm", shrink=0.9)
-    top.suptitle("Designed by hand (section 4.3): colour = weight ÷ the kernel's length, numbers = the weights",
+    _colorbar(top, shown, hand_axes.tolist(), _("weight ÷ the kernel's\nL2 norm"), shrink=0.9)
+    top.suptitle(_("Designed by hand (section 4.3): colour = weight ÷ the kernel's length, numbers = the weights"),
                  fontsize=10)
     learned_axes = bottom.subplots(rows, columns, squeeze=False)
     limit = float(learned.abs().max()) or 1.0
@@ -310,9 +321,10 @@ def filters_beside(hand: dict[str, torch.Tensor], learned: torch.Tensor, columns
         axis.axis("off")
     for axis, kernel in zip(learned_axes.flat, learned):
         shown = _signed(axis, kernel, limit)
-    _colorbar(bottom, shown, learned_axes.ravel().tolist(), "weight (one scale for all,\nup to the largest |weight|)",
-              shrink=0.8)
-    bottom.suptitle(f"Learned by the CNN: its {len(learned)} first-layer 3×3 filters", fontsize=10)
+    _colorbar(bottom, shown, learned_axes.ravel().tolist(),
+              _("weight (one scale for all,\nup to the largest |weight|)"), shrink=0.8)
+    bottom.suptitle(_("Learned by the CNN: its {count} first-layer 3×3 filters").format(count=len(learned)),
+                    fontsize=10)
     return figure
 
 
@@ -328,29 +340,31 @@ def shift_response(demo) -> plt.Figure:
         return _shift_rows(list(demo))
     shift = demo.shift
     figure, axes = plt.subplots(2, 4, figsize=(12.5, 6), gridspec_kw={"wspace": 0.45, "hspace": 0.35})
-    for row, (key, title) in enumerate((("image", "input"), ("moved", f"input moved {shift} px right"))):
+    for row, (key, title) in enumerate((("image", _("input")),
+                                        ("moved", _("input moved {shift} px right").format(shift=shift)))):
         shown = axes[row, 0].imshow(_as_numpy(getattr(demo, key)), cmap="gray", vmin=0, vmax=1)
         axes[row, 0].set(xticks=[], yticks=[], title=title)
     limit = float(max(demo.response.max(), demo.moved_response.max())) or 1.0
     for row, key in enumerate(("response", "moved_response")):
         shown = axes[row, 1].imshow(_as_numpy(getattr(demo, key)), cmap="magma", vmin=0, vmax=limit)
-        axes[row, 1].set(xticks=[], yticks=[], title="conv + ReLU")
-    _colorbar(figure, shown, axes[:, 1].tolist(), "response")
+        axes[row, 1].set(xticks=[], yticks=[], title=_("conv + ReLU"))
+    _colorbar(figure, shown, axes[:, 1].tolist(), _("response"))
     difference = _as_numpy(demo.difference)
     inner = float(np.abs(difference[3:-3, 3:-3]).max())
     axes[0, 2].axis("off")
-    axes[0, 2].text(0.0, 0.5, f"conv(moved) − moved(conv):\nlargest |difference| away\nfrom the border = {inner:.1g}."
-                    "\nThe response moved with\nthe input (equivariance).", fontsize=9, va="center")
+    axes[0, 2].text(0.0, 0.5, _("conv(moved) − moved(conv):\nlargest |difference| away\nfrom the border = "
+                                "{inner:.1g}.\nThe response moved with\nthe input (equivariance).").format(inner=inner),
+                    fontsize=9, va="center")
     averages = [float(demo.response.mean()), float(demo.moved_response.mean())]
     axes[1, 2].bar([0, 1], averages, color=["C0", "C1"], width=0.6)
-    axes[1, 2].set_xticks([0, 1], ["input", "moved"])
-    axes[1, 2].set(title="global average of the response", ylabel="mean response", xlabel="image")
+    axes[1, 2].set_xticks([0, 1], [_("input"), _("moved")])
+    axes[1, 2].set(title=_("global average of the response"), ylabel=_("mean response"), xlabel=_("image"))
     limit = float(max(demo.pooled.max(), demo.moved_pooled.max())) or 1.0
     for row, key in enumerate(("pooled", "moved_pooled")):
         shown = axes[row, 3].imshow(_as_numpy(getattr(demo, key)), cmap="magma", vmin=0, vmax=limit)
-        axes[row, 3].set(xticks=[], yticks=[], title="after 2×2 max pool")
-    _colorbar(figure, shown, axes[:, 3].tolist(), "response")
-    figure.suptitle("Shift the input, and the convolution's output shifts with it")
+        axes[row, 3].set(xticks=[], yticks=[], title=_("after 2×2 max pool"))
+    _colorbar(figure, shown, axes[:, 3].tolist(), _("response"))
+    figure.suptitle(_("Shift the input, and the convolution's output shifts with it"))
     return figure
 
 
@@ -381,40 +395,45 @@ def _shift_rows(demos: list) -> plt.Figure:
     difference_limit = max(float(np.abs(a[2]).max()) for a in agreements) or pool_limit
     for axis in axes.flat:
         axis.set(xticks=[], yticks=[])
-    maps = [(first.image, first.response, first.pooled, "input")]
-    maps += [(d.moved, d.moved_response, d.moved_pooled, f"input moved {d.shift} px right")
+    maps = [(first.image, first.response, first.pooled, _("input"))]
+    maps += [(d.moved, d.moved_response, d.moved_pooled, _("input moved {shift} px right").format(shift=d.shift))
              for d in demos]
     for row, (image, response, pooled, title) in enumerate(maps):
         pixels = axes[row, 0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
         axes[row, 0].set_title(title, fontsize=9)
         conv = axes[row, 1].imshow(_as_numpy(response), cmap="magma", vmin=0, vmax=conv_limit)
-        axes[row, 1].set_title("conv + ReLU", fontsize=9)
+        axes[row, 1].set_title(_("conv + ReLU"), fontsize=9)
         pool = axes[row, 2].imshow(_as_numpy(pooled), cmap="magma", vmin=0, vmax=pool_limit)
-        axes[row, 2].set_title("after 2×2 max pool", fontsize=9)
+        axes[row, 2].set_title(_("after 2×2 max pool"), fontsize=9)
     axes[0, 3].axis("off")
-    axes[0, 3].text(0.5, 0.5, "the unshifted input:\nthe reference for\nthe rows below", ha="center", va="center",
-                    fontsize=9, transform=axes[0, 3].transAxes)
+    axes[0, 3].text(0.5, 0.5, _("the unshifted input:\nthe reference for\nthe rows below"), ha="center",
+                    va="center", fontsize=9, transform=axes[0, 3].transAxes)
     axes[0, 4].axis("off")
     for row, (demo, (cells, share, difference)) in enumerate(zip(demos, agreements), start=1):
         shown = axes[row, 3].imshow(difference, cmap=DIVERGING, vmin=-difference_limit, vmax=difference_limit)
         size = difference.shape[-1]
         axes[row, 3].add_patch(plt.Rectangle((1.5, 1.5), size - 4, size - 4, fill=False, ls="--", lw=0.8,
                                              color="0.4"))
-        axes[row, 3].set_title(f"pooled(moved) − moved(pooled)\n(moved {cells} cell{'s' if cells != 1 else ''}; "
-                               "dashed: compared)", fontsize=8.5)
+        axes[row, 3].set_title(ngettext("pooled(moved) − moved(pooled)\n(moved {cells} cell; dashed: compared)",
+                                        "pooled(moved) − moved(pooled)\n(moved {cells} cells; dashed: compared)",
+                                        cells).format(cells=cells), fontsize=8.5)
         inner = float(np.abs(_as_numpy(demo.difference)[3:-3, 3:-3]).max())
         average = float(demo.response.mean())
         change = abs(float(demo.moved_response.mean()) - average) / average if average else 0.0
-        verdict = "pooling moved with it" if share > 0.999 else "pooling did NOT move with it"
+        verdict = _("pooling moved with it") if share > 0.999 else _("pooling did NOT move with it")
         axes[row, 4].axis("off")
-        axes[row, 4].text(0.0, 0.5, f"moved {demo.shift} px:\n• conv + ReLU: largest interior\n  |difference| = "
-                          f"{inner:.1g} (moved\n  with the input)\n• pooled maps agree at {share:.0%}\n  of interior "
-                          f"positions:\n  {verdict}\n• global average changes\n  by {change:.2%}", fontsize=8.5,
-                          va="center", transform=axes[row, 4].transAxes)
-    for mappable, column, label in ((pixels, axes[:, 0], "pixel (0–1)"), (conv, axes[:, 1], "response"),
-                                    (pool, axes[:, 2], "pooled response"), (shown, axes[1:, 3], "difference")):
-        _colorbar(figure, mappable, column.tolist(), label, shrink=0.6, fraction=0.05, aspect=30, pad=0.02)
-    figure.suptitle("Shift the input: the convolution's output shifts with it; 2×2 max pooling only for even shifts")
+        axes[row, 4].text(0.0, 0.5, _("moved {shift} px:\n• conv + ReLU: largest interior\n  |difference| = "
+                                      "{inner:.1g} (moved\n  with the input)\n• pooled maps agree at {share:.0%}\n"
+                                      "  of interior positions:\n  {verdict}\n• global average changes\n"
+                                      "  by {change:.2%}").format(shift=demo.shift, inner=inner, share=share,
+                                                                  verdict=verdict, change=change),
+                          fontsize=8.5, va="center", transform=axes[row, 4].transAxes)
+    for mappable, column, bar_label in ((pixels, axes[:, 0], _("pixel (0–1)")), (conv, axes[:, 1], _("response")),
+                                        (pool, axes[:, 2], _("pooled response")),
+                                        (shown, axes[1:, 3], _("difference"))):
+        _colorbar(figure, mappable, column.tolist(), bar_label, shrink=0.6, fraction=0.05, aspect=30, pad=0.02)
+    figure.suptitle(_("Shift the input: the convolution's output shifts with it; 2×2 max pooling only for even "
+                      "shifts"))
     return figure
 
 
@@ -423,15 +442,15 @@ def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: lis
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained",
                                 gridspec_kw={"width_ratios": [1, 1, 1.6]})
     limit = float(max(true_kernel.abs().max(), learned.abs().max()))
-    for axis, values, title in ((axes[0], true_kernel, "true kernel"), (axes[1], learned, "learned kernel")):
+    for axis, values, title in ((axes[0], true_kernel, _("true kernel")), (axes[1], learned, _("learned kernel"))):
         shown = _signed(axis, values, limit, title=title, fontsize=10)
         _annotate_kernel(axis, _as_numpy(values), limit=limit)
-    _colorbar(figure, shown, axes[:2].tolist(), "weight")
+    _colorbar(figure, shown, axes[:2].tolist(), _("weight"))
     axes[2].plot(np.arange(1, len(losses) + 1), losses)
-    axes[2].set(yscale="log", title="Squared error while learning", xlabel="gradient-descent step",
-                ylabel="mean squared error (log)")
+    axes[2].set(yscale="log", title=_("Squared error while learning"), xlabel=_("gradient-descent step"),
+                ylabel=_("mean squared error (log)"))
     axes[2].grid(alpha=0.3)
-    figure.suptitle("A kernel recovered from (image, filtered image) pairs by gradient descent")
+    figure.suptitle(_("A kernel recovered from (image, filtered image) pairs by gradient descent"))
     return figure
 
 
@@ -440,14 +459,14 @@ def playground(image: torch.Tensor, kernel_name: str, kernel: torch.Tensor, outp
     """The playground's static figure: image, kernel and output at one stride and padding (section 4.10)."""
     figure, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"wspace": 0.45})
     shown = axes[0].imshow(_as_numpy(image), cmap="gray", vmin=0, vmax=1)
-    axes[0].set(title=f"input {tuple(image.shape[-2:])}", xticks=[], yticks=[])
-    _colorbar(figure, shown, axes[0], "pixel")
-    shown = _signed(axes[1], kernel, title=kernel_name, fontsize=9)
+    axes[0].set(title=_("input {shape}").format(shape=tuple(image.shape[-2:])), xticks=[], yticks=[])
+    _colorbar(figure, shown, axes[0], _("pixel"))
+    shown = _signed(axes[1], kernel, title=label(kernel_name), fontsize=9)
     _annotate_kernel(axes[1], _as_numpy(kernel))
-    _colorbar(figure, shown, axes[1], "weight")
-    shown = _signed(axes[2], output, title=f"output {tuple(output.shape[-2:])}", fontsize=10)
-    _colorbar(figure, shown, axes[2], "response")
-    figure.suptitle(f"stride {stride}, padding {padding}")
+    _colorbar(figure, shown, axes[1], _("weight"))
+    shown = _signed(axes[2], output, title=_("output {shape}").format(shape=tuple(output.shape[-2:])), fontsize=10)
+    _colorbar(figure, shown, axes[2], _("response"))
+    figure.suptitle(_("stride {stride}, padding {padding}").format(stride=stride, padding=padding))
     return figure
 
 
@@ -478,25 +497,28 @@ def multichannel_filter(input_maps: torch.Tensor, filter_weights: torch.Tensor, 
             shown_input = _signed(axes[0, col], inputs[channel], max(high, -low))
         else:
             shown_input = axes[0, col].imshow(inputs[channel], cmap="magma", vmin=0, vmax=high)
-        axes[0, col].set_title(f"input channel {channel}", fontsize=8)
+        axes[0, col].set_title(_("input channel {channel}").format(channel=channel), fontsize=8)
         shown_kernel = _signed(axes[1, col], weights[channel], kernel_limit)
         _annotate_kernel(axes[1, col], weights[channel], fontsize=7, limit=kernel_limit)
         shown_response = _signed(axes[2, col], responses[channel], response_limit)
     for axis in axes.flat:
         axis.set(xticks=[], yticks=[])
-    for row, label in enumerate(("input map", f"its {weights.shape[-1]}×{weights.shape[-1]} kernel",
-                                 "cross-correlated\nwith its kernel")):
-        axes[row, 0].set_ylabel(label, fontsize=8)
-    shown_output = _signed(result, summed, title=f"output map = sum over all {total} input\nchannels "
-                                                   f"({channels} shown)", fontsize=9)
-    _colorbar(figure, shown_input, axes[0].tolist(), "activation", shrink=0.9)
-    _colorbar(figure, shown_kernel, axes[1].tolist(), "weight", shrink=0.9)
-    _colorbar(figure, shown_response, axes[2].tolist(), "response", shrink=0.9)
-    _colorbar(figure, shown_output, result, "sum of the responses", shrink=0.6)
-    figure.suptitle("One multi-channel filter at work: each input channel is cross-correlated with its own kernel, "
-                    "and the responses add up", fontsize=11)
-    figure.supxlabel(f"Sum over all {total} input channels ({channels} shown: those with the largest responses), "
-                     "as nn.Conv2d computes one output channel", fontsize=8.5)
+    for row, row_label in enumerate((_("input map"),
+                                     _("its {size}×{size} kernel").format(size=weights.shape[-1]),
+                                     _("cross-correlated\nwith its kernel"))):
+        axes[row, 0].set_ylabel(row_label, fontsize=8)
+    shown_output = _signed(result, summed, title=_("output map = sum over all {total} input\nchannels "
+                                                   "({channels} shown)").format(total=total, channels=channels),
+                           fontsize=9)
+    _colorbar(figure, shown_input, axes[0].tolist(), _("activation"), shrink=0.9)
+    _colorbar(figure, shown_kernel, axes[1].tolist(), _("weight"), shrink=0.9)
+    _colorbar(figure, shown_response, axes[2].tolist(), _("response"), shrink=0.9)
+    _colorbar(figure, shown_output, result, _("sum of the responses"), shrink=0.6)
+    figure.suptitle(_("One multi-channel filter at work: each input channel is cross-correlated with its own kernel, "
+                      "and the responses add up"), fontsize=11)
+    figure.supxlabel(_("Sum over all {total} input channels ({channels} shown: those with the largest responses), "
+                       "as nn.Conv2d computes one output channel").format(total=total, channels=channels),
+                     fontsize=8.5)
     return figure
 
 
@@ -523,13 +545,13 @@ def confusion_heatmap(matrix: torch.Tensor, class_names: tuple[str, ...], title:
             colour = "white" if value > 0.6 * top else ("0.6" if counts[i, j] == 0 else "black")
         axis.text(j, i, text, ha="center", va="center", fontsize=7.5, color=colour, fontweight=weight)
     ticks = range(len(class_names))
-    axis.set_xticks(ticks, class_names)
-    axis.set_yticks(ticks, class_names)
-    axis.set(title=f"{title}\n% of each true class's test images (row sums 100 %); diagonal (grey) = correct",
-             xlabel="predicted class", ylabel="true class")
+    axis.set_xticks(ticks, [label(name) for name in class_names])
+    axis.set_yticks(ticks, [label(name) for name in class_names])
+    axis.set(title=_("{title}\n% of each true class's test images (row sums 100 %); diagonal (grey) = correct").format(
+             title=title), xlabel=_("predicted class"), ylabel=_("true class"))
     axis.title.set_fontsize(10)
     _slanted_xticks(axis)
-    _colorbar(figure, shown, axis, "% of the true class's test images\n(off the diagonal: confusions)",
+    _colorbar(figure, shown, axis, _("% of the true class's test images\n(off the diagonal: confusions)"),
               shrink=0.9, pad=0.02)
     return figure
 
@@ -548,12 +570,12 @@ def per_class_dots(table: pd.DataFrame, title: str, counts=None) -> plt.Figure:
             share = table[model].to_numpy()
             half = 1.96 * np.sqrt(share * (1 - share) / np.asarray(counts, dtype=float)) * 100
             axis.errorbar(share * 100, y + offset, xerr=half, fmt="none", ecolor=f"C{index}", capsize=2, zorder=2)
-        axis.scatter(table[model] * 100, y + offset, s=36, color=f"C{index}", label=model, zorder=3)
-    axis.set_yticks(y, table["class"])
+        axis.scatter(table[model] * 100, y + offset, s=36, color=f"C{index}", label=label(model), zorder=3)
+    axis.set_yticks(y, [label(name) for name in table["class"]])
     axis.invert_yaxis()
-    axis.set(title=title, xlabel="test accuracy (%)", ylabel="class")
+    axis.set(title=title, xlabel=_("test accuracy (%)"), ylabel=_("class"))
     axis.grid(alpha=0.3, axis="x")
-    _legend_right(axis, title="bars: 95 % interval\n(test images, one seed)" if counts is not None else None,
+    _legend_right(axis, title=_("bars: 95 % interval\n(test images, one seed)") if counts is not None else None,
                   title_fontsize=8)
     return figure
 
@@ -572,9 +594,11 @@ def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: t
     for axis in axes.flat:
         axis.axis("off")
     for axis, index in zip(axes.flat, wrong):
-        _garment(axis, images[index], f"true: {class_names[true[index]]}\npred: {class_names[predicted[index]]}\n"
-                 f"{float(confidence[index]) * 100:.{1 if confidence[index] < 0.995 else 2}f} % sure", fontsize=7)
-    figure.suptitle("The CNN's most confident mistakes: one per (true, predicted) pair first")
+        _garment(axis, images[index], _("true: {true}\npred: {predicted}\n{confidence:.{digits}f} % sure").format(
+                 true=label(class_names[true[index]]), predicted=label(class_names[predicted[index]]),
+                 confidence=float(confidence[index]) * 100, digits=1 if confidence[index] < 0.995 else 2),
+                 fontsize=7)
+    figure.suptitle(_("The CNN's most confident mistakes: one per (true, predicted) pair first"))
     return figure
 
 
@@ -587,7 +611,7 @@ def feature_maps(image: torch.Tensor, maps: dict[str, torch.Tensor], channels: i
     scale = plt.cm.ScalarMappable(cmap="magma", norm=plt.Normalize(0, 1))
     for row, (name, activation) in enumerate(maps.items()):
         _garment(axes[row, 0], image)
-        axes[row, 0].set_ylabel(f"{name}\n{activation.shape[1]}×{activation.shape[2]}", fontsize=8)
+        axes[row, 0].set_ylabel(f"{label(name)}\n{activation.shape[1]}×{activation.shape[2]}", fontsize=8)
         for col in range(channels):
             axis = axes[row, col + 1]
             values = _as_numpy(activation[col])
@@ -595,27 +619,30 @@ def feature_maps(image: torch.Tensor, maps: dict[str, torch.Tensor], channels: i
             axis.imshow(values / peak if peak > 0 else np.zeros_like(values), cmap="magma", vmin=0, vmax=1,
                         interpolation="nearest")
             axis.set(xticks=[], yticks=[])
-            axis.set_xlabel(f"max {peak:.2g}" if peak > 0 else "all zero", fontsize=7, labelpad=2)
+            axis.set_xlabel(_("max {peak:.2g}").format(peak=peak) if peak > 0 else _("all zero"), fontsize=7,
+                            labelpad=2)
             if row == 0:
-                axis.set_title(f"ch {col}", fontsize=8)
-        _colorbar(figure, scale, axes[row, :].tolist(), "activation ÷\nthis map's max", pad=0.01, fraction=0.02)
-    figure.suptitle("Feature maps after each block (first channels), each on its own scale: resolution falls, "
-                    "channels multiply", fontsize=11)
+                axis.set_title(_("ch {channel}").format(channel=col), fontsize=8)
+        _colorbar(figure, scale, axes[row, :].tolist(), _("activation ÷\nthis map's max"), pad=0.01, fraction=0.02)
+    figure.suptitle(_("Feature maps after each block (first channels), each on its own scale: resolution falls, "
+                      "channels multiply"), fontsize=11)
     return figure
 
 
 # --- Experiments ------------------------------------------------------------------------------------------------
 
 def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFrame | None = None,
-                       reference_label: str = "committed full run") -> plt.Figure:
+                       reference_label: str | None = None) -> plt.Figure:
     """Each variant's difference from its experiment's reference, with its 95 % interval; filled markers are
-    significant after Holm correction within the family. `reference`: the same rows from another run (grey)."""
+    significant after Holm correction within the family. `reference`: the same rows from another run (grey), named
+    `reference_label` in the legend ("committed full run" by default)."""
+    reference_label = _("committed full run") if reference_label is None else reference_label
     rows = effects[effects.verdict != "reference"].reset_index(drop=True)
     figure, axis = plt.subplots(figsize=(8.5, 0.6 + 0.55 * max(len(rows), 2)))
     y = np.arange(len(rows))
     offset = 0.18 if reference is not None else 0.0
     for i, row in rows.iterrows():
-        resolved = not row.verdict.startswith("not resolved")
+        resolved = not row.verdict.startswith("not resolved")  # i18n: key
         colour = {"better": "C2", "worse": "C3"}.get(row.verdict, "C7" if resolved else "C0")
         if not math.isnan(row.low):
             axis.hlines(y[i] - offset, row.low, row.high, color=colour, lw=2)
@@ -630,20 +657,23 @@ def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFram
                 axis.plot(ref.difference, y[i] + offset, "D", ms=6, color="0.55")
     axis.axvline(0, color="0.3", lw=1)
     several = rows.reference.nunique() > 1
-    labels = [f"{r.variant}{' − ' + r.reference if several else ''}\n({r.verdict})" for r in rows.itertuples()]
+    labels = [(_("{variant} − {reference}\n({verdict})") if several else _("{variant}\n({verdict})")).format(
+        variant=label(r.variant), reference=label(r.reference), verdict=phrase(r.verdict)) for r in rows.itertuples()]
     axis.set_yticks(y, labels, fontsize=8)
     axis.set_ylim(len(rows) - 0.5, -0.5)
-    first = "its reference" if several else (rows.reference.iloc[0] if len(rows) else "")
-    axis.set(title=title, xlabel=f"test accuracy minus {first} (points)", ylabel="variant (verdict)")
+    first = _("its reference") if several else (label(rows.reference.iloc[0]) if len(rows) else "")
+    axis.set(title=title, xlabel=_("test accuracy minus {reference} (points)").format(reference=first),
+             ylabel=_("variant (verdict)"))
     axis.grid(alpha=0.3, axis="x")
-    handles = [Line2D([], [], marker="o", color="C2", mfc="C2", lw=2, label="this run: better (Holm)"),
-               Line2D([], [], marker="o", color="C3", mfc="C3", lw=2, label="this run: worse (Holm)"),
-               Line2D([], [], marker="s", color="C7", mfc="C7", lw=2, label="this run: equivalent (TOST)"),
-               Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="this run: not resolved")]
+    handles = [Line2D([], [], marker="o", color="C2", mfc="C2", lw=2, label=_("this run: better (Holm)")),
+               Line2D([], [], marker="o", color="C3", mfc="C3", lw=2, label=_("this run: worse (Holm)")),
+               Line2D([], [], marker="s", color="C7", mfc="C7", lw=2, label=_("this run: equivalent (TOST)")),
+               Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label=_("this run: not resolved"))]
     if reference is not None:
         handles.append(Line2D([], [], marker="D", color="0.55", lw=2, label=reference_label))
-    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
-                title="bars: 95 % interval,\nnot adjusted (verdicts are)", title_fontsize=8)
+    axis.legend(handles=handles, loc="upper left",  # i18n: key (a matplotlib parameter)
+                bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
+                title=_("bars: 95 % interval,\nnot adjusted (verdicts are)"), title_fontsize=8)
     return figure
 
 
@@ -657,9 +687,9 @@ def validation_curves(histories: dict[str, list[list[dict]]], title: str) -> plt
         validated = [[epoch for epoch in run if "val_accuracy" in epoch] for run in runs]
         values = np.array([[epoch["val_accuracy"] * 100 for epoch in run] for run in validated])
         epochs = np.array([epoch["epoch"] for epoch in validated[0]])
-        axis.plot(epochs, values.mean(0), ".-", color=f"C{index}", label=name)
+        axis.plot(epochs, values.mean(0), ".-", color=f"C{index}", label=label(name))
         axis.fill_between(epochs, values.min(0), values.max(0), color=f"C{index}", alpha=0.2)
-    axis.set(title=title, xlabel="epoch", ylabel="validation accuracy (%)")
+    axis.set(title=title, xlabel=_("epoch"), ylabel=_("validation accuracy (%)"))
     _legend_right(axis)
     axis.grid(alpha=0.3)
     return figure
@@ -694,13 +724,14 @@ def _place_numbers(axis, xs, ys, numbers, colours, obstacles, centres, fontsize:
     placed = []
     for k, (x, y, number, colour) in enumerate(zip(xs, ys, numbers, colours)):
         others = np.delete(centres, k, axis=0)
-        label = axis.annotate(str(number), (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize,
-                              color=colour, fontweight="bold", annotation_clip=False)
+        annotation = axis.annotate(str(number), (x, y), xytext=(0, 0),
+                                   textcoords="offset points",  # i18n: key (a matplotlib parameter)
+                                   fontsize=fontsize, color=colour, fontweight="bold", annotation_clip=False)
         best = None
         for dx, dy, ha, va in candidates:
-            label.set(ha=ha, va=va)
-            label.xyann = (dx, dy)
-            extent = label.get_window_extent(renderer)
+            annotation.set(ha=ha, va=va)
+            annotation.xyann = (dx, dy)
+            extent = annotation.get_window_extent(renderer)
             box = (extent.x0 - 1, extent.y0 - 1, extent.x1 + 1, extent.y1 + 1)
             outside = (max(0, inside.x0 - box[0]) + max(0, box[2] - inside.x1) + max(0, inside.y0 - box[1])
                        + max(0, box[3] - inside.y1)) * 100
@@ -711,9 +742,9 @@ def _place_numbers(axis, xs, ys, numbers, colours, obstacles, centres, fontsize:
                     + 50 * nearer)
             if best is None or cost < best[0]:
                 best = (cost, dx, dy, ha, va, box)
-        _, dx, dy, ha, va, box = best
-        label.set(ha=ha, va=va)
-        label.xyann = (dx, dy)
+        dx, dy, ha, va, box = best[1:]
+        annotation.set(ha=ha, va=va)
+        annotation.xyann = (dx, dy)
         placed.append(box)
 
 
@@ -728,21 +759,24 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
 
     points = points.reset_index(drop=True)
     epochs = int(points.epochs.iloc[0])
-    title = (f"Every controlled configuration ({int(points.train_size.iloc[0]):,} training images, "
-             f"{epochs} epoch{'s' if epochs != 1 else ''}), numbered most accurate first")
+    title = ngettext("Every controlled configuration ({images:,} training images, {epochs} epoch), numbered most "
+                     "accurate first",
+                     "Every controlled configuration ({images:,} training images, {epochs} epochs), numbered most "
+                     "accurate first", epochs).format(images=int(points.train_size.iloc[0]), epochs=epochs)
     half = np.asarray([(high - low) / 2 if not math.isnan(low) else 0.0 for low, high in
                        (interval_from_summary(m, sd, n) for m, sd, n in
                         zip(points.test_accuracy_mean, points.test_accuracy_std, points.seeds))]) * 100
     numbers = configuration_numbers(points)
     fronts = {cost: pareto_front(points, cost) for cost in ("parameters", "macs")}
-    which = {(True, True): "front: both", (True, False): "front: parameters", (False, True): "front: MACs",
+    which = {(True, True): _("front: both"), (True, False): _("front: parameters"), (False, True): _("front: MACs"),
              (False, False): ""}
     entries = []
     for index in numbers.sort_values().index:
         row = points.loc[index]
-        experiment = "" if row.experiment in ("all", row.variant) else f" ({row.experiment})"
+        experiment = "" if row.experiment in ("all", row.variant) else f" ({label(row.experiment)})"
         on = which[(bool(fronts["parameters"][index]), bool(fronts["macs"][index]))]
-        entries.append((f"{numbers[index]:>2}  {row.variant}{experiment}" + (f"  — {on}" if on else ""), bool(on)))
+        entries.append((f"{numbers[index]:>2}  {label(row.variant)}{experiment}" + (f"  — {on}" if on else ""),
+                        bool(on)))
     key_size = 8
     measure = RendererAgg(10, 10, 72)  # text widths in points
     widest = max(measure.get_text_width_height_descent(text, FontProperties(size=key_size), False)[0]
@@ -755,8 +789,8 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     top, bottom = figure.subfigures(2, 1, height_ratios=[4.8, key_height])
     axes = top.subplots(1, 2, sharey=True, gridspec_kw={"wspace": 0.08})
     y = points.test_accuracy_mean.to_numpy() * 100
-    for axis, cost, label in ((axes[0], "parameters", "parameters (log scale)"),
-                              (axes[1], "macs", "multiply-accumulates per image (log scale)")):
+    for axis, cost, cost_label in ((axes[0], "parameters", _("parameters (log scale)")),
+                                   (axes[1], "macs", _("multiply-accumulates per image (log scale)"))):
         front = fronts[cost].to_numpy()
         x = points[cost].to_numpy(dtype=float)
         axis.errorbar(x, y, yerr=half, fmt="none", ecolor="0.7", elinewidth=1, capsize=2, zorder=1)
@@ -764,16 +798,16 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
         axis.plot(x[front][order], y[front][order], "-", color="C3", lw=1.2, zorder=2)
         axis.plot(x[~front], y[~front], "o", color="0.45", ms=5, zorder=3)
         axis.plot(x[front], y[front], "o", color="C3", ms=6.5, mec="white", mew=0.8, zorder=4)
-        axis.set(xscale="log", xlabel=label)
+        axis.set(xscale="log", xlabel=cost_label)
         axis.grid(alpha=0.3, which="both")
-    axes[0].set(ylabel="test accuracy (%)", title="Accuracy vs parameters")
-    axes[1].set(title="Accuracy vs compute")
-    handles = [Line2D([], [], marker="o", color="C3", ms=6.5, lw=1.2, label="on this panel's\nPareto front"),
-               Line2D([], [], marker="o", color="0.45", ms=5, ls="", label="not on it"),
+    axes[0].set(ylabel=_("test accuracy (%)"), title=_("Accuracy vs parameters"))
+    axes[1].set(title=_("Accuracy vs compute"))
+    handles = [Line2D([], [], marker="o", color="C3", ms=6.5, lw=1.2, label=_("on this panel's\nPareto front")),
+               Line2D([], [], marker="o", color="0.45", ms=5, ls="", label=_("not on it")),
                Line2D([], [], color="0.7", ls="", marker="|", ms=10, mew=1,
-                      label="95 % interval of\nthe mean over seeds")]
-    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False,
-                   fontsize=8)
+                      label=_("95 % interval of\nthe mean over seeds"))]
+    axes[1].legend(handles=handles, loc="upper left",  # i18n: key (a matplotlib parameter)
+                   bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False, fontsize=8)
     top.suptitle(title)
     figure.canvas.draw()  # fixes the axis limits, so the numbers can be placed in pixels
     for axis, cost in ((axes[0], "parameters"), (axes[1], "macs")):
@@ -782,7 +816,7 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
         centres = to_pixels(np.column_stack([points[cost].to_numpy(dtype=float), y]))
         radii = np.where(front, 3.75, 3.0) * figure.dpi / 72  # the markers' radii (ms / 2) and a little
         obstacles = [(cx - r, cy - r, cx + r, cy + r) for (cx, cy), r in zip(centres, radii)]
-        for (cx, _), low, high in zip(centres, to_pixels(np.column_stack([points[cost], y - half]))[:, 1],
+        for (cx, _cy), low, high in zip(centres, to_pixels(np.column_stack([points[cost], y - half]))[:, 1],
                                       to_pixels(np.column_stack([points[cost], y + half]))[:, 1]):
             obstacles.append((cx - 3, low - 1, cx + 3, high + 1))
         ordered = centres[front][np.argsort(centres[front][:, 0])]
@@ -791,7 +825,8 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
                 px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
                 obstacles.append((px - 1.5, py - 1.5, px + 1.5, py + 1.5))
         _place_numbers(axis, points[cost], y, numbers, ["C3" if f else "0.3" for f in front], obstacles, centres)
-    bottom.text(0.01, 1 - 0.2 / key_height, "Key (number: variant (experiment); red: on a Pareto front, and which):",
+    bottom.text(0.01, 1 - 0.2 / key_height,
+                _("Key (number: variant (experiment); red: on a Pareto front, and which):"),
                 fontsize=key_size, fontweight="bold", va="top")
     for k, (text, on_front) in enumerate(entries):
         column, row = divmod(k, rows)
@@ -815,21 +850,23 @@ def translation(curve: pd.DataFrame, reference: pd.DataFrame | None = None) -> p
         for index, (model, rows) in enumerate(part.groupby("model", sort=False)):
             stats = pd.DataFrame([{"shift": shift, **asdict(mean_interval(group.accuracy * 100))}
                                   for shift, group in rows.groupby("shift")])
-            axis.plot(stats["shift"], stats["mean"], "o-", ms=4, color=f"C{index}", label=model)
+            axis.plot(stats["shift"], stats["mean"], "o-", ms=4, color=f"C{index}", label=label(model))
             axis.fill_between(stats["shift"], stats["low"], stats["high"], color=f"C{index}", alpha=0.2)
             if reference is not None:
                 full = reference[(reference.direction == direction) & (reference.model == model)]
                 full = full.groupby("shift").accuracy.mean() * 100
                 axis.plot(full.index, full.values, "--", lw=1, color=f"C{index}",
-                          label=f"{model}, full run" if direction == directions[-1] else None)
-        axis.set(title=f"{direction} shift", ylim=(0, 100),
-                 xlabel="shift (pixels along each axis)" if direction == "diagonal" else "shift (pixels)")
+                          label=_("{model}, full run").format(model=label(model))
+                          if direction == directions[-1] else None)
+        axis.set(title=_("{direction} shift").format(direction=phrase(direction)), ylim=(0, 100),
+                 xlabel=_("shift (pixels along each axis)") if direction == "diagonal" else _("shift (pixels)"))
         axis.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy (%)")
+    axes[0, 0].set_ylabel(_("test accuracy (%)"))
     seeds = curve.groupby("model").seed.nunique().min() if "seed" in curve else 1
-    _legend_right(axes[0, -1], title=f"band: 95 % interval\nover {seeds} seed{'s' if seeds != 1 else ''}",
-                  title_fontsize=8)
-    figure.suptitle("Accuracy on shifted test images (trained on centred images, no retraining)")
+    _legend_right(axes[0, -1], title=ngettext("band: 95 % interval\nover {seeds} seed",
+                                              "band: 95 % interval\nover {seeds} seeds", int(seeds)).format(
+                  seeds=seeds), title_fontsize=8)
+    figure.suptitle(_("Accuracy on shifted test images (trained on centred images, no retraining)"))
     return figure
 
 
@@ -840,8 +877,8 @@ def shift_similarity(table: pd.DataFrame) -> plt.Figure:
     """
     figure, axis = plt.subplots(figsize=(6, 3.4))
     for direction, rows in table.groupby("direction", sort=False):
-        axis.plot(rows["shift"], rows.similarity, "o-", label=direction)
-    axis.set(title="An image vs its shifted copy", xlabel="shift (pixels)", ylabel="cosine similarity")
+        axis.plot(rows["shift"], rows.similarity, "o-", label=phrase(direction))
+    axis.set(title=_("An image vs its shifted copy"), xlabel=_("shift (pixels)"), ylabel=_("cosine similarity"))
     axis.grid(alpha=0.3)
     _legend_right(axis)
     return figure
@@ -860,16 +897,17 @@ def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None,
     if reference is not None:
         for model, rows in reference.groupby("model", sort=False):
             axis.plot(rows.train_size, rows.test_accuracy_mean * 100, "--", color="0.6", lw=1,
-                      marker="o" if model == "CNN" else "s", ms=4, label=f"{model}, full run")
+                      marker="o" if model == "CNN" else "s", ms=4,
+                      label=_("{model}, full run").format(model=label(model)))
     for model, rows in table.groupby("model", sort=False):
         low = (rows.test_accuracy_mean - rows.low).fillna(0) * 100
         high = (rows.high - rows.test_accuracy_mean).fillna(0) * 100
         axis.errorbar(rows.train_size, rows.test_accuracy_mean * 100, yerr=[low, high], fmt="o-", capsize=4,
-                      label=model)
-    axis.set(xscale="log", title="Accuracy vs training-set size (class-balanced subsets)",
-             xlabel="training images (log scale)", ylabel="test accuracy (%)")
+                      label=label(model))
+    axis.set(xscale="log", title=_("Accuracy vs training-set size (class-balanced subsets)"),
+             xlabel=_("training images (log scale)"), ylabel=_("test accuracy (%)"))
     axis.grid(alpha=0.3, which="both")
-    _legend_right(axis, title="bars: 95 % interval", title_fontsize=8)
+    _legend_right(axis, title=_("bars: 95 % interval"), title_fontsize=8)
     if lead is not None:
         rows = lead[lead.verdict != "reference"].sort_values("train_size")
         axis = axes[0, 1]
@@ -880,13 +918,13 @@ def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None,
             axis.plot(row.train_size, row.difference, "o", ms=8, color="C2" if resolved else "C0",
                       mfc="C2" if resolved else "white", mew=2)
         axis.axhline(0, color="0.3", lw=1)
-        axis.set(xscale="log", title="The CNN's lead at each size", xlabel="training images (log scale)",
-                 ylabel="CNN minus dense (points)")
+        axis.set(xscale="log", title=_("The CNN's lead at each size"), xlabel=_("training images (log scale)"),
+                 ylabel=_("CNN minus dense (points)"))
         axis.grid(alpha=0.3, which="both")
-        axis.legend(handles=[Line2D([], [], marker="o", color="C2", lw=2, label="resolved (Holm)"),
-                             Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label="not resolved")],
-                    loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
-                    title="bars: 95 % interval", title_fontsize=8)
+        axis.legend(handles=[Line2D([], [], marker="o", color="C2", lw=2, label=_("resolved (Holm)")),
+                             Line2D([], [], marker="o", color="C0", mfc="white", lw=2, label=_("not resolved"))],
+                    loc="upper left", bbox_to_anchor=(1.01, 1.0),  # i18n: key (a matplotlib parameter)
+                    frameon=False, fontsize=8, title=_("bars: 95 % interval"), title_fontsize=8)
     return figure
 
 
@@ -898,9 +936,9 @@ def receptive_fields(image: torch.Tensor, fields: list[tuple[str, int]]) -> plt.
     for index, (name, size) in enumerate(fields):
         half = size / 2
         axis.add_patch(plt.Rectangle((centre - half, centre - half), size, size, fill=False, lw=1.8,
-                                     color=f"C{index + 1}", label=f"{name}: {size}×{size}"))
-    axis.set(xlim=(-3, 31), ylim=(31, -3), title="What one unit sees after each layer", xlabel="x (pixels)",
-             ylabel="y (pixels)")
+                                     color=f"C{index + 1}", label=f"{label(name)}: {size}×{size}"))
+    axis.set(xlim=(-3, 31), ylim=(31, -3), title=_("What one unit sees after each layer"), xlabel=_("x (pixels)"),
+             ylabel=_("y (pixels)"))
     _legend_right(axis)
     return figure
 
@@ -918,16 +956,16 @@ def top_patches(tables: dict[str, pd.DataFrame], patches: dict[str, list], class
         axis.set_xticks([])
         axis.set_yticks([])
     for b, block in enumerate(blocks):
-        for (_, row), patch in zip(tables[block].iterrows(), patches[block]):
+        for (_position, row), patch in zip(tables[block].iterrows(), patches[block]):
             axis = axes[b * channels + int(row.channel), int(row["rank"])]
-            shown = _garment(axis, patch, classes[int(row.image)], fontsize=8)
+            shown = _garment(axis, patch, label(classes[int(row.image)]), fontsize=8)
             shown.set_interpolation("nearest")
         size = patches[block][0].shape[-1]
         for c in range(channels):
-            axes[b * channels + c, 0].set_ylabel(f"{block}\nchannel {c}\n{size}×{size} px", rotation=0, ha="right",
-                                                 va="center", fontsize=8.5)
-    figure.suptitle(f"What a unit sees: the input patch under its receptive field, for its {top} strongest test "
-                    "images\n(strongest on the left; title: the image's class)")
+            axes[b * channels + c, 0].set_ylabel(_("{block}\nchannel {channel}\n{size}×{size} px").format(
+                block=label(block), channel=c, size=size), rotation=0, ha="right", va="center", fontsize=8.5)
+    figure.suptitle(_("What a unit sees: the input patch under its receptive field, for its {count} strongest test "
+                      "images\n(strongest on the left; title: the image's class)").format(count=top))
     return figure
 
 
@@ -939,12 +977,13 @@ def edge_likeness(edges: pd.DataFrame) -> plt.Figure:
     drawn = edges[edges.weights != "trained"].edge_cosine.to_numpy()
     figure, axis = plt.subplots(figsize=(8, 3.4))
     bins = np.linspace(0, 1, 26)
-    axis.hist(drawn, bins=bins, density=True, color="0.7", label=f"random, as at initialisation ({len(drawn):,})")
+    axis.hist(drawn, bins=bins, density=True, color="0.7",
+              label=_("random, as at initialisation ({count:,})").format(count=len(drawn)))
     axis.hist(trained, bins=bins, density=True, histtype="step", lw=2.2, color="C3",
-              label=f"trained ({len(trained)} filters)")
-    axis.axvline(np.quantile(drawn, 0.95), color="0.3", ls="--", lw=1.2, label="random: 95th percentile")
-    axis.set(xlim=(0, 1), xlabel="largest |cosine similarity| with a Sobel edge detector (4 orientations)",
-             ylabel="density", title="How edge-like are the first layer's 3×3 filters?")
+              label=_("trained ({count} filters)").format(count=len(trained)))
+    axis.axvline(np.quantile(drawn, 0.95), color="0.3", ls="--", lw=1.2, label=_("random: 95th percentile"))
+    axis.set(xlim=(0, 1), xlabel=_("largest |cosine similarity| with a Sobel edge detector (4 orientations)"),
+             ylabel=_("density"), title=_("How edge-like are the first layer's 3×3 filters?"))
     _legend_right(axis, fontsize=8)
     axis.grid(alpha=0.3)
     return figure
@@ -963,15 +1002,17 @@ def selectivity(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> p
         axis.hlines(rows.shuffled_entropy.mean(), index - 0.3, index + 0.3, color="0.5", lw=2, ls="--")
         if reference is not None and (reference.block == block).any():
             axis.plot(index + 0.35, reference[reference.block == block].entropy.median(), "D", color="0.5")
-    axis.set_xticks(range(len(blocks)), [f"{b}\n({(table.block == b).sum()} channels)" for b in blocks])
-    axis.set(title="How class-specific is each channel?", ylabel="entropy of classes among\ntop images (bits)",
-             xlabel="block", ylim=(0, math.log2(10) + 0.2))
-    handles = [Line2D([], [], color="k", lw=2, label="median channel"),
-               Line2D([], [], color="0.5", lw=2, ls="--", label="labels shuffled"),
-               Line2D([], [], marker="o", ls="", color="0.4", label="one channel")]
+    axis.set_xticks(range(len(blocks)), [_("{block}\n({count} channels)").format(
+        block=label(b), count=(table.block == b).sum()) for b in blocks])
+    axis.set(title=_("How class-specific is each channel?"), ylabel=_("entropy of classes among\ntop images (bits)"),
+             xlabel=_("block"), ylim=(0, math.log2(10) + 0.2))
+    handles = [Line2D([], [], color="k", lw=2, label=_("median channel")),
+               Line2D([], [], color="0.5", lw=2, ls="--", label=_("labels shuffled")),
+               Line2D([], [], marker="o", ls="", color="0.4", label=_("one channel"))]
     if reference is not None:
-        handles.append(Line2D([], [], marker="D", ls="", color="0.5", label="median, full run"))
-    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        handles.append(Line2D([], [], marker="D", ls="", color="0.5", label=_("median, full run")))
+    axis.legend(handles=handles, loc="upper left",  # i18n: key (a matplotlib parameter)
+                bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     axis.grid(alpha=0.3, axis="y")
     return figure
 
@@ -987,7 +1028,8 @@ def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor,
     Used in section 8.1.
     """
     count = len(images)
-    cams = [("Grad-CAM", grad_cam)] + ([("Grad-CAM,\nrandom weights", random_cam)] if random_cam is not None else [])
+    cams = [(_("Grad-CAM"), grad_cam)] + ([(_("Grad-CAM,\nrandom weights"), random_cam)] if random_cam is not None
+                                           else [])
     rows = len(cams) + 2
     figure, axes = plt.subplots(rows, count, figsize=(count * 1.9, 2.27 * rows), squeeze=False,
                                 gridspec_kw={"wspace": 0.1, "hspace": 0.45})
@@ -995,12 +1037,12 @@ def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor,
     for col in range(count):
         _garment(axes[0, col], images[col], titles[col], fontsize=7)
         outline = _as_numpy(images[col])
-        for row, (_, maps) in enumerate(cams, start=1):
+        for row, (_name, maps) in enumerate(cams, start=1):
             cam = _as_numpy(maps[col])
             peak = float(cam.max())
             axes[row, col].imshow(cam / peak if peak > 0 else np.zeros_like(cam), cmap="inferno", vmin=0, vmax=1)
             if peak <= 0:
-                axes[row, col].text(0.5, 0.9, "all zero", color="white", fontsize=7, ha="center",
+                axes[row, col].text(0.5, 0.9, _("all zero"), color="white", fontsize=7, ha="center",
                                     transform=axes[row, col].transAxes)
         drop = _as_numpy(occlusion[col])
         limit = float(np.abs(drop).max()) or 1.0
@@ -1009,10 +1051,11 @@ def attribution(images: torch.Tensor, titles: list[str], grad_cam: torch.Tensor,
             axes[row, col].contour(outline, levels=[30], colors="white" if row < rows - 1 else "black",
                                    linewidths=0.7)
             axes[row, col].set(xticks=[], yticks=[])
-    for row, (name, _) in enumerate(cams, start=1):
+    for row, (name, _maps) in enumerate(cams, start=1):
         axes[row, 0].set_ylabel(name, fontsize=8)
-        _colorbar(figure, cam_scale, axes[row, :].tolist(), "÷ this image's maximum", pad=0.01, fraction=0.02)
-    axes[-1, 0].set_ylabel("occlusion", fontsize=8)
-    _colorbar(figure, shown, axes[-1, :].tolist(), "logit drop ÷ largest |drop|", pad=0.01, fraction=0.02)
-    figure.suptitle("Where the evidence for the predicted class lies (top: true → predicted; outline: the garment)")
+        _colorbar(figure, cam_scale, axes[row, :].tolist(), _("÷ this image's maximum"), pad=0.01, fraction=0.02)
+    axes[-1, 0].set_ylabel(_("occlusion"), fontsize=8)
+    _colorbar(figure, shown, axes[-1, :].tolist(), _("logit drop ÷ largest |drop|"), pad=0.01, fraction=0.02)
+    figure.suptitle(_("Where the evidence for the predicted class lies (top: true → predicted; outline: the "
+                      "garment)"))
     return figure

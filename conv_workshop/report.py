@@ -21,6 +21,7 @@ from . import tables
 from .atomic import write_atomic
 from .data import TRAIN_SIZE
 from .experiments import DENSE_EPOCH_FACTOR, choose_augmentation, families, recorded_tests
+from .i18n import in_language
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import PROFILES
 from .runs import RecordedRuns, count_reproduced, load_runs
@@ -32,46 +33,12 @@ READMES = {"en": ROOT / "README.md", "es": ROOT / "README.es.md"}
 BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)
 
 NONE = {"en": "No recorded results yet: run the notebook in the full profile.",
-        "es": "Aún no hay resultados registrados: ejecute el notebook en el perfil full."}
-SPANISH = {
-    "experiment": "experimento", "variant": "variante", "seeds": "semillas", "parameters": "parámetros",
-    "MACs (M)": "MACs (M)", "test accuracy (%)": "precisión de prueba (%)",
-    "difference (points, 95 % CI)": "diferencia (puntos, IC 95 %)", "verdict": "veredicto",
-    "epochs": "épocas", "train images": "imágenes de entrenamiento", "augmentation": "aumento de datos",
-    "p (Holm)": "p (Holm)", "seeds per arm": "semillas por brazo",
-    "validation accuracy (%, 95 % CI)": "precisión de validación (%, IC 95 %)", "chosen": "elegido",
-    "direction": "dirección", "shift": "desplazamiento (px)", "block": "bloque", "channels": "canales",
-    "median entropy (bits)": "entropía mediana (bits)", "labels shuffled (bits)": "etiquetas barajadas (bits)",
-    "p (below shuffled)": "p (bajo barajadas)", "p (vs first block)": "p (frente al bloque 1)",
-}
-
-
-def _spanish_verdict(text: str) -> str:
-    if text.startswith("not resolved with"):
-        count = text.split()[3]
-        return f"sin resolver con {count} semilla{'s' if count != '1' else ''}"
-    if text.startswith("equivalent within"):
-        return "equivalente dentro de " + text.split()[-1].replace(".", ",")
-    return {"better": "mejor", "worse": "peor", "reference": "referencia", "larger with fewer images":
-            "mayor con menos imágenes", "smaller with fewer images": "menor con menos imágenes"}.get(text, text)
-
-
-def _localise(frame: pd.DataFrame, language: str) -> pd.DataFrame:
-    if language != "es":
-        return frame
-    frame = frame.copy()
-    if "verdict" in frame:
-        frame["verdict"] = frame.verdict.map(_spanish_verdict)
-    if "augmentation" in frame:
-        frame["augmentation"] = frame.augmentation.map({"none": "ninguno", "flips": "volteos",
-                                                        "shifts (±2 px)": "desplazamientos (±2 px)"})
-    if "chosen" in frame:
-        frame["chosen"] = frame.chosen.str.replace("chosen", "elegido")
-    return frame.rename(columns=SPANISH)
-
-
+        "es": "Aún no hay resultados registrados: ejecuta el notebook en el perfil full."}
 def _markdown(frame: pd.DataFrame, language: str) -> str:
-    return to_markdown(_localise(frame, language))
+    """A table in the README's language: headers and words through the package's catalog (i18n), as the notebook
+    shows them."""
+    with in_language(language):
+        return to_markdown(tables.localise(frame))
 
 
 def test_labels() -> torch.Tensor:

@@ -32,6 +32,7 @@ from .experiments import (
     recorded_tests,
     run_variants,
 )
+from .i18n import N_, _, current_language, set_language
 from .plots import save_figure
 from .profiles import Profile, choose_profile
 from .runs import Outcome, RecordedRuns, Recorder, capture_environment, load_runs, training_code_version
@@ -78,6 +79,24 @@ def use_notebook_display() -> None:
     """
     pd.set_option("display.max_colwidth", None)  # tables hold sentences (claims, verdicts): never cut them
     matplotlib.rcParams.update({"figure.dpi": 100, "axes.titlesize": 11})
+    if current_language() != "en":
+        _show_tables_translated()
+
+
+def _show_tables_translated() -> None:
+    """Tables keep English column names (code reads them by name); the notebook shows them translated
+    (tables.localise), as HTML and as plain text."""
+    from IPython import get_ipython
+
+    from .tables import localise
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(pd.DataFrame, lambda frame: localise(frame)._repr_html_())
+    formatters["text/plain"].for_type(pd.DataFrame, lambda frame, printer, cycle: printer.text(
+        repr(localise(frame))))
 
 
 @dataclass
@@ -102,8 +121,10 @@ class Workshop:
 
     @property
     def figures(self) -> Path:
-        """Where figures are saved (every section's `show_figure`)."""
-        return self.profile.output_dir / "results" / "figures"
+        """Where figures are saved (every section's `show_figure`): results/figures/, and for another edition than
+        the English one results/figures/<language>/ (its labels are in that language)."""
+        folder = self.profile.output_dir / "results" / "figures"
+        return folder if self.settings.language == "en" else folder / self.settings.language
 
     @property
     def artifacts(self) -> Path:
@@ -123,24 +144,27 @@ class Workshop:
 
         def version(name: str, installed: str) -> str:
             pinned = locked.get(name)
-            return installed if not packages else f"{installed} (lock: {pinned or 'not available here'})"
+            return installed if not packages else _("{installed} (lock: {pinned})").format(
+                installed=installed, pinned=pinned or _("not available here"))
 
-        rows = {
-            "date": self.run_date, "profile": self.profile.name, "python": env.python,
+        rows = {  # the labels are translated where the table is shown
+            N_("date"): self.run_date, N_("profile"): self.profile.name, "python": env.python,
             "torch": version("torch", env.torch), "numpy": version("numpy", env.numpy),
             "pandas": version("pandas", env.pandas), "conv_workshop": env.conv_workshop,
-            "device": f"{env.device} ({env.device_name})", "precision": env.precision, "CPU threads": env.cpu_threads,
-            "seeds (CNNs / cheap runs)": f"{len(self.profile.seeds)} / {len(self.profile.cheap_seeds)}",
-            "git commit": env.git_commit,
+            N_("device"): f"{env.device} ({env.device_name})", N_("precision"): env.precision,
+            N_("CPU threads"): env.cpu_threads,
+            N_("seeds (CNNs / cheap runs)"): f"{len(self.profile.seeds)} / {len(self.profile.cheap_seeds)}",
+            N_("git commit"): env.git_commit,
         }
         if packages:
-            rows["packages"] = describe_packages(packages)
+            rows[N_("packages")] = describe_packages(packages)
         if self.replay is not None:
-            rows["replay"] = f"{len(self.replay)} recorded runs reused; models retrained only where used"
+            rows[N_("replay")] = _("{count} recorded runs reused; models retrained only where used").format(
+                count=len(self.replay))
         if self.start_note:
-            rows["records"] = self.start_note
-        rows |= {f"setting {name}": value for name, value in self.settings.table().items()}
-        return pd.Series(rows, name="value").to_frame()
+            rows[N_("records")] = self.start_note
+        rows |= {_("setting {variable}").format(variable=name): value for name, value in self.settings.table().items()}
+        return pd.Series(rows, name=N_("value")).to_frame()
 
     def train(self, experiment: str, variants: dict, splits: Splits | None = None, epochs: int | None = None,
               dense_epoch_factor: int = DENSE_EPOCH_FACTOR, primary: bool = False) -> dict[str, list[Outcome]]:
@@ -182,8 +206,8 @@ class Workshop:
                 for experiment, variants in family.experiments.items()}
         if len(self.cache) == known:
             count = sum(len(outcomes) for variants in runs.values() for outcomes in variants.values())
-            show_markdown(f"Reused: all {count} runs of the {name} family were already trained in this session; "
-                          "nothing was trained again.")
+            show_markdown(_("Reused: all {count} runs of the {family} family were already trained in this session; "
+                            "nothing was trained again.").format(count=count, family=_(name)))
         return runs
 
     def data_and_epochs(self, family: Family, experiment: str) -> tuple[Splits, int]:
@@ -191,7 +215,8 @@ class Workshop:
         size, epochs = family.budget(experiment, self.profile, len(self.splits.train_labels))
         if family.scope == "headline":
             return self.splits, epochs
-        return (self.data_size_splits(size) if family.scope == "data size" else self.experiment_splits), epochs
+        return (self.data_size_splits(size) if family.scope == "data size"  # i18n: key
+                else self.experiment_splits), epochs
 
     def data_size_splits(self, size: int) -> Splits:
         """The headline splits with a class-balanced training subset of `size` images (all of them if larger)."""
@@ -301,7 +326,8 @@ class Workshop:
                  "replay_checks": [{"variant": o.record["variant"], "seed": int(o.record["seed"]),
                                     "recorded": o.replay_check.recorded, "retrained": o.replay_check.retrained}
                                    for o in checked]}
-        write_atomic(self.results / "notebook_run.json", json.dumps(facts, indent=2).encode())
+        name = "notebook_run.json" if self.settings.language == "en" else f"notebook_run.{self.settings.language}.json"
+        write_atomic(self.results / name, json.dumps(facts, indent=2).encode())
         self.recorder.write_state(**{**self.recorder.read_state(), "status": "finished"})
         self.recorder.unlock()
         return facts
@@ -318,14 +344,17 @@ def committed_runs() -> RecordedRuns:
 
 
 def start_session(profile_name: str | None = None, replay: bool | None = None,
-                  resume: bool | None = None) -> Workshop:
+                  resume: bool | None = None, language: str | None = None) -> Workshop:
     """Section 1: resolve the settings, choose device and profile, load and split the data, and start recording.
 
     The folder is locked for this process (a second run of the same profile refuses to start). Records left by an
     interrupted run of the same profile, code and device are continued (`resume`, default on): only what is missing
     is trained. Otherwise the records start afresh; a replay first reads the complete earlier run's records.
+    `language` ('en', 'es'; None: $WORKSHOP_LANGUAGE) is the language of every text generated from here on.
     """
     settings = run_settings()
+    language = settings.language if language is None else language
+    set_language(language)
     replay = settings.replay if replay is None else replay
     resume = settings.resume if resume is None else resume
     runtime = choose_runtime()
@@ -348,8 +377,9 @@ def start_session(profile_name: str | None = None, replay: bool | None = None,
         experiment_splits = shrink(splits, profile.experiment_train_size, len(splits.val_labels),
                                    len(splits.test_labels))
     run_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return Workshop(replace(settings, profile=profile.name, replay=replay, resume=resume), profile, runtime, recorder,
-                    recorded, continued, data, splits, experiment_splits, run_date=run_date, start_note=note)
+    resolved = replace(settings, profile=profile.name, replay=replay, resume=resume, language=language)
+    return Workshop(resolved, profile, runtime, recorder, recorded, continued, data, splits, experiment_splits,
+                    run_date=run_date, start_note=note)
 
 
 def _interrupted_run(recorder: Recorder, runtime: Runtime, resume: bool) -> tuple[RecordedRuns | None, str]:
@@ -359,14 +389,16 @@ def _interrupted_run(recorder: Recorder, runtime: Runtime, resume: bool) -> tupl
         return None, ""
     found = RecordedRuns(recorder.results_dir)
     if not resume:
-        return None, f"fresh start (WORKSHOP_RESUME=0): the {len(found)} runs of an interrupted run were discarded"
+        return None, _("fresh start (WORKSHOP_RESUME=0): the {count} runs of an interrupted run were discarded").format(
+            count=len(found))
     now = {"profile": recorder.profile, "code_version": training_code_version(),
            **capture_environment(runtime).record_fields()}
     changed = [name for name in ("profile", "code_version", "device", "device_name", "precision", "torch_version")
                if state.get(name) != now[name]]
     if changed:
-        return None, (f"not resumed: the interrupted run's {', '.join(changed)} differ from this run's "
-                      f"({', '.join(f'{state.get(n)} → {now[n]}' for n in changed)}); its {len(found)} runs were "
-                      "discarded and everything is trained again")
-    return found, (f"resumed: {len(found)} runs taken from the interrupted run of this profile (same code and "
-                   "device); only what is missing is trained")
+        return None, _("not resumed: the interrupted run's {fields} differ from this run's ({changes}); its {count} "
+                       "runs were discarded and everything is trained again").format(
+            fields=", ".join(changed), changes=", ".join(f"{state.get(n)} → {now[n]}" for n in changed),
+            count=len(found))
+    return found, _("resumed: {count} runs taken from the interrupted run of this profile (same code and device); "
+                    "only what is missing is trained").format(count=len(found))

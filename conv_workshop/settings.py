@@ -43,6 +43,7 @@ class RunSettings:
     headless: bool = False  # WORKSHOP_HEADLESS=1: no live widgets (executed runs, CI); static figures instead
     progress: bool = True  # WORKSHOP_PROGRESS=0: no progress bars
     git_commit: str | None = None  # WORKSHOP_GIT_COMMIT: the commit to record outside a git checkout
+    language: str = "en"  # WORKSHOP_LANGUAGE: en | es, the language of generated text (the notebook's LANGUAGE)
 
     def table(self) -> dict[str, str]:
         """The resolved settings as {environment variable: value}, for the setup table."""
@@ -53,7 +54,7 @@ class RunSettings:
 VARIABLES = {"profile": "WORKSHOP_PROFILE", "replay": "WORKSHOP_REPLAY", "resume": "WORKSHOP_RESUME",
              "output_dir": "WORKSHOP_OUTPUT_DIR",
              "data_dir": "FASHION_MNIST_DIR", "headless": "WORKSHOP_HEADLESS", "progress": "WORKSHOP_PROGRESS",
-             "git_commit": "WORKSHOP_GIT_COMMIT"}
+             "git_commit": "WORKSHOP_GIT_COMMIT", "language": "WORKSHOP_LANGUAGE"}
 
 
 def run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
@@ -69,6 +70,7 @@ def run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
             headless=_flag(env.get("WORKSHOP_HEADLESS"), False),
             progress=_flag(env.get("WORKSHOP_PROGRESS"), True),
             git_commit=env.get("WORKSHOP_GIT_COMMIT") or None,
+            language=env.get("WORKSHOP_LANGUAGE") or "en",
         )
     except ValueError as error:
         raise ValueError(f"an environment variable of the workshop is malformed: {error}") from None

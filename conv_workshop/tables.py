@@ -7,6 +7,15 @@ import math
 
 import pandas as pd
 
+from .i18n import N_, _, current_language, ngettext, phrase
+
+# Column names that are also the keys code reads them by: the catalog translates them where a table is shown.
+HEADERS = (N_("experiment"), N_("variant"), N_("seeds"), N_("epochs"), N_("parameters"), N_("MACs (M)"),
+           N_("p (Holm)"), N_("verdict"), N_("augmentation"), N_("chosen"), N_("model"), N_("class"), N_("block"),
+           N_("channels"), N_("direction"), N_("shift"), N_("layer"), N_("kernel"), N_("stride"), N_("value"),
+           N_("CNN (%)"), N_("dense (%)"), N_("output"), N_("bias"), N_("formula"), N_("horizontal"), N_("vertical"),
+           N_("diagonal"), N_("yes"), N_("no"), N_("reference"))
+
 
 def accuracy_text(mean: float, std: float | None = None, seeds: int = 1) -> str:
     """'93.66 ± 0.13' for several seeds (std over seeds); one seed has no spread to show: '93.66'."""
@@ -45,25 +54,25 @@ def count(value: float) -> str:
 def summary(table: pd.DataFrame, columns: tuple[str, ...] = ("variant", "seeds", "epochs", "parameters", "accuracy"),
             ) -> pd.DataFrame:
     """A summarise_outcomes / effects table in reader form, keeping the named columns in that order."""
-    available = {
+    available = {  # i18n: key (the names of the columns a caller asks for; headers are the values of `names`)
         "experiment": lambda t: t.experiment,
         "variant": lambda t: t.variant,
         "seeds": lambda t: t.seeds,
-        "train images": lambda t: t.train_size.map(count),
+        N_("train images"): lambda t: t.train_size.map(count),
         "epochs": lambda t: t.epochs,
         "augmentation": lambda t: t.augment.map(AUGMENT_NAMES),
         "parameters": lambda t: t.parameters.map(count),
         "MACs (M)": lambda t: t.macs.map(millions),
         "accuracy": lambda t: [accuracy_text(m, s, n) for m, s, n in zip(t.test_accuracy_mean, t.test_accuracy_std,
                                                                       t.seeds)],
-        "difference": lambda t: [difference_text(d, lo, hi) if v != "reference" else "reference"
+        "difference": lambda t: [difference_text(d, lo, hi) if v != "reference" else "reference"  # i18n: key
                                  for d, lo, hi, v in zip(t.difference, t.low, t.high, t.verdict)],
         "p (Holm)": lambda t: [("—" if v == "reference" or math.isnan(p) else p_text(p))
                                for p, v in zip(t.p_holm, t.verdict)],
         "verdict": lambda t: t.verdict,
-        "train s/run": lambda t: t.train_seconds_mean.map(lambda v: f"{v:.0f}"),
+        N_("train s/run"): lambda t: t.train_seconds_mean.map(lambda v: f"{v:.0f}"),
     }
-    names = {"accuracy": "test accuracy (%)", "difference": "difference (points, 95 % CI)"}
+    names = {"accuracy": N_("test accuracy (%)"), "difference": N_("difference (points, 95 % CI)")}
     frame = pd.DataFrame({names.get(c, c): available[c](table) for c in columns})
     return frame.reset_index(drop=True)
 
@@ -75,20 +84,20 @@ def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experime
 
     Used in sections 3.3, 5.2, 6.8, 7.3.
     """
-    columns = (("experiment",) if experiment else ()) + ("variant", "seeds") + (("train images", "epochs") if epochs
-                                                                                 else ())
+    columns = (("experiment",) if experiment else ()) + ("variant", "seeds") + (
+        ("train images", "epochs") if epochs else ())  # i18n: key
     frame = summary(table, (*columns, "parameters", "MACs (M)", "accuracy", "difference", "p (Holm)", "verdict"))
     if reference is not None:
         keyed = reference.set_index(["experiment", "variant"])
         full = [keyed.loc[key] if key in keyed.index else None for key in zip(table.experiment, table.variant)]
-        frame["full run: accuracy (%)"] = ["—" if r is None else accuracy_text(r.test_accuracy_mean,
+        frame[N_("full run: accuracy (%)")] = ["—" if r is None else accuracy_text(r.test_accuracy_mean,
                                                                                r.test_accuracy_std, r.seeds)
                                            for r in full]
-        frame["full run: verdict"] = ["—" if r is None else r.verdict for r in full]
+        frame[N_("full run: verdict")] = ["—" if r is None else r.verdict for r in full]
     return frame
 
 
-AUGMENT_NAMES = {"none": "none", "flip": "flips", "shift": "shifts (±2 px)"}
+AUGMENT_NAMES = {"none": N_("none"), "flip": N_("flips"), "shift": N_("shifts (±2 px)")}
 
 
 def per_class_tests(table: pd.DataFrame) -> pd.DataFrame:
@@ -98,16 +107,16 @@ def per_class_tests(table: pd.DataFrame) -> pd.DataFrame:
         "class": table["class"],
         "CNN (%)": (table.accuracy_a * 100).map(lambda v: f"{v:.1f}"),
         "dense (%)": (table.accuracy_b * 100).map(lambda v: f"{v:.1f}"),
-        "only the CNN right": table.only_a, "only dense right": table.only_b,
-        "p (McNemar, Holm)": table.p_holm.map(p_text), "verdict (CNN)": table.verdict,
+        N_("only the CNN right"): table.only_a, N_("only dense right"): table.only_b,
+        N_("p (McNemar, Holm)"): table.p_holm.map(p_text), N_("verdict (CNN)"): table.verdict,
     })
 
 
 def power(table: pd.DataFrame) -> pd.DataFrame:
     """stats.power_table in reader form (section 6)."""
-    return pd.DataFrame({"seeds per arm": table.seeds,
-                         "chance to detect a 0.5-point difference": table.power.map(lambda v: f"{v:.0%}"),
-                         "difference detected 80 % of the time (points)": table.detectable.map(
+    return pd.DataFrame({N_("seeds per arm"): table.seeds,
+                         N_("chance to detect a 0.5-point difference"): table.power.map(lambda v: f"{v:.0%}"),
+                         N_("difference detected 80 % of the time (points)"): table.detectable.map(
                              lambda v: f"{v:.2f}")})
 
 
@@ -117,9 +126,9 @@ def recipe_choice(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "augmentation": table.augment.map(AUGMENT_NAMES),
         "seeds": table.seeds,
-        "validation accuracy (%, 95 % CI)": [_mean_and_interval(m, lo, hi) for m, lo, hi in zip(
+        N_("validation accuracy (%, 95 % CI)"): [_mean_and_interval(m, lo, hi) for m, lo, hi in zip(
             table.best_val_accuracy_mean, table.best_val_accuracy_low, table.best_val_accuracy_high)],
-        "chosen": table.chosen.map({True: "✓ chosen", False: ""}),
+        "chosen": table.chosen.map({True: N_("✓ chosen"), False: ""}),
     })
 
 
@@ -133,19 +142,19 @@ def intensity(summary_table: pd.DataFrame) -> pd.DataFrame:
     Used in section 2.2.
     """
     return pd.DataFrame({"class": summary_table["class"],
-                         "mean pixel (0–255)": (summary_table.mean_pixel * 255).round(0).astype(int),
-                         "background (% of pixels)": (summary_table.background_share * 100).round(0).astype(int),
-                         "ink pixels (of 784)": summary_table.ink_pixels.round(0).astype(int)})
+                         N_("mean pixel (0–255)"): (summary_table.mean_pixel * 255).round(0).astype(int),
+                         N_("background (% of pixels)"): (summary_table.background_share * 100).round(0).astype(int),
+                         N_("ink pixels (of 784)"): summary_table.ink_pixels.round(0).astype(int)})
 
 
 def shift_responses(responses) -> pd.DataFrame:
     """by_hand.shift_response results for several shifts, with the question each column answers. Used in section 4.8."""
     return pd.DataFrame({
-        "shift (pixels)": [r.shift for r in responses],
-        "conv: largest |difference| from the moved output (interior)": [f"{r.conv_interior_difference:.1g}"
+        N_("shift (pixels)"): [r.shift for r in responses],
+        N_("conv: largest |difference| from the moved output (interior)"): [f"{r.conv_interior_difference:.1g}"
                                                                          for r in responses],
-        "2×2 max pool: outputs equal to the moved pooled map": [f"{r.pool_exact_share:.0%}" for r in responses],
-        "global average: relative change": [f"{r.gap_relative_change:.2%}" for r in responses],
+        N_("2×2 max pool: outputs equal to the moved pooled map"): [f"{r.pool_exact_share:.0%}" for r in responses],
+        N_("global average: relative change"): [f"{r.gap_relative_change:.2%}" for r in responses],
     })
 
 
@@ -161,12 +170,16 @@ def layer_names(rows: list[dict]) -> list[str]:
             linear += 1
         if kind == "Conv2d":
             conv += 1
-        place = "head" if in_head else ("input" if kind in ("Normalize", "PixelPermutation") else f"block {block}")
-        detail = {"Conv2d": f"conv {conv}", "BatchNorm2d": f"batch norm {conv}", "ReLU": "ReLU",
-                  "MaxPool2d": "max pool", "AvgPool2d": "average pool", "Linear": f"linear {linear}",
-                  "AdaptiveAvgPool2d": "global average pool", "Dropout": "dropout", "Flatten": "flatten",
-                  "Normalize": "normalise", "PixelPermutation": "scramble pixels"}.get(kind, kind)
-        names.append(f"{place}, {detail}" if place != "input" and convolutional else detail)
+        place = (_("head") if in_head else "input" if kind in ("Normalize", "PixelPermutation")
+                 else _("block {number}").format(number=block))
+        detail = {"Conv2d": _("conv {number}").format(number=conv),
+                  "BatchNorm2d": _("batch norm {number}").format(number=conv), "ReLU": "ReLU",
+                  "MaxPool2d": _("max pool"), "AvgPool2d": _("average pool"),
+                  "Linear": _("linear {number}").format(number=linear), "AdaptiveAvgPool2d": _("global average pool"),
+                  "Dropout": _("dropout"), "Flatten": _("flatten"), "Normalize": _("normalise"),
+                  "PixelPermutation": _("scramble pixels")}.get(kind, kind)
+        names.append(_("{place}, {detail}").format(place=place, detail=detail) if place != "input" and convolutional
+                     else detail)
         if kind in ("MaxPool2d", "AvgPool2d"):
             block, conv = block + 1, 0
     return names
@@ -179,16 +192,16 @@ def layers(rows: list[dict]) -> pd.DataFrame:
     """
     frame = pd.DataFrame(rows)
     table = pd.DataFrame({
-        "layer": layer_names(rows),
-        "output shape": [" × ".join(map(str, s)) for s in frame.output_shape],
+        N_("layer"): layer_names(rows),
+        N_("output shape"): [" × ".join(map(str, s)) for s in frame.output_shape],
         "parameters": frame.parameters.map(count),
         "MACs (M)": frame.macs.map(lambda v: f"{v / 1e6:.2f}" if v else ""),
     })
     if frame.receptive_field.notna().any() and (frame.type == "Conv2d").any():
-        table["receptive field"] = [f"{int(v)}×{int(v)}" if v == v and v is not None else ""
+        table[N_("receptive field")] = [f"{int(v)}×{int(v)}" if v == v and v is not None else ""
                                     for v in frame.receptive_field]
-    total = pd.DataFrame([{"layer": "total", "output shape": "", "parameters": count(frame.parameters.sum()),
-                           "MACs (M)": f"{frame.macs.sum() / 1e6:.2f}"}])
+    total = pd.DataFrame([{"layer": _("total"), "output shape": "",  # i18n: key
+                           "parameters": count(frame.parameters.sum()), "MACs (M)": f"{frame.macs.sum() / 1e6:.2f}"}])
     return pd.concat([table, total], ignore_index=True).fillna("")
 
 
@@ -237,14 +250,14 @@ def conv_costs(model) -> pd.DataFrame:
         if isinstance(module, nn.Conv2d):
             k, row = module.kernel_size[0], summary[name]
             _, height, width = row["output_shape"]
-            table.append({
+            table.append({  # i18n: key (headers translated where shown)
                 "layer": names[name], "C_in": module.in_channels, "C_out": module.out_channels, "k": k,
                 "bias": module.bias is not None, "output": f"{height}×{width}",
-                "parameters (formula)": conv_parameters(module.in_channels, module.out_channels, k,
+                N_("parameters (formula)"): conv_parameters(module.in_channels, module.out_channels, k,
                                                         module.bias is not None),
-                "parameters (layer_summary)": row["parameters"],
-                "MACs (formula)": conv_macs(module.in_channels, module.out_channels, k, height, width),
-                "MACs (layer_summary)": row["macs"],
+                N_("parameters (layer_summary)"): row["parameters"],
+                N_("MACs (formula)"): conv_macs(module.in_channels, module.out_channels, k, height, width),
+                N_("MACs (layer_summary)"): row["macs"],
             })
     return pd.DataFrame(table)
 
@@ -259,7 +272,7 @@ def receptive_fields(rows: list[dict]) -> pd.DataFrame:
                if r["kernel"] is not None and r["type"] != "AdaptiveAvgPool2d"]
     derived = by_hand_fields([(r["kernel"], r["stride"]) for _, r in spatial])
     return pd.DataFrame({"layer": [name for name, _ in spatial], "kernel": [r["kernel"] for _, r in spatial],
-                         "stride": [r["stride"] for _, r in spatial], "by hand": derived,
+                         "stride": [r["stride"] for _, r in spatial], N_("by hand"): derived,
                          "layer_summary": [int(r["receptive_field"]) for _, r in spatial]})
 
 
@@ -283,7 +296,7 @@ def translation(curve: pd.DataFrame, committed: pd.DataFrame | None = None,
 
     table = pivot(curve)
     if committed is not None:
-        table = table.join(pivot(committed).add_prefix("full run: "), how="left")
+        table = table.join(pivot(committed).add_prefix(_("full run: ")), how="left")
     return table
 
 
@@ -310,23 +323,23 @@ def selectivity(table: pd.DataFrame, committed: pd.DataFrame | None = None) -> p
 
     tests = selectivity_tests(table)
     frame = pd.DataFrame({"block": tests.block, "channels": tests.channels,
-                          "median entropy (bits)": tests.median_entropy.round(2),
-                          "labels shuffled (bits)": tests.shuffled_entropy.round(2),
-                          "p (below shuffled)": [f"{p:.1e}" for p in tests.p_below_shuffled],
-                          "p (vs first block)": ["—" if math.isnan(p) else f"{p:.1e}" for p in tests.p_vs_first]})
+                          N_("median entropy (bits)"): tests.median_entropy.round(2),
+                          N_("labels shuffled (bits)"): tests.shuffled_entropy.round(2),
+                          N_("p (below shuffled)"): [f"{p:.1e}" for p in tests.p_below_shuffled],
+                          N_("p (vs first block)"): ["—" if math.isnan(p) else f"{p:.1e}" for p in tests.p_vs_first]})
     if committed is not None:
         medians = committed.groupby("block").entropy.median().round(2)
-        frame["full run: median (bits)"] = frame.block.map(medians)
+        frame[N_("full run: median (bits)")] = frame.block.map(medians)
     return frame
 
 
 def parity(result: dict) -> pd.DataFrame:
     """onnx_parity's result as a reader reads it. Used in section 10."""
-    rows = {"test images": f"{result['images']:,}" if "images" in result else "—",
-            "accuracy, PyTorch (%)": f"{result['torch_accuracy'] * 100:.2f}",
-            "accuracy, ONNX Runtime (%)": f"{result['onnx_accuracy'] * 100:.2f}",
-            "largest |logit difference|": f"{result['max_abs_logit_diff']:.1e}",
-            "same predicted class (%)": f"{result['prediction_agreement'] * 100:.2f}"}
+    rows = {N_("test images"): f"{result['images']:,}" if "images" in result else "—",
+            N_("accuracy, PyTorch (%)"): f"{result['torch_accuracy'] * 100:.2f}",
+            N_("accuracy, ONNX Runtime (%)"): f"{result['onnx_accuracy'] * 100:.2f}",
+            N_("largest |logit difference|"): f"{result['max_abs_logit_diff']:.1e}",
+            N_("same predicted class (%)"): f"{result['prediction_agreement'] * 100:.2f}"}
     return pd.Series(rows, name="value").to_frame()
 
 
@@ -340,8 +353,8 @@ def pareto(points: pd.DataFrame) -> pd.DataFrame:
     by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")
     ordered = points.loc[numbers.index]
     shown = summary(ordered, ("experiment", "variant", "seeds", "parameters", "MACs (M)", "accuracy"))
-    shown["on the parameters front"] = ["yes" if by_parameters[i] else "no" for i in ordered.index]
-    shown["on the MACs front"] = ["yes" if by_macs[i] else "no" for i in ordered.index]
+    shown[N_("on the parameters front")] = [_("yes") if by_parameters[i] else _("no") for i in ordered.index]
+    shown[N_("on the MACs front")] = [_("yes") if by_macs[i] else _("no") for i in ordered.index]
     shown.index = pd.Index(numbers.to_numpy(), name="#")
     return shown
 
@@ -355,8 +368,9 @@ def run_summary(runs_path) -> pd.DataFrame:
     if table.empty:
         return table
     table["test_accuracy_std"] = [s if n > 1 else float("nan") for s, n in zip(table.test_accuracy_std, table.seeds)]
-    return summary(table, ("experiment", "variant", "seeds", "train images", "epochs", "parameters", "accuracy",
-                           "train s/run"))
+    columns = ("experiment", "variant", "seeds", "train images", "epochs", "parameters", "accuracy",  # i18n: key
+               "train s/run")  # i18n: key
+    return summary(table, columns)
 
 
 def _row(effects_table: pd.DataFrame, experiment: str, variant: str) -> pd.Series:
@@ -364,8 +378,10 @@ def _row(effects_table: pd.DataFrame, experiment: str, variant: str) -> pd.Serie
 
 
 def _measured(row: pd.Series) -> str:
-    return f"{accuracy_text(row.test_accuracy_mean, row.test_accuracy_std, row.seeds)} % ({row.seeds} seeds, " \
-           f"{count(row.train_size)} images, {row.epochs} epochs)"
+    return _("{accuracy} % ({seeds}, {images} images, {epochs} epochs)").format(
+        accuracy=accuracy_text(row.test_accuracy_mean, row.test_accuracy_std, row.seeds),
+        seeds=ngettext("{count} seed", "{count} seeds", row.seeds).format(count=row.seeds),
+        images=count(row.train_size), epochs=row.epochs)
 
 
 def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.DataFrame,
@@ -373,45 +389,80 @@ def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.Da
     """The original workshop's claims beside this run's measurement, its comparator and the verdict (section 8.2)."""
     from .stats import shift_test
 
-    dense, cnn = _row(headline, "CNN vs dense", "dense baseline"), _row(headline, "CNN vs dense", "CNN")
-    three = _row(effects_table, "kernel size", "3×3")
-    five, seven = _row(effects_table, "kernel size", "5×5"), _row(effects_table, "kernel size", "7×7")
-    small, same_dense = _row(small_gap, "small GAP vs dense", "small GAP (16, 32, 64)"), \
-        _row(small_gap, "small GAP vs dense", "dense baseline")
+    dense, cnn = _row(headline, "CNN vs dense", "dense baseline"), _row(headline, "CNN vs dense", "CNN")  # i18n: key
+    three = _row(effects_table, "kernel size", "3×3")  # i18n: key
+    five, seven = _row(effects_table, "kernel size", "5×5"), _row(effects_table, "kernel size", "7×7")  # i18n: key
+    small = _row(small_gap, "small GAP vs dense", "small GAP (16, 32, 64)")  # i18n: key
+    same_dense = _row(small_gap, "small GAP vs dense", "dense baseline")  # i18n: key
     seed_drops = (curve[curve["shift"] == 0].groupby(["model", "seed"]).accuracy.mean()
                   - curve[(curve["shift"] == 2) & (curve.direction == "horizontal")].groupby(["model", "seed"])
                   .accuracy.mean()) * 100
     drops = seed_drops.groupby("model").mean()
-    cnn_drops = seed_drops.xs("CNN (max pool)", level="model") if "CNN (max pool)" in drops else pd.Series(dtype=float)
-    subset = f"(subset: {count(three.train_size)} training images)"
+    default = "CNN (max pool)"  # i18n: key
+    cnn_drops = seed_drops.xs(default, level="model") if default in drops else pd.Series(dtype=float)
+    subset = _("(subset: {images} training images)").format(images=count(three.train_size))
+
+    def accuracy_of(row: pd.Series) -> str:
+        return accuracy_text(row.test_accuracy_mean, row.test_accuracy_std, row.seeds)
+
+    def kernel_result(row: pd.Series) -> str:
+        return _("{difference} points, {parameters} parameters {subset}").format(
+            difference=difference_text(row.difference, row.low, row.high), parameters=count(row.parameters),
+            subset=subset)
+
     rows = [
-        ["Dense baseline accuracy", "~87–88 %", _measured(dense), "—", "—"],
-        ["Dense baseline parameters", "~101,000", count(dense.parameters), "—", "—"],
-        ["CNN accuracy", "~91–92 %", _measured(cnn), "—", "—"],
-        ["CNN parameters", "~94,000, fewer than the baseline", count(cnn.parameters),
-         f"dense baseline: {count(dense.parameters)}", f"{cnn.parameters / dense.parameters:.1f}× more, not fewer"],
-        ["CNN improvement", "+4–5 points", f"{difference_text(cnn.difference, cnn.low, cnn.high)} points",
-         "dense baseline, same recipe, 3× the epochs", cnn.verdict],
-        ["5×5 vs 3×3 kernels", "~91.3 vs ~91.5 %, 250,000 parameters",
-         f"{difference_text(five.difference, five.low, five.high)} points, {count(five.parameters)} parameters "
-         f"{subset}",
-         f"3×3: {accuracy_text(three.test_accuracy_mean, three.test_accuracy_std, three.seeds)} %, same subset",
-         five.verdict],
-        ["7×7 vs 3×3 kernels", "~89–90 %, 'too aggressive', 450,000 parameters",
-         f"{difference_text(seven.difference, seven.low, seven.high)} points, {count(seven.parameters)} parameters "
-         f"{subset}", "3×3, same subset", seven.verdict],
-        ["Better accuracy with fewer parameters", "claimed for the CNN",
-         f"small GAP CNN: {count(small.parameters)} parameters, {_measured(small)}",
-         f"dense baseline on the same images: {count(same_dense.parameters)} parameters, "
-         f"{accuracy_text(same_dense.test_accuracy_mean, same_dense.test_accuracy_std, same_dense.seeds)} %",
-         f"{small.verdict} ({difference_text(small.difference, small.low, small.high)} points)"],
-        ["Convolution makes the model invariant to shifts", "claimed",
-         f"convolution is equivariant (section 4.8); a 2-px horizontal shift costs the default CNN "
-         f"{drops.get('CNN (max pool)', float('nan')):.1f} points {subset}",
-         f"dense: {drops.get('dense', float('nan')):.1f} points; GAP head: "
-         f"{drops.get('CNN (GAP head)', float('nan')):.1f}", shift_test(cnn_drops.tolist()).verdict],
+        [_("Dense baseline accuracy"), "~87–88 %", _measured(dense), "—", "—"],
+        [_("Dense baseline parameters"), "~101,000", count(dense.parameters), "—", "—"],
+        [_("CNN accuracy"), "~91–92 %", _measured(cnn), "—", "—"],
+        [_("CNN parameters"), _("~94,000, fewer than the baseline"), count(cnn.parameters),
+         _("dense baseline: {parameters}").format(parameters=count(dense.parameters)),
+         _("{ratio:.1f}× more, not fewer").format(ratio=cnn.parameters / dense.parameters)],
+        [_("CNN improvement"), _("+4–5 points"),
+         _("{difference} points").format(difference=difference_text(cnn.difference, cnn.low, cnn.high)),
+         _("dense baseline, same recipe, 3× the epochs"), phrase(cnn.verdict)],
+        [_("5×5 vs 3×3 kernels"), _("~91.3 vs ~91.5 %, 250,000 parameters"), kernel_result(five),
+         _("3×3: {accuracy} %, same subset").format(accuracy=accuracy_of(three)), phrase(five.verdict)],
+        [_("7×7 vs 3×3 kernels"), _("~89–90 %, 'too aggressive', 450,000 parameters"), kernel_result(seven),
+         _("3×3, same subset"), phrase(seven.verdict)],
+        [_("Better accuracy with fewer parameters"), _("claimed for the CNN"),
+         _("small GAP CNN: {parameters} parameters, {measured}").format(parameters=count(small.parameters),
+                                                                         measured=_measured(small)),
+         _("dense baseline on the same images: {parameters} parameters, {accuracy} %").format(
+             parameters=count(same_dense.parameters), accuracy=accuracy_of(same_dense)),
+         _("{verdict} ({difference} points)").format(
+             verdict=phrase(small.verdict), difference=difference_text(small.difference, small.low, small.high))],
+        [_("Convolution makes the model invariant to shifts"), _("claimed"),
+         _("convolution is equivariant (section 4.8); a 2-px horizontal shift costs the default CNN "
+           "{drop:.1f} points {subset}").format(drop=drops.get(default, float("nan")), subset=subset),
+         _("dense: {dense:.1f} points; GAP head: {gap:.1f}").format(
+             dense=drops.get("dense", float("nan")), gap=drops.get("CNN (GAP head)", float("nan"))),  # i18n: key
+         phrase(shift_test(cnn_drops.tolist()).verdict)],
     ]
-    return pd.DataFrame(rows, columns=["claim", "original README", "this run", "comparator", "verdict"])
+    return pd.DataFrame(rows, columns=[N_("claim"), N_("original README"), N_("this run"), N_("comparator"),
+                                       N_("verdict")])
+
+
+def localise(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table in the current language, for display: its column and index names and the words of its cells (run
+    names, verdicts, class names) through the catalog. The data and their English keys are unchanged, so code keeps
+    reading columns by name; the notebook's display (session.use_notebook_display) and the README call this."""
+    if current_language() == "en":
+        return frame
+    shown = frame.copy()
+    shown.columns = _translated_index(shown.columns)
+    shown.index = _translated_index(shown.index)
+    for column in shown.columns:
+        if shown[column].dtype == object:
+            shown[column] = shown[column].map(phrase)
+    return shown
+
+
+def _translated_index(index: pd.Index) -> pd.Index:
+    if isinstance(index, pd.MultiIndex):
+        return pd.MultiIndex.from_tuples([tuple(phrase(v) for v in values) for values in index],
+                                         names=[phrase(name) for name in index.names])
+    return pd.Index([phrase(v) for v in index], name=phrase(index.name), dtype=index.dtype
+                    if index.dtype != object else None)
 
 
 def to_markdown(table: pd.DataFrame) -> str:

@@ -17,6 +17,7 @@ from torch import nn
 from conv_workshop import by_hand, exercises, experiments
 from conv_workshop.data import to_float_pixels
 from conv_workshop.export import save_checkpoint
+from conv_workshop.i18n import translate
 from conv_workshop.models import ConvConfig, ConvNet, PixelPermutation
 
 from .conftest import ROOT
@@ -55,7 +56,7 @@ def namespace(tmp_path_factory):
             "exercises": exercises, "experiments": experiments, "to_float_pixels": to_float_pixels,
             "ConvConfig": ConvConfig, "ConvNet": ConvNet, "PixelPermutation": PixelPermutation,
             "data": SimpleNamespace(train_images=images), "scramble": PixelPermutation(0).order,
-            "lab": SimpleNamespace(artifacts=folder)}
+            "lab": SimpleNamespace(artifacts=folder), "translate": translate}
 
 
 def writes_code(exercise: dict) -> bool:

@@ -30,11 +30,20 @@ def source():
     return jupytext.read(SOURCE)
 
 
-def test_the_committed_notebook_is_an_execution_of_its_source():
-    paired, executed = source(), committed()
+# Each edition: its source and its committed execution (the Spanish one is built by tools/translate_notebook.py).
+EDITIONS = {"en": (SOURCE, NOTEBOOK), "es": (ROOT / "convolutional_layers_workshop.es.py",
+                                           ROOT / "convolutional_layers_workshop.es.ipynb")}
+
+
+@pytest.mark.parametrize("language", EDITIONS)
+def test_the_committed_notebook_is_an_execution_of_its_source(language):
+    source_path, notebook_path = EDITIONS[language]
+    paired, executed = jupytext.read(source_path), nbformat.read(notebook_path, as_version=4)
     assert [(c.cell_type, c.source) for c in paired.cells] == [(c.cell_type, c.source) for c in executed.cells], (
-        "convolutional_layers_workshop.ipynb differs from its source .py: run tools/run_notebook.py "
+        f"{notebook_path.name} differs from its source .py: run tools/run_notebook.py --language {language} "
         "(--replay when training is unchanged)")
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{notebook_path.name} was committed with an error"
     assert [c.metadata.get("tags", []) for c in paired.cells] == [c.metadata.get("tags", []) for c in executed.cells]
     assert executed.metadata["jupytext"]["formats"] == "ipynb,py:percent"
 
@@ -145,14 +154,20 @@ def test_committed_numbers_agree_with_results_and_weights():
     assert f"{card['metrics']['test_accuracy'] * 100:.2f} %" in text  # the saved model's accuracy, as stated
 
 
+# Headers and words of the English edition's output that the Spanish one must show translated.
+ENGLISH_ONLY = ("test accuracy (%)", "difference (points, 95 % CI)", "not resolved with", "Hint:", "✗ not yet",
+                "validation accuracy (%", "seeds per arm", "Training curves")
+
+
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_smoke_profile_executes(tmp_path, real_data):
+@pytest.mark.parametrize("language", EDITIONS)
+def test_smoke_profile_executes(tmp_path, real_data, language):
     output = tmp_path / "executed.ipynb"
     committed_before = NOTEBOOK.read_bytes()
     env = {**os.environ, "WORKSHOP_OUTPUT_DIR": str(tmp_path / "out")}
-    result = subprocess.run([sys.executable, "tools/run_notebook.py", "--profile", "smoke", "--output", str(output)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run([sys.executable, "tools/run_notebook.py", "--profile", "smoke", "--language", language,
+                             "--output", str(output)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     executed = nbformat.read(output, as_version=4)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
@@ -162,3 +177,7 @@ def test_smoke_profile_executes(tmp_path, real_data):
     assert (tmp_path / "out" / "results" / "predictions.jsonl").is_file()
     assert (tmp_path / "out" / "fashion_mnist_cnn_model_pytorch" / "fashion_mnist_cnn.onnx").is_file()
     assert NOTEBOOK.read_bytes() == committed_before, "a smoke run must never touch the committed outputs"
+    if language != "en":
+        shown = json.dumps([o.get("data", {}).get("text/markdown", "") or o.get("data", {}).get("text/html", "")
+                            or o.get("text", "") for o in outputs], ensure_ascii=False)
+        assert not [text for text in ENGLISH_ONLY if text in shown], "English left in the Spanish edition's output"

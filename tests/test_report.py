@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
+from conv_workshop.i18n import in_language, phrase
 from conv_workshop.profiles import PROFILES
-from conv_workshop.report import _spanish_verdict, generated_blocks, profiles_table, render, update_readmes
+from conv_workshop.report import generated_blocks, profiles_table, render, update_readmes
 
 from .conftest import ROOT
 
@@ -54,10 +55,11 @@ def test_check_mode_finds_a_stale_readme(tmp_path, real_data):
 
 
 def test_verdicts_are_translated():
-    assert _spanish_verdict("not resolved with 3 seeds") == "sin resolver con 3 semillas"
-    assert _spanish_verdict("not resolved with 1 seed") == "sin resolver con 1 semilla"
-    assert _spanish_verdict("worse") == "peor"
-    assert _spanish_verdict("equivalent within ±0.5") == "equivalente dentro de ±0,5"
+    with in_language("es"):
+        assert phrase("not resolved with 3 seeds") == "sin resolver con 3 semillas"
+        assert phrase("not resolved with 1 seed") == "sin resolver con 1 semilla"
+        assert phrase("worse") == "peor"
+        assert phrase("equivalent within ±0.5") == "equivalente dentro de ±0.5"
 
 
 def test_profiles_table_states_each_budget():

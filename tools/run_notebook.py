@@ -27,9 +27,16 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "convolutional_layers_workshop.py"
 NOTEBOOK = ROOT / "convolutional_layers_workshop.ipynb"
+EDITIONS = ("en", "es")  # the English source, and the translations tools/translate_notebook.py builds from it
 
 
-def record_timing(path: Path, profile: str, seconds: float, replay: bool) -> None:
+def edition(language: str) -> tuple[Path, Path]:
+    """The source and the notebook of an edition: convolutional_layers_workshop[.es].py / .ipynb."""
+    suffix = "" if language == "en" else f".{language}"
+    return ROOT / f"{SOURCE.stem}{suffix}.py", ROOT / f"{NOTEBOOK.stem}{suffix}.ipynb"
+
+
+def record_timing(path: Path, profile: str, seconds: float, replay: bool, language: str = "en") -> None:
     """Keep the latest duration of each profile with the machine it ran on (a benchmark, not a test)."""
     import torch
 
@@ -39,7 +46,8 @@ def record_timing(path: Path, profile: str, seconds: float, replay: bool) -> Non
 
     runtime = choose_runtime()
     timings = json.loads(path.read_text()) if path.exists() else {}
-    timings[f"{profile}{' (replay)' if replay else ''}"] = {
+    details = ", ".join(([] if not replay else ["replay"]) + ([] if language == "en" else [language]))
+    timings[f"{profile} ({details})" if details else profile] = {
         "seconds": round(seconds, 1), "device": f"{runtime.device} ({runtime.device_name}, {runtime.precision})",
         "cpu_threads": torch.get_num_threads(), "machine": platform.machine(),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
@@ -50,6 +58,8 @@ def record_timing(path: Path, profile: str, seconds: float, replay: bool) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=("smoke", "quick", "full"), required=True)
+    parser.add_argument("--language", choices=EDITIONS, default="en",
+                        help="the edition: en (convolutional_layers_workshop.py) or es (its Spanish translation)")
     parser.add_argument("--in-place", action="store_true", help="overwrite the committed notebook with this run")
     parser.add_argument("--output", type=Path, default=None, help="where the executed copy goes")
     parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed per cell")
@@ -62,8 +72,9 @@ def main() -> int:
                         help="start afresh even if an interrupted run of this profile left records to resume from")
     args = parser.parse_args()
 
-    output = NOTEBOOK if args.in_place else (args.output or ROOT / "runs" / args.profile / NOTEBOOK.name)
-    notebook = jupytext.read(SOURCE)
+    source, committed = edition(args.language)
+    output = committed if args.in_place else (args.output or ROOT / "runs" / args.profile / committed.name)
+    notebook = jupytext.read(source)
     os.environ["WORKSHOP_PROFILE"] = args.profile
     os.environ["WORKSHOP_HEADLESS"] = "1"  # no live kernel will answer widgets: cells draw static figures
     os.environ.pop("MPLBACKEND", None)  # a non-interactive backend here would leave the notebook without figures
@@ -88,9 +99,9 @@ def main() -> int:
     temporary = output.with_suffix(".tmp")
     nbformat.write(notebook, temporary)
     os.replace(temporary, output)
-    print(f"executed {SOURCE.name} in profile {args.profile} in {elapsed:.0f} s -> {output}")
+    print(f"executed {source.name} in profile {args.profile} in {elapsed:.0f} s -> {output}")
     if args.record_timing:
-        record_timing(args.record_timing, args.profile, elapsed, replay=args.replay)
+        record_timing(args.record_timing, args.profile, elapsed, replay=args.replay, language=args.language)
     return 0
 
 
