@@ -67,8 +67,9 @@ catalogs: $(VENV)/.installed  ## extract the package's messages, merge them into
 	mkdir -p $(LOCALES)
 	$(VENV)/bin/pybabel extract --no-wrap --sort-by-file -k N_ -k translate -k ngettext:1,2 \
 		--project conv-workshop -o $(LOCALES)/conv_workshop.pot $(MESSAGES)
+	sed -i -e 's/^\(#,.*\), python-format$$/\1/' -e 's/^#, python-format, /#, /' -e '/^#, python-format$$/d' $(LOCALES)/conv_workshop.pot  # str.format messages: no %-checks
 	$(VENV)/bin/pybabel update --no-wrap --ignore-obsolete -D conv_workshop -i $(LOCALES)/conv_workshop.pot -d $(LOCALES)
-	$(VENV)/bin/pybabel compile --statistics -D conv_workshop -d $(LOCALES)
+	$(PY) tools/compile_catalogs.py
 
 translation: $(VENV)/.installed  ## rebuild the Spanish notebook's source from the English one and locale/es/notebook.po
 	$(PY) tools/translate_notebook.py --update

@@ -78,9 +78,9 @@ def package_messages() -> dict[str, int]:
     for path in _modules() + [PACKAGE / "i18n.py", ROOT / "convolutional_layers_workshop.py"]:
         with path.open("rb") as handle:
             for line, _, message, _ in extract_python(handle, KEYWORDS, [], {}):
-                for msgid in message if isinstance(message, tuple) else (message,):
-                    if msgid:  # None: a variable, whose texts are marked where they are defined
-                        messages.setdefault(msgid, line)
+                msgid = message[0] if isinstance(message, tuple) else message  # a plural is keyed by its singular
+                if msgid:  # None: a variable, whose texts are marked where they are defined
+                    messages.setdefault(msgid, line)
     return messages
 
 
@@ -97,8 +97,11 @@ def _placeholders(text: str) -> set[str]:
 def test_each_catalog_has_every_message_with_its_placeholders(language):
     catalog = _catalog(language)
     messages = package_messages()
-    missing = [msgid for msgid in messages if not catalog.get(msgid) or not catalog.get(msgid).string
-               or catalog.get(msgid).fuzzy]
+    def translated(message) -> bool:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        return bool(strings) and all(strings) and not message.fuzzy
+
+    missing = [msgid for msgid in messages if not catalog.get(msgid) or not translated(catalog.get(msgid))]
     assert not missing, f"{len(missing)} messages untranslated in {language} (make catalogs): {missing[:5]}"
     for message in catalog:
         if not message.id:
