@@ -33,7 +33,7 @@
 #    Donde el *resultado* podría variar entre ejecuciones, el texto dice qué buscar en lugar de anunciarlo.
 #
 # Los **ejercicios** (✏️) tienen una celda para completar, una verificación que dice ***correcto*** o ***todavía
-# no*** con una pista, y una solución oculta. *Ejecutar todo* (Run All) funciona con los espacios en blanco sin tocar.
+# no*** con una pista, y una solución oculta. *Ejecutar todo* (Run All) funciona con los ejercicios sin completar.
 #
 # **Contenido.** 0 Configuración · 1 La pregunta · 2 Los datos · 3 Un modelo denso de referencia y el bucle de
 # entrenamiento · 4 La capa convolucional a mano · 5 La CNN · 6 Experimentos controlados · 7 Evidencia del sesgo
@@ -75,13 +75,13 @@
 # | campo receptivo | receptive field | la ventana de píxeles de entrada de la que depende una unidad | 4.7 |
 # | equivarianza, invariancia | equivariance, invariance | la salida se mueve con la entrada; no cambia | 4.8 |
 # | normalización por lotes (batch norm) | batch normalisation | estandariza cada canal por lote y reescala | 5.1 |
-# | época, semilla, lote | epoch, seed, batch | pasada por los datos; azar de la corrida; imágenes por paso | arriba |
+# | época, semilla, lote | epoch, seed, batch | pasada por los datos; azar de la ejecución; imágenes/paso | arriba |
 # | tasa de aprendizaje | learning rate | el tamaño de los pasos del optimizador | arriba, 4.9 |
 # | aumento de datos | augmentation | cambios al azar (volteos, desplazamientos) que conservan la etiqueta | 3.2 |
 # | conjunto de validación | validation set | imágenes apartadas para elegir ajustes; nunca el de prueba | 3.3 |
 # | brazo | arm | un lado de una comparación: un modelo y una receta, entrenados con varias semillas | 3.3 |
-# | intervalo de confianza (IC) | confidence interval | rango hecho para que 95 de 100 así contengan la verdad | 3.3 |
-# | valor p; familia | p-value; family | que el azar solo dé tal diferencia; pruebas corregidas en conjunto | 3.3, 6 |
+# | intervalo de confianza (IC) | confidence interval | rango tal que 95 de cada 100 así contengan la verdad | 3.3 |
+# | valor p; familia | p-value; family | que solo el azar dé tal diferencia; pruebas corregidas en conjunto | 3.3, 6 |
 # | prueba de equivalencia (TOST) | equivalence test | muestra que una diferencia cae en un margen (±0.5 puntos) | 6 |
 # | potencia (estadística) | power | la probabilidad de que una prueba detecte una diferencia de un tamaño dado | 6 |
 # | similitud coseno | cosine similarity | coseno del ángulo entre dos vectores: 1 parecidos, 0 sin relación | 5.5 |
@@ -536,11 +536,11 @@ show_markdown(findings.describe_effects(schedule))
 # *unidad*. Deslizar el kernel por todas las posiciones da un mapa de salidas, un *mapa de características* (feature
 # map): dónde se encuentra el patrón del kernel. El *relleno* (padding; aquí `padding=1`) añade un borde de ceros de
 # un píxel de ancho, para que el kernel también quepa en los bordes y el mapa conserve 28×28 (la sección 4.4 hace la
-# cuenta). Las formas siguen a PyTorch: una imagen es C×H×W (C *canales* (channels), H de alto, W de ancho; una imagen
-# en escala de grises tiene un canal). Una capa con C_in canales de entrada tiene, por cada canal de salida, un kernel
-# por canal de entrada, y suma sus resultados: esa pila de C_in kernels es un *filtro* (filter), y una capa de C_out
-# filtros tiene pesos de C_out×C_in×k×k. Por ahora C_in = C_out = 1, así que filtro y kernel coinciden; la sección 4.6
-# usa más.
+# cuenta). Las formas siguen a PyTorch: una imagen es C×H×W, con C *canales* (channels), H de alto y W de ancho; una
+# imagen en escala de grises tiene un canal. Una capa con C_in canales de entrada tiene, por cada canal de salida, un
+# kernel por canal de entrada, y suma sus resultados: esa pila de C_in kernels es un *filtro* (filter), y una capa de
+# C_out filtros tiene pesos de C_out×C_in×k×k. Por ahora C_in = C_out = 1, así que filtro y kernel coinciden; la
+# sección 4.6 usa más.
 #
 # Aquí están los bucles. La suma `(window * kernels[o]).sum()` recorre todos los canales de entrada a la vez:
 
@@ -702,7 +702,7 @@ print(exercises.check("output side", my_output_side))
 # ```
 # </details>
 #
-# ### 4.5 Las formas de la CNN predeterminada, paso a paso
+# ### 4.5 Las formas de la CNN por defecto, paso a paso
 #
 # **Pregunta.** ¿De dónde sale el número 3,136 (las entradas de la cabeza densa de la CNN)?
 #
@@ -1130,7 +1130,7 @@ print(exercises.check("small CNN", MyCNN))
 # ### 5.2 La CNN frente al modelo denso de referencia
 #
 # **Pregunta.** Con cada modelo usando su mejor aumento de datos y todo lo demás compartido (optimizador, forma del
-# calendario de la tasa de aprendizaje, datos), ¿es mejor la CNN, y por cuánto?
+# esquema de la tasa de aprendizaje, datos), ¿es mejor la CNN, y por cuánto?
 #
 # **Predice.** ¿Qué aumento de datos elegirá la CNN? Luego: ¿qué modelo gana, por cuántos puntos porcentuales, y es la
 # diferencia mayor que el ruido entre semillas?
@@ -1158,9 +1158,9 @@ display(tables.effects(headline, lab.full_run_effects("headline")))
 show_markdown(findings.describe_effects(headline))
 
 # %% [markdown]
-# **Por qué.** Ambos modelos ven las mismas imágenes, el mismo optimizador y la misma forma del calendario de
-# entrenamiento; difieren en la arquitectura (dropout incluido), en su aumento de datos (cada uno, el mejor en
-# validación) y en el calendario tres veces más largo del modelo denso (la sección 3.3 mide qué le aporta eso). Por
+# **Por qué.** Ambos modelos ven las mismas imágenes, el mismo optimizador y la misma forma del esquema de la tasa de
+# aprendizaje; difieren en la arquitectura (dropout incluido), en su aumento de datos (cada uno, el mejor en
+# validación) y en el entrenamiento tres veces más largo del modelo denso (la sección 3.3 mide qué le aporta eso). Por
 # qué una CNN puede ganar: la localidad y los pesos compartidos le permiten aprender un detector de bordes o de
 # cuellos una sola vez y reutilizarlo en cada posición, mientras que una capa densa tiene pesos distintos para cada
 # posición, así que un patrón aprendido en un lugar no se traslada automáticamente a otro. El intervalo es para la
@@ -1197,7 +1197,7 @@ lab.show_figure(plots.per_class_dots(per_class, translate("Per-class test accura
 show_markdown(findings.describe_confusions(matrix, per_class, closest))
 
 # %% [markdown]
-# **Por qué.** Donde dos clases comparten su contorno (camisas, camisetas, suéteres, abrigos) solo los detalles
+# **Por qué.** Donde dos clases comparten su contorno (camisas, camisetas/tops, suéteres, abrigos) solo los detalles
 # locales las separan, y a 28×28 píxeles muchos de esos detalles se pierden: ahí es donde se espera que cualquier
 # modelo tenga dificultades, y donde un detector de patrones locales tiene más que ganar o menos por encontrar. Las
 # barras son intervalos del 95 % para la precisión de cada modelo en las imágenes de prueba de esa clase (una semilla
@@ -1358,7 +1358,7 @@ pd.DataFrame([{"experiment": experiment, "variant": variant, "configuration": co
 # el 5 % de las veces. En las figuras, los marcadores rellenos están resueltos y los huecos no.
 #
 # **Predice antes de ejecutar** (y anótalo): ¿cuáles de estos cambios ayudarán, cuáles perjudicarán y cuáles no
-# importarán? Kernels de 3×3 vs 5×5 vs 7×7; 1, 2 o 3 bloques; pooling vs convoluciones con paso; relleno same vs
+# importarán? Kernels de 3×3, 5×5 o 7×7; 1, 2 o 3 bloques; pooling vs convoluciones con paso; relleno same vs
 # valid; max vs average pooling; una red más estrecha; sin normalización por lotes; una cabeza de global average
 # pooling.
 #
@@ -1404,7 +1404,7 @@ lab.show_effects(effects, "kernel size", full_run)
 show_markdown(findings.describe_effects(primary))  # la familia primaria: la prueba principal y ambas pruebas de kernel
 
 # %% [markdown]
-# **Por qué.** Los parámetros y los MACs de cada convolución crecen con k², pero un kernel más grande no ve nada
+# **Por qué.** Los parámetros y las MACs de cada convolución crecen con k², pero un kernel más grande no ve nada
 # que una pila no pueda ver: dos capas 3×3 apiladas ya cubren 5×5 y tres cubren 7×7, con menos pesos y más no
 # linealidades entre ellas. En imágenes pequeñas, además, más ventanas de un kernel grande se solapan con el relleno
 # de ceros del borde. Si la capacidad extra compensa su costo es lo que responde la tabla; las curvas de abajo
@@ -1498,14 +1498,14 @@ show_markdown(findings.describe_effects(effects, "width"))
 
 # %% [markdown]
 # **Por qué.** El costo crece con el producto de los canales de entrada y de salida (sección 4.6), así que reducir
-# a la mitad la anchura del segundo bloque reduce aproximadamente a la mitad los MACs de sus convoluciones y reduce
+# a la mitad la anchura del segundo bloque reduce aproximadamente a la mitad las MACs de sus convoluciones y reduce
 # a la mitad la cabeza. Las capas más anchas pueden representar más patrones; si un conjunto de entrenamiento fijo
 # tiene suficientes ejemplos para aprovecharlos es lo que dicen la diferencia y su intervalo.
 #
 # ### 6.7 Normalización por lotes
 #
 # **Pregunta.** ¿Qué aporta la normalización por lotes? Se quitan todas las capas de normalización por lotes y se
-# mantiene todo lo demás, incluida la tasa de aprendizaje (las convoluciones recuperan sus términos de sesgo (bias):
+# mantiene todo lo demás, incluida la tasa de aprendizaje (las convoluciones recuperan sus términos de sesgo:
 # la sección 4.6 los omitió solo porque la normalización por lotes los cancela).
 #
 # **Predice.** ¿Una pérdida pequeña, una grande, o ninguna?
@@ -1515,7 +1515,7 @@ lab.show_effects(effects, "batch norm", full_run)
 show_markdown(findings.describe_effects(effects, "batch norm"))
 
 # %% [markdown]
-# **Por qué.** La normalización por lotes (batch norm) estandariza las activaciones de cada canal durante el
+# **Por qué.** La normalización por lotes estandariza las activaciones de cada canal durante el
 # entrenamiento. Una explicación común de por qué ayuda es que así la escala de la señal varía menos de una capa a
 # otra, de modo que una sola tasa de aprendizaje bastante alta puede servirle a todas las capas; la razón está en
 # debate, y este experimento mide solo el resultado, no la razón. La receta de aquí se eligió para la red *con*
@@ -1558,13 +1558,12 @@ show_markdown(findings.describe_effects(effects, "head"))
 # %% [markdown]
 # **Por qué.** Una cabeza GAP promedia y descarta *dónde* se encontró una característica, y conserva con qué
 # intensidad se encontró en algún lugar (no del todo: el relleno con ceros hace que los mapas cerca del borde sean
-# distintos, y las CNN pueden usar eso para codificar la posición absoluta, Islam et al., 2020).
-# Una explicación, que aquí no se pone a prueba: después de dos bloques cada unidad ve como máximo una ventana de
-# 16×16 de la prenda de 28×28, así que ninguna característica por sí sola describe la prenda completa, y promediar
-# puede perder la disposición que una cabeza densa sí puede usar. Un tercer bloque (cuyo campo receptivo teórico,
-# calculado como en la sección 4.7, es más ancho que la imagen de 28 píxeles) permite que cada característica cubra
-# la prenda completa, lo que
-# debería hacer que promediar pierda menos; pero esa variante también agrega profundidad y parámetros, así que no
+# distintos, y las CNN pueden usar eso para codificar la posición absoluta, Islam et al., 2020). Una explicación, que
+# aquí no se pone a prueba: después de dos bloques cada unidad ve como máximo una ventana de 16×16 de la prenda de
+# 28×28, así que ninguna característica por sí sola describe la prenda completa, y promediar puede perder la
+# disposición que una cabeza densa sí puede usar. Un tercer bloque (cuyo campo receptivo teórico, calculado como en la
+# sección 4.7, es más ancho que la imagen de 28 píxeles) permite que cada característica cubra la prenda completa, lo
+# que debería hacer que promediar pierda menos; pero esa variante también agrega profundidad y parámetros, así que no
 # aísla el campo receptivo. Los veredictos de arriba dicen si GAP después de dos o de tres bloques difiere de la
 # cabeza densa.
 #
@@ -1575,7 +1574,7 @@ show_markdown(findings.describe_effects(effects, "head"))
 # así que con pocos parámetros igual puede hacer muchos cálculos útiles.
 
 # %%
-small_gap_runs = lab.train_family("small GAP")  # {"small GAP vs dense": {variant: runs}}
+small_gap_runs = lab.train_family("small GAP")  # {"small GAP vs dense": {variante: ejecuciones}}
 small_gap = lab.effects(small_gap_runs, "small GAP")  # su propia familia, de una sola prueba
 dense_10k = small_gap_runs["small GAP vs dense"]["dense baseline"]  # el modelo denso con las imágenes de los experimentos
 display(tables.effects(small_gap, lab.full_run_effects("small GAP")))
@@ -1689,15 +1688,14 @@ tables.translation(curve, lab.full_run_table("translation.csv"))
 
 # %% [markdown]
 # **Por qué.** La convolución es equivariante (sección 4.8): una prenda desplazada da mapas de características
-# desplazados, exactamente antes del pooling y lejos del borde con relleno de ceros, y solo aproximadamente después
-# de un pooling. Que la *predicción* sobreviva depende de lo que venga después. Una cabeza de aplanado + capa densa
-# tiene un peso por posición, así que las características desplazadas caen sobre pesos distintos; los poolings de
-# 2×2 absorben algunos desplazamientos pequeños, y las características que responden sobre un área más amplia son
-# más tolerantes; una cabeza GAP promedia sobre todas las posiciones, lo que elimina la mayor parte (no toda) de la
-# posición. Así que la capa en sí es
-# equivariante, no invariante: cuánto tolera los desplazamientos la predicción de una CNN depende de su pooling, sus
-# características y su cabeza, que es lo que comparan las cuatro curvas. Las bandas son intervalos del 95 % entre
-# semillas.
+# desplazados, exactamente antes del pooling y lejos del borde con relleno de ceros, y solo aproximadamente después de
+# un pooling. Que la *predicción* sobreviva depende de lo que venga después. Una cabeza de aplanado + capa densa tiene
+# un peso por posición, así que las características desplazadas caen sobre pesos distintos; los poolings de 2×2
+# absorben algunos desplazamientos pequeños, y las características que responden sobre un área más amplia son más
+# tolerantes; una cabeza GAP promedia sobre todas las posiciones, lo que elimina la mayor parte (no toda) de la
+# posición. Así que la capa en sí es equivariante, no invariante: cuánto tolera los desplazamientos la predicción de
+# una CNN depende de su pooling, sus características y su cabeza, que es lo que comparan las cuatro curvas. Las bandas
+# son intervalos del 95 % entre semillas.
 #
 # **¿Y la dirección?** Compara los paneles horizontal y vertical de cada modelo, incluido el denso. Si la asimetría
 # aparece en todos los modelos que dependen de la posición, su causa está en los datos o en la receta de
@@ -1717,7 +1715,7 @@ show_markdown(findings.describe_translation(curve, similarity))
 # una demostración de ella.
 
 # %% [markdown]
-# ### 7.2 Estructura espacial: píxeles permutados (scrambled pixels)
+# ### 7.2 Estructura espacial: píxeles permutados
 #
 # **Pregunta.** ¿La ventaja de la CNN depende de que los píxeles vecinos sean vecinos? Reordena los 784 píxeles de
 # cada imagen con una permutación aleatoria fija (la misma para entrenamiento y prueba). No se pierde información,
@@ -1736,16 +1734,16 @@ show_markdown(findings.describe_effects(scrambled))
 # %% [markdown]
 # **Por qué.** A una capa densa le es indiferente el orden de sus entradas. *Derivación:* una permutación de los
 # píxeles es solo una permutación de las columnas de su primera matriz de pesos, y los pesos iniciales se sortean de
-# forma independiente e idénticamente distribuida, así que entrenar con píxeles permutados es entrenar el mismo
-# modelo desde un inicio igual de probable: los dos brazos difieren solo por el ruido entre semillas. La prueba de
-# equivalencia lo comprueba en las ejecuciones medidas (su veredicto está arriba); la derivación es lo que hace que
-# se cumpla para cualquier semilla. Una convolución supone que los píxeles de una ventana de 3×3
-# van juntos; después de permutarlos ya no, y su localidad y su compartición de pesos se vuelven supuestos
-# equivocados. Arriba, cada modelo se compara consigo mismo; la diferencia entre las dos caídas no se pone a prueba
-# en sí. Si la ventaja de la CNN viene de las vecindades, con los píxeles permutados debería caer aproximadamente a
-# la precisión del modelo denso: compara las dos filas permutadas (esa comparación en sí no se pone a prueba). Aun
-# así, eso no mostraría que una CNN rinde *peor* que una red densa con entradas así; con datos sin una estructura de
-# vecindad espacial (o temporal), la convolución pierde su razón de ser.
+# forma independiente e idénticamente distribuida, así que entrenar con píxeles permutados es entrenar el mismo modelo
+# desde un inicio igual de probable: los dos brazos difieren solo por el ruido entre semillas. La prueba de
+# equivalencia lo comprueba en las ejecuciones medidas (su veredicto está arriba); la derivación es lo que hace que se
+# cumpla para cualquier semilla. Una convolución supone que los píxeles de una ventana de 3×3 van juntos; después de
+# permutarlos ya no, y su localidad y su compartición de pesos se vuelven supuestos equivocados. Arriba, cada modelo
+# se compara consigo mismo; la diferencia entre las dos caídas no se pone a prueba en sí. Si la ventaja de la CNN
+# viene de las vecindades, con los píxeles permutados debería caer aproximadamente a la precisión del modelo denso:
+# compara las dos filas permutadas (esa comparación en sí no se pone a prueba). Aun así, eso no mostraría que una CNN
+# rinde *peor* que una red densa con entradas así; con datos sin una estructura de vecindad espacial (o temporal), la
+# convolución pierde su razón de ser.
 #
 # ✏️ **Ejercicio 7.1.** Permutar no pierde información. Escribe la permutación que lo *deshace*.
 
@@ -1777,7 +1775,7 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 # todos los datos?
 
 # %%
-sizes = lab.train_family("data size")  # {"n=<size>": {variant: runs}}, cada tamaño con sus épocas (tabla de abajo)
+sizes = lab.train_family("data size")  # {"n=<size>": {variante: ejecuciones}}, cada tamaño con sus épocas (tabla de abajo)
 efficiency = lab.effects(sizes, "data size")  # la ventaja en cada tamaño: una familia
 full_run_sizes = lab.full_run_effects("data size")
 lab.show_figure(plots.data_efficiency(tables.efficiency_points(efficiency), tables.efficiency_points(full_run_sizes),
@@ -1787,7 +1785,7 @@ show_markdown(findings.describe_data_size(efficiency))
 
 # %% [markdown]
 # **Predice.** ¿La ventaja con la menor cantidad de imágenes es mayor que la ventaja con todas? Dos intervalos
-# separados no pueden responder esto (intervalos que se superponen aún pueden diferir); la prueba es sobre la
+# separados no pueden responder esto (intervalos que se solapan aún pueden diferir); la prueba es sobre la
 # *diferencia entre las dos ventajas*, la interacción entre modelo y tamaño de datos.
 
 # %%
@@ -1826,12 +1824,12 @@ lab.show_figure(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits
 
 # %% [markdown]
 # Seis imágenes por canal son anécdotas. La celda siguiente mide lo mismo para *todos* los canales de cada bloque
-# sobre todo el conjunto de prueba: la entropía (entropy) de las clases entre las 100 imágenes más fuertes de un
-# canal (0 bits = una sola clase, 3.3 bits = las diez por igual), frente a la misma medida con las etiquetas
-# barajadas, que es lo que obtendría un canal ciego a la clase. Los valores p de la tabla ponen a prueba si los
-# canales de un bloque obtienen puntajes por debajo de esa línea base barajada, y si los canales del bloque 2 obtienen
-# puntajes distintos de los del bloque 1 (pruebas de rangos sobre los canales de este único modelo: Wilcoxon pareado
-# con el puntaje barajado de cada canal, y un Mann–Whitney bilateral entre bloques).
+# sobre todo el conjunto de prueba: la entropía (entropy) de las clases entre las 100 imágenes más fuertes de un canal
+# (0 bits = una sola clase, 3.3 bits = las diez por igual), frente a la misma medida con las etiquetas barajadas, que
+# es lo que obtendría un canal ciego a la clase. Los valores p de la tabla ponen a prueba si los canales de un bloque
+# obtienen puntuaciones por debajo de esa referencia barajada, y si los canales del bloque 2 obtienen puntuaciones
+# distintas de las del bloque 1 (pruebas de rangos sobre los canales de este único modelo: Wilcoxon pareado con la
+# puntuación barajada de cada canal, y un Mann–Whitney bilateral entre bloques).
 
 # %%
 selectivity = probes.class_selectivity(best_cnn.ensure_model(), splits.test_images, splits.test_labels, lab.runtime)
@@ -1936,7 +1934,7 @@ print(exercises.check("Grad-CAM resolution", my_cam_side))
 # ✏️ **Ejercicio 8.2.** Escribe tu propia versión de la oclusión: `my_occlusion(model, image, target, patch)` pone en
 # negro (0) un cuadrado de patch×patch de una imagen uint8 de 28×28 a la vez, con los cuadrados uno junto a otro
 # (paso = patch), y devuelve el mapa de cuánto baja el logit de la clase objetivo, un valor por cuadrado (7×7 para
-# patch = 4). La comprobación la compara con `Occlusion` de Captum sobre un modelo propio.
+# patch = 4). La verificación la compara con `Occlusion` de Captum sobre un modelo propio.
 
 # %%
 def my_occlusion(model, image, target, patch):
@@ -1979,7 +1977,7 @@ tables.claims(primary, effects, small_gap, curve)
 # %% [markdown]
 # **Por qué.** Un número sin su punto de comparación dice poco: "88 % con menos parámetros" significa algo solo junto
 # al modelo denso entrenado con las mismas imágenes, y "7×7 es peor" solo con un valor p ajustado por Holm menor que
-# 0.05 (su intervalo entonces excluye el cero, pero no todo intervalo que excluye el cero se gana un veredicto). Cada
+# 0.05 (su intervalo entonces excluye el cero, pero no todo intervalo que excluye el cero recibe un veredicto). Cada
 # veredicto de arriba sale de la misma estadística que la sección 6, así que una afirmación aparece como *sin
 # resolver* cuando las semillas de esta ejecución no alcanzan para zanjarla.
 #
@@ -2017,7 +2015,7 @@ show_markdown(findings.describe_saved_model(saved, best_cnn.record["test_accurac
 # **Por qué.** Un state dict contiene solo tensores: la arquitectura es código, así que el checkpoint también guarda
 # la configuración que la reconstruye y la normalización que esperan los pesos. Los datos simples se cargan con
 # `weights_only=True`, que rechaza todo lo que requeriría código para deserializarse (unpickling); un objeto de modelo
-# serializado con pickle ejecutaría lo que sea que diga el archivo. Los archivos se evalúan con flotantes de 32 bits
+# serializado con pickle ejecutaría lo que sea que diga el archivo. Los archivos se evalúan con floats de 32 bits
 # en la CPU, mientras que los experimentos evaluaron con la aritmética más rápida del entorno de ejecución (16 bits en
 # una CPU que la admita), así que las dos precisiones del mismo modelo pueden diferir en unas pocas imágenes de
 # prueba. `complete_model.pth` es un programa de `torch.export`: cárgalo con `torch.export.load(path).module()`, no
@@ -2040,7 +2038,7 @@ print(exercises.check("checkpoint accuracy", my_recorded_accuracy, path=lab.arti
 # </details>
 
 # %% [markdown]
-# ## 10. Exportar a ONNX
+# ## 10. Exportación a ONNX
 #
 # **Pregunta.** ¿Da el modelo las mismas respuestas fuera de PyTorch? ONNX describe la red como un grafo de operadores
 # estándar que ejecutan otros entornos de ejecución (runtimes). **Predice.** ¿Qué tan grande será la mayor diferencia

@@ -12,16 +12,17 @@ import torch
 import torch.nn.functional as F
 
 from .data import shift_images, to_float_pixels
+from .i18n import N_, _
 from .models import ReceptiveField
 
 # Hand-designed 3×3 kernels. PyTorch's conv2d slides each one unflipped over the image (cross-correlation), so a
 # kernel's layout is the pattern it responds to: positive weights where it wants light, negative where dark.
 KERNELS: dict[str, torch.Tensor] = {
-    "vertical edge (Sobel x)": torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]),
-    "horizontal edge (Sobel y)": torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]),
-    "diagonal edge": torch.tensor([[0.0, 1.0, 2.0], [-1.0, 0.0, 1.0], [-2.0, -1.0, 0.0]]),
-    "blur (box)": torch.full((3, 3), 1 / 9),
-    "sharpen": torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
+    N_("vertical edge (Sobel x)"): torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]),
+    N_("horizontal edge (Sobel y)"): torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]),
+    N_("diagonal edge"): torch.tensor([[0.0, 1.0, 2.0], [-1.0, 0.0, 1.0], [-2.0, -1.0, 0.0]]),
+    N_("blur (box)"): torch.full((3, 3), 1 / 9),
+    N_("sharpen"): torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
 }
 
 
@@ -29,7 +30,8 @@ def _whole_numbers(**values: tuple[int, int]) -> None:
     """Refuse a size, stride or padding that is not a whole number ≥ its least allowed value, naming it."""
     for name, (value, least) in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name}={value!r}: pass a whole number ≥ {least}")
+            raise ValueError(_("{name}={value!r}: pass a whole number ≥ {least}").format(name=name, value=value,
+                                                                                       least=least))
 
 
 def _shape(value) -> str:
@@ -42,8 +44,10 @@ def as_chw(image: torch.Tensor) -> torch.Tensor:
     A batch (N×C×H×W) or anything else is refused with the shape received and what to send instead."""
     if not isinstance(image, torch.Tensor) or image.dim() not in (2, 3):
         batch = isinstance(image, torch.Tensor) and image.dim() == 4
-        raise ValueError(f"image has shape {_shape(image)}: pass one image, H×W or C_in×H×W"
-                         + (" (this is a batch: call the function on images[i], or use F.conv2d)" if batch else ""))
+        raise ValueError((_("image has shape {shape}: pass one image, H×W or C_in×H×W (this is a batch: call the "
+                            "function on images[i], or use F.conv2d)") if batch
+                          else _("image has shape {shape}: pass one image, H×W or C_in×H×W")).format(
+                             shape=_shape(image)))
     image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
     return image.unsqueeze(0) if image.dim() == 2 else image
 
@@ -51,7 +55,8 @@ def as_chw(image: torch.Tensor) -> torch.Tensor:
 def as_kernels(kernel: torch.Tensor) -> torch.Tensor:
     """A kh×kw kernel (or C_in×kh×kw, or C_out×C_in×kh×kw) as C_out×C_in×kh×kw, the layout of nn.Conv2d.weight."""
     if not isinstance(kernel, torch.Tensor) or kernel.dim() not in (2, 3, 4):
-        raise ValueError(f"kernel has shape {_shape(kernel)}: pass kh×kw, C_in×kh×kw or C_out×C_in×kh×kw")
+        raise ValueError(_("kernel has shape {shape}: pass kh×kw, C_in×kh×kw or C_out×C_in×kh×kw").format(
+            shape=_shape(kernel)))
     while kernel.dim() < 4:
         kernel = kernel.unsqueeze(0)
     return kernel.float()
@@ -63,16 +68,19 @@ def checked_layer(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor 
     shape received and what is supported (sections 4.1–4.3 and the exercises)."""
     image, kernel = as_chw(image), as_kernels(kernel)
     if kernel.shape[1] != image.shape[0]:
-        raise ValueError(f"kernel has shape {_shape(kernel)} (C_in = {kernel.shape[1]}) but the image has "
-                         f"{image.shape[0]} channel(s): give the kernel one k×k slice per input channel")
+        raise ValueError(_("kernel has shape {shape} (C_in = {c_in}) but the image has {channels} channel(s): give "
+                           "the kernel one k×k slice per input channel").format(
+            shape=_shape(kernel), c_in=kernel.shape[1], channels=image.shape[0]))
     if bias is not None and (not isinstance(bias, torch.Tensor) or bias.shape != (kernel.shape[0],)):
-        raise ValueError(f"bias has shape {_shape(bias)}: pass one number per output channel, shape "
-                         f"{kernel.shape[0]}")
+        raise ValueError(_("bias has shape {shape}: pass one number per output channel, shape {c_out}").format(
+            shape=_shape(bias), c_out=kernel.shape[0]))
     _whole_numbers(stride=(stride, 1), padding=(padding, 0))
     height, width = image.shape[1] + 2 * padding, image.shape[2] + 2 * padding
     if kernel.shape[2] > height or kernel.shape[3] > width:
-        raise ValueError(f"a {kernel.shape[2]}×{kernel.shape[3]} kernel does not fit the {image.shape[1]}×"
-                         f"{image.shape[2]} image with padding {padding}: pad more or use a smaller kernel")
+        raise ValueError(_("a {kh}×{kw} kernel does not fit the {height}×{width} image with padding {padding}: pad "
+                           "more or use a smaller kernel").format(kh=kernel.shape[2], kw=kernel.shape[3],
+                                                                  height=image.shape[1], width=image.shape[2],
+                                                                  padding=padding))
     return image, kernel
 
 
@@ -128,12 +136,13 @@ def max_pool2d(feature_map: torch.Tensor, size: int = 2, stride: int | None = No
     """
     stride = size if stride is None else stride
     if not isinstance(feature_map, torch.Tensor) or feature_map.dim() != 3:
-        raise ValueError(f"feature_map has shape {_shape(feature_map)}: pass one C×H×W map (for a batch, call it "
-                         "on maps[i], or use F.max_pool2d)")
+        raise ValueError(_("feature_map has shape {shape}: pass one C×H×W map (for a batch, call it on maps[i], or "
+                           "use F.max_pool2d)").format(shape=_shape(feature_map)))
     _whole_numbers(size=(size, 1), stride=(stride, 1))
     channels, height, width = feature_map.shape
     if size > min(height, width):
-        raise ValueError(f"a {size}×{size} window does not fit the {height}×{width} map: use a smaller size")
+        raise ValueError(_("a {size}×{size} window does not fit the {height}×{width} map: use a smaller size").format(
+            size=size, height=height, width=width))
     out_height, out_width = (height - size) // stride + 1, (width - size) // stride + 1
     out = torch.zeros(channels, out_height, out_width)
     for i in range(out_height):
@@ -147,14 +156,15 @@ def output_size(n: int, k: int, p: int = 0, s: int = 1) -> int:
     """Output side of a convolution or pooling: ⌊(n + 2p − k) / s⌋ + 1."""
     _whole_numbers(n=(n, 1), k=(k, 1), p=(p, 0), s=(s, 1))
     if k > n + 2 * p:
-        raise ValueError(f"a {k}×{k} kernel does not fit a {n}×{n} input with padding {p}")
+        raise ValueError(_("a {k}×{k} kernel does not fit a {n}×{n} input with padding {p}").format(k=k, n=n, p=p))
     return (n + 2 * p - k) // s + 1
 
 
 def same_padding(k: int) -> int:
     """The padding that keeps the size at stride 1: (k − 1) / 2 on each side, whole only for odd k."""
     if k % 2 == 0:
-        raise ValueError(f"k={k}: an even kernel needs uneven padding ({(k - 1) / 2} per side) to keep the size")
+        raise ValueError(_("k={k}: an even kernel needs uneven padding ({per_side} per side) to keep the size").format(
+            k=k, per_side=(k - 1) / 2))
     return (k - 1) // 2
 
 
@@ -174,7 +184,8 @@ def receptive_fields(layers: list[tuple[int, int]]) -> list[int]:
     field, fields = ReceptiveField(), []
     for layer in layers:
         if len(layer) != 2:
-            raise ValueError(f"layer {layer!r}: pass (kernel, stride) pairs, e.g. [(3, 1), (2, 2)]")
+            raise ValueError(_("layer {layer!r}: pass (kernel, stride) pairs, e.g. [(3, 1), (2, 2)]").format(
+                layer=layer))
         k, s = layer
         _whole_numbers(kernel=(k, 1), stride=(s, 1))
         field = field.after(k, s)
@@ -188,23 +199,26 @@ def shape_trace(config, n: int = 28) -> list[dict]:
     Used in section 4.5.
     """
     pad = same_padding(config.kernel_size) if config.padding == "same" else 0
-    channels_in, rows = 1, [{"step": "input", "formula": "", "output": (1, n, n)}]
+    step, formula, output = N_("step"), N_("formula"), N_("output")  # the table's headers, translated where shown
+    channels_in, rows = 1, [{step: _("input"), formula: "", output: (1, n, n)}]
     for block, channels in enumerate(config.channels, start=1):
         for conv in range(1, config.convs_per_block + 1):
             stride = 2 if conv == config.convs_per_block and config.downsample == "stride" else 1
             new = output_size(n, config.kernel_size, pad, stride)
-            rows.append({"step": f"block {block}, conv {conv} ({config.kernel_size}×{config.kernel_size}, "
-                                 f"pad {pad}, stride {stride})",
-                         "formula": f"⌊({n} + 2·{pad} − {config.kernel_size}) / {stride}⌋ + 1 = {new}",
-                         "output": (channels, new, new)})
+            rows.append({step: _("block {block}, conv {conv} ({kernel}×{kernel}, pad {padding}, stride {stride})")
+                         .format(block=block, conv=conv, kernel=config.kernel_size, padding=pad, stride=stride),
+                         formula: f"⌊({n} + 2·{pad} − {config.kernel_size}) / {stride}⌋ + 1 = {new}",
+                         output: (channels, new, new)})
             n, channels_in = new, channels
         if config.downsample in ("max", "avg"):
             new = output_size(n, 2, 0, 2)
-            rows.append({"step": f"block {block}, {config.downsample} pool 2×2", "formula":
-                         f"⌊({n} + 0 − 2) / 2⌋ + 1 = {new}", "output": (channels_in, new, new)})
+            pool = (_("block {block}, max pool 2×2") if config.downsample == "max"
+                    else _("block {block}, avg pool 2×2"))
+            rows.append({step: pool.format(block=block), formula: f"⌊({n} + 0 − 2) / 2⌋ + 1 = {new}",
+                         output: (channels_in, new, new)})
             n = new
     flat = channels_in * n * n
-    rows.append({"step": "flatten", "formula": f"{channels_in} × {n} × {n} = {flat:,}", "output": (flat,)})
+    rows.append({step: _("flatten"), formula: f"{channels_in} × {n} × {n} = {flat:,}", output: (flat,)})
     return rows
 
 
@@ -260,7 +274,7 @@ def learn_kernel(images: torch.Tensor, target_kernel: torch.Tensor, steps: int =
     kernel = torch.randn(1, 1, *target_kernel.shape[-2:], generator=torch.Generator().manual_seed(seed)) * 0.1
     kernel.requires_grad_(True)
     losses = []
-    for _ in range(steps):
+    for _step in range(steps):
         loss = F.mse_loss(F.conv2d(x, kernel), target)
         loss.backward()
         with torch.no_grad():

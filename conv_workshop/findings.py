@@ -348,6 +348,12 @@ def describe_run(run: dict, runs_path) -> str:
                        "recorded test accuracy to the image (the pairs are in `results/notebook_run.json`)").format(
             replayed=run["replayed_runs"], retrained=run["retrained_for_models"], matching=count_reproduced(checks),
             checked=len(checks)))
+        recorded_on = run.get("recorded_device_name")
+        if count_reproduced(checks) < len(checks) and recorded_on and recorded_on != run["device_name"]:
+            parts.append(_("the records were made on another processor ({recorded}), and the same seeds do not give "
+                           "bit-identical arithmetic on two processor models, so a retrained model differs from its "
+                           "record by a few test images; the figures and the saved model are this run's retrained "
+                           "ones").format(recorded=recorded_on))
     if run.get("resumed_runs"):
         parts.append(_("resumed: {resumed} of {training_runs} runs taken from the interrupted run, {retrained} of them "
                        "retrained because figures use their models").format(

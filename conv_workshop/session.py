@@ -32,7 +32,7 @@ from .experiments import (
     recorded_tests,
     run_variants,
 )
-from .i18n import N_, _, current_language, set_language
+from .i18n import N_, _, current_language, label, set_language
 from .plots import save_figure
 from .profiles import Profile, choose_profile
 from .runs import Outcome, RecordedRuns, Recorder, capture_environment, load_runs, training_code_version
@@ -302,7 +302,7 @@ class Workshop:
         keys = set(zip(rows.experiment, rows.variant))
         ref = None if reference is None else reference[[k in keys for k in zip(reference.experiment,
                                                                               reference.variant)]]
-        title = (experiment or name or "").capitalize()
+        title = label(experiment or name or "").capitalize()
         self.show_figure(plots.experiment_effects(rows, title, ref),
                          f"experiment_{(name or experiment).replace(' ', '_')}")
         display(tables.effects(rows, ref, experiment=rows.experiment.nunique() > 1))
@@ -323,6 +323,7 @@ class Workshop:
                  "minutes": round((time.perf_counter() - self.started) / 60, 1), "torch": env.torch,
                  "python": env.python, "training_runs": len(load_runs(self.recorder.runs_path)),
                  "replayed_runs": len(replayed), "resumed_runs": len(resumed), "retrained_for_models": len(checked),
+                 "recorded_device_name": _recorded_device(replayed),
                  "replay_checks": [{"variant": o.record["variant"], "seed": int(o.record["seed"]),
                                     "recorded": o.replay_check.recorded, "retrained": o.replay_check.retrained}
                                    for o in checked]}
@@ -380,6 +381,12 @@ def start_session(profile_name: str | None = None, replay: bool | None = None,
     resolved = replace(settings, profile=profile.name, replay=replay, resume=resume, language=language)
     return Workshop(resolved, profile, runtime, recorder, recorded, continued, data, splits, experiment_splits,
                     run_date=run_date, start_note=note)
+
+
+def _recorded_device(outcomes: list[Outcome]) -> str | None:
+    """The processor (or GPU) most of the replayed runs were recorded on, as runs.csv names it."""
+    names = pd.Series([o.record.get("device_name") for o in outcomes]).dropna()
+    return str(names.mode().iloc[0]) if len(names) else None
 
 
 def _interrupted_run(recorder: Recorder, runtime: Runtime, resume: bool) -> tuple[RecordedRuns | None, str]:

@@ -14,7 +14,7 @@ HEADERS = (N_("experiment"), N_("variant"), N_("seeds"), N_("epochs"), N_("param
            N_("p (Holm)"), N_("verdict"), N_("augmentation"), N_("chosen"), N_("model"), N_("class"), N_("block"),
            N_("channels"), N_("direction"), N_("shift"), N_("layer"), N_("kernel"), N_("stride"), N_("value"),
            N_("CNN (%)"), N_("dense (%)"), N_("output"), N_("bias"), N_("formula"), N_("horizontal"), N_("vertical"),
-           N_("diagonal"), N_("yes"), N_("no"), N_("reference"))
+           N_("diagonal"), N_("yes"), N_("no"), N_("reference"), N_("configuration"), N_("all"), N_("step"))
 
 
 def accuracy_text(mean: float, std: float | None = None, seeds: int = 1) -> str:
@@ -452,7 +452,7 @@ def localise(frame: pd.DataFrame) -> pd.DataFrame:
     shown.columns = _translated_index(shown.columns)
     shown.index = _translated_index(shown.index)
     for column in shown.columns:
-        if shown[column].dtype == object:
+        if pd.api.types.is_object_dtype(shown[column]) or pd.api.types.is_string_dtype(shown[column]):
             shown[column] = shown[column].map(phrase)
     return shown
 
@@ -461,8 +461,8 @@ def _translated_index(index: pd.Index) -> pd.Index:
     if isinstance(index, pd.MultiIndex):
         return pd.MultiIndex.from_tuples([tuple(phrase(v) for v in values) for values in index],
                                          names=[phrase(name) for name in index.names])
-    return pd.Index([phrase(v) for v in index], name=phrase(index.name), dtype=index.dtype
-                    if index.dtype != object else None)
+    textual = pd.api.types.is_object_dtype(index) or pd.api.types.is_string_dtype(index)
+    return pd.Index([phrase(v) for v in index], name=phrase(index.name), dtype=None if textual else index.dtype)
 
 
 def to_markdown(table: pd.DataFrame) -> str:
