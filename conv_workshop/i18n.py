@@ -96,10 +96,12 @@ NAMES = (
 
 # Verdicts (stats.verdict) are data, compared by the code that reads them; they are translated where shown.
 VERDICT_WORDS = (N_("better"), N_("worse"), N_("chosen"), N_("larger with fewer images"),
-                 N_("smaller with fewer images"))
+                 N_("smaller with fewer images"), N_("not measured"), N_("one seed: no test"))
 NOT_RESOLVED = re.compile(r"^not resolved with (?P<count>\d+) seeds?$")
 EQUIVALENT = re.compile(r"^equivalent within ±(?P<margin>\S+)$")
 CHOSEN = re.compile(r"^(?P<mark>✓ )chosen$")
+NOT_INVARIANT = re.compile(r"^not invariant: accuracy falls by (?P<drop>\S+) points \(95 % interval (?P<low>\S+) to "
+                           r"(?P<high>\S+), (?P<seeds>\d+) seeds\)$")  # stats.ShiftTest.verdict
 
 
 def phrase(text):
@@ -112,6 +114,9 @@ def phrase(text):
             count=count)
     if match := EQUIVALENT.match(text):
         return _("equivalent within ±{margin}").format(margin=match["margin"])
+    if match := NOT_INVARIANT.match(text):
+        return _("not invariant: accuracy falls by {drop} points (95 % interval {low} to {high}, {seeds} "
+                 "seeds)").format(**match.groupdict())
     if match := CHOSEN.match(text):
         return match["mark"] + _("chosen")
     return label(text)

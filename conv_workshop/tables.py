@@ -7,14 +7,15 @@ import math
 
 import pandas as pd
 
-from .i18n import N_, _, current_language, ngettext, phrase
+from .i18n import N_, _, current_language, label, ngettext, phrase
 
 # Column names that are also the keys code reads them by: the catalog translates them where a table is shown.
 HEADERS = (N_("experiment"), N_("variant"), N_("seeds"), N_("epochs"), N_("parameters"), N_("MACs (M)"),
            N_("p (Holm)"), N_("verdict"), N_("augmentation"), N_("chosen"), N_("model"), N_("class"), N_("block"),
            N_("channels"), N_("direction"), N_("shift"), N_("layer"), N_("kernel"), N_("stride"), N_("value"),
            N_("CNN (%)"), N_("dense (%)"), N_("output"), N_("bias"), N_("formula"), N_("horizontal"), N_("vertical"),
-           N_("diagonal"), N_("yes"), N_("no"), N_("reference"), N_("configuration"), N_("all"), N_("step"))
+           N_("diagonal"), N_("yes"), N_("no"), N_("reference"), N_("configuration"), N_("all"), N_("step"),
+           N_("class_a"), N_("class_b"), N_("distance"))
 
 
 def accuracy_text(mean: float, std: float | None = None, seeds: int = 1) -> str:
@@ -296,7 +297,9 @@ def translation(curve: pd.DataFrame, committed: pd.DataFrame | None = None,
 
     table = pivot(curve)
     if committed is not None:
-        table = table.join(pivot(committed).add_prefix(_("full run: ")), how="left")
+        full = pivot(committed)
+        table = table.join(full.rename(columns={model: _("full run: {model}").format(model=label(model))
+                                                for model in full.columns}), how="left")
     return table
 
 
