@@ -1381,7 +1381,7 @@ show_markdown(findings.describe_resolution(secondary))
 # diferencia de 0.5 puntos para una potencia del 80 %?
 
 # %%
-noise = stats.family_noise(others, splits.test_labels, secondary.family_size.iloc[0])
+noise = stats.family_noise(others, splits.test_labels, experiments.family_size("controlled", lab.profile))
 display(tables.power(noise.power_table()))
 show_markdown(findings.describe_noise(noise, len(lab.profile.seeds)))
 
@@ -1606,7 +1606,8 @@ show_markdown(findings.describe_effects(augmented))
 # dentro de un presupuesto fijo de épocas. Los desplazamientos son el cambio que una convolución ya tolera en parte
 # (sección 4.8); el modelo denso tiene que aprender cada posición desplazada por separado, lo que le cuesta más. La
 # sección 7.1 muestra la otra cara: con imágenes de prueba *desplazadas*, la precisión de los modelos cae, y un
-# modelo entrenado con desplazamientos sería el que la conservaría.
+# modelo entrenado con desplazamientos podría conservar más de ella,
+# algo que este notebook no mide.
 # Si a un modelo se le hubiera dado el aumento de datos de otro, una comparación le atribuiría a su arquitectura el
 # mérito (o la culpa) de ese aumento: por eso cada modelo se entrena con el suyo, el mejor en validación.
 #
@@ -1883,6 +1884,7 @@ def grad_cam_by_hand(model, images, targets):  # imágenes uint8 N×28×28, una 
 # %%
 chosen = attribution.choose_examples(splits.test_labels, cnn_logits.argmax(1), CLASS_NAMES)
 explained_images, predicted = splits.test_images[chosen], cnn_logits.argmax(1)[chosen]
+true_classes = splits.test_labels[chosen]
 cam = attribution.grad_cam(best_cnn.ensure_model(), explained_images, predicted)  # Captum; el modelo ya está en la CPU
 torch.testing.assert_close(grad_cam_by_hand(best_cnn.ensure_model(), explained_images, predicted), cam)
 occluded = attribution.occlusion(best_cnn.ensure_model(), explained_images, predicted)
@@ -1899,8 +1901,7 @@ for module in random_model.modules():
     if hasattr(module, "reset_parameters"):
         module.reset_parameters()  # un sorteo aleatorio nuevo, como antes de entrenar
 random_cam = grad_cam_by_hand(random_model.eval(), explained_images, predicted)
-titles = [f"{label(CLASS_NAMES[t])}\n→ {label(CLASS_NAMES[p])}"
-          for t, p in zip(splits.test_labels[chosen], predicted)]
+titles = [f"{label(CLASS_NAMES[t])}\n→ {label(CLASS_NAMES[p])}" for t, p in zip(true_classes, predicted)]
 lab.show_figure(plots.attribution(explained_images, titles, cam, occluded, random_cam=random_cam), "attribution")
 show_markdown(findings.describe_cam_sanity(attribution.rank_similarity(cam, random_cam)))
 

@@ -1308,7 +1308,7 @@ show_markdown(findings.describe_resolution(secondary))
 # just measured, how many seeds per arm does a 0.5-point difference need for 80 % power?
 
 # %%
-noise = stats.family_noise(others, splits.test_labels, secondary.family_size.iloc[0])
+noise = stats.family_noise(others, splits.test_labels, experiments.family_size("controlled", lab.profile))
 display(tables.power(noise.power_table()))
 show_markdown(findings.describe_noise(noise, len(lab.profile.seeds)))
 
@@ -1519,7 +1519,8 @@ show_markdown(findings.describe_effects(augmented))
 # mirrored, so both augmentations mostly spend training time on images unlike any test image, and can cost accuracy
 # within a fixed budget of epochs. Shifts are the change a convolution already tolerates in part (section 4.8); the
 # dense model has to learn every shifted position separately, which costs it more. Section 7.1 shows the other side:
-# on *shifted* test images, the models' accuracy falls, and a model trained with shifts would be the one to keep it.
+# on *shifted* test images, the models' accuracy falls; a model trained with shifts might keep more of it, which
+# this notebook does not measure.
 # Had one model been given another's augmentation, a comparison would credit (or blame) its architecture for it:
 # that is why each model trains with its own best on validation.
 #
@@ -1780,6 +1781,7 @@ def grad_cam_by_hand(model, images, targets):  # uint8 N×28×28 images, one cla
 # %%
 chosen = attribution.choose_examples(splits.test_labels, cnn_logits.argmax(1), CLASS_NAMES)
 explained_images, predicted = splits.test_images[chosen], cnn_logits.argmax(1)[chosen]
+true_classes = splits.test_labels[chosen]
 cam = attribution.grad_cam(best_cnn.ensure_model(), explained_images, predicted)  # Captum; the model is now on the CPU
 torch.testing.assert_close(grad_cam_by_hand(best_cnn.ensure_model(), explained_images, predicted), cam)
 occluded = attribution.occlusion(best_cnn.ensure_model(), explained_images, predicted)
@@ -1796,8 +1798,7 @@ for module in random_model.modules():
     if hasattr(module, "reset_parameters"):
         module.reset_parameters()  # a fresh random draw, as before training
 random_cam = grad_cam_by_hand(random_model.eval(), explained_images, predicted)
-titles = [f"{label(CLASS_NAMES[t])}\n→ {label(CLASS_NAMES[p])}"
-          for t, p in zip(splits.test_labels[chosen], predicted)]
+titles = [f"{label(CLASS_NAMES[t])}\n→ {label(CLASS_NAMES[p])}" for t, p in zip(true_classes, predicted)]
 lab.show_figure(plots.attribution(explained_images, titles, cam, occluded, random_cam=random_cam), "attribution")
 show_markdown(findings.describe_cam_sanity(attribution.rank_similarity(cam, random_cam)))
 

@@ -42,7 +42,7 @@ def current_language() -> str:
 
 def _(message: str) -> str:
     """The message in the current language (the notebook calls it `translate`: used throughout sections 3–11)."""
-    return _active.gettext(message)
+    return _active.gettext(message) if message else message  # gettext("") is the catalog's header
 
 
 translate = _  # the notebook's name for _(), which IPython keeps for the last output

@@ -128,6 +128,7 @@ def test_spanish_comes_out_and_english_is_restored():
         assert i18n.phrase("✓ chosen") == "✓ elegida"
         assert i18n.label("dense n=500") == "denso n=500"
         assert i18n.label("a name it does not know") == "a name it does not know"
+        assert i18n.translate("") == "" and i18n.phrase("") == "", "gettext('') is the catalog's header, never a cell"
     assert i18n.current_language() == "en" and i18n.phrase("worse") == "worse"
 
 

@@ -14,6 +14,7 @@ from conv_workshop.stats import (
     compare,
     compare_family,
     contrast,
+    family_noise,
     holm,
     interval_from_summary,
     mcnemar_by_class,
@@ -235,3 +236,8 @@ def test_holm_keeps_the_chance_of_any_false_call_in_a_family_at_5_percent():
     rows = _simulate(populations, 3, True, seed=30)
     any_false = np.mean([min(holm([d.p_value for d in row])) < 0.05 for row in rows])
     assert any_false <= 0.05 + _binomial_slack(0.05), any_false
+
+
+def test_family_noise_refuses_a_family_size_that_is_not_a_count():
+    with pytest.raises(ValueError, match="family_size is nan"):
+        family_noise({}, None, float("nan"))
