@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Explorando Capas Convolucionales a Través de Datos y Experimentos
+# # Explorando capas convolucionales a través de datos y experimentos
 #
 # ¿Qué calcula una capa convolucional y qué te aporta con imágenes? Este taller responde ambas preguntas con
 # Fashion-MNIST: primero escribiendo la capa a mano y comparándola con PyTorch, y luego con experimentos controlados
@@ -80,8 +80,8 @@
 # | aumento de datos | augmentation | cambios al azar (volteos, desplazamientos) que conservan la etiqueta | 3.2 |
 # | conjunto de validación | validation set | imágenes apartadas para elegir ajustes; nunca el de prueba | 3.3 |
 # | brazo | arm | un lado de una comparación: un modelo y una receta, entrenados con varias semillas | 3.3 |
-# | intervalo de confianza (IC) | confidence interval | rango tal que 95 de cada 100 así contengan la verdad | 3.3 |
-# | valor p; familia | p-value; family | que solo el azar dé tal diferencia; pruebas corregidas en conjunto | 3.3, 6 |
+# | intervalo de confianza (IC) | confidence interval | rango construido para que 95 de cada 100 contengan el valor real | 3.3 |
+# | valor p; familia | p-value; family | probabilidad de que el azar solo dé tal diferencia; pruebas corregidas juntas | 3.3, 6 |
 # | prueba de equivalencia (TOST) | equivalence test | muestra que una diferencia cae en un margen (±0.5 puntos) | 6 |
 # | potencia (estadística) | power | la probabilidad de que una prueba detecte una diferencia de un tamaño dado | 6 |
 # | similitud coseno | cosine similarity | coseno del ángulo entre dos vectores: 1 parecidos, 0 sin relación | 5.5 |
@@ -2077,6 +2077,8 @@ tables.parity(parity)
 # misma aplicación responde dentro del proceso. Una imagen de prueba se convierte en una "foto de producto" de 200×200
 # (una prenda oscura sobre fondo blanco), que el preprocesamiento del servicio invierte y reduce de nuevo a 28×28;
 # luego, una solicitud que no es una imagen recibe un error claro.
+# Las respuestas son el JSON de la API, en inglés en ambas ediciones (nombres de clase incluidos): son datos para
+# programas, no texto del taller.
 
 # %%
 from conv_workshop.serve_demo import demo_requests, product_photo

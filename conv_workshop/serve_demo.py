@@ -8,6 +8,8 @@ import warnings
 import torch
 from PIL import Image
 
+from .i18n import _
+
 
 def product_photo(image: torch.Tensor, size: int = 200) -> bytes:
     """A 28×28 test image as a PNG 'product photo': a dark garment on a white background, size × size.
@@ -34,7 +36,8 @@ def demo_requests(onnx_path, photo_png: bytes) -> list[dict]:
     with TestClient(create_app(onnx_path)) as client:
         good = client.post("/predict", content=photo_png, headers={"content-type": "image/png"})
         bad = client.post("/predict", content=b"not an image", headers={"content-type": "image/png"})
-    return [{"request": "POST /predict, a 200×200 PNG product photo", "status": good.status_code,
+    # the request's description is for the learner; the response is the API's own (English) JSON
+    return [{"request": _("POST /predict, a 200×200 PNG product photo"), "status": good.status_code,
              "response": good.json()},
-            {"request": "POST /predict, a body that is not an image", "status": bad.status_code,
+            {"request": _("POST /predict, a body that is not an image"), "status": bad.status_code,
              "response": bad.json()}]
