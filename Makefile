@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 # The notebook's edition: en (convolutional_layers_workshop.ipynb) or es (convolutional_layers_workshop.es.ipynb).
 EDITION ?= en
-# The package's generated text (i18n): the modules whose messages go to the catalogs, and the catalogs' folder.
-MESSAGES := $(addprefix conv_workshop/,findings.py tables.py plots.py exercises.py environment.py session.py by_hand.py serve_demo.py i18n.py) \
+# The package's generated text (i18n): the modules whose messages go to the catalogs (conv_workshop.i18n names
+# them), the notebook's translate() calls, and the catalogs' folder.
+MESSAGES = $(shell $(PY) -c 'from conv_workshop.i18n import TRANSLATED_MODULES as m; print(*(f"conv_workshop/{n}.py" for n in m))') \
 	convolutional_layers_workshop.py
 LOCALES := conv_workshop/locale
 DATA_PACKAGE := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz

@@ -19,10 +19,12 @@
 # ¿Qué calcula una capa convolucional y qué te aporta con imágenes? Este taller responde ambas preguntas con
 # Fashion-MNIST: primero escribiendo la capa a mano y comparándola con PyTorch, y luego con experimentos controlados
 # en los que dos modelos difieren en una sola cosa, con varias semillas y una prueba estadística de verdad para decir
-# si hay una diferencia. El perfil `full` entrena 7 semillas por CNN; el `quick`, el predeterminado en una laptop,
-# entrena 3 para sus preguntas principales (la CNN frente al modelo denso, el tamaño del kernel), así que tu propia
-# ejecución también llega a veredictos, y sus tablas muestran además los de la ejecución completa guardada en el
-# repositorio.
+# si hay una diferencia. Una *CNN* (red neuronal convolucional) es una red hecha sobre todo de capas
+# convolucionales; el *modelo denso* con el que se compara solo tiene capas totalmente conectadas (cada
+# salida conectada a cada entrada). Una ejecución usa uno de tres *perfiles*, presupuestos de semillas, épocas e imágenes (las
+# palabras se definen abajo): `full` entrena 7 semillas por CNN; `quick`, el predeterminado en una laptop, entrena 3
+# para sus preguntas principales (la CNN frente al modelo denso, el tamaño del kernel), así que tu propia ejecución
+# también llega a veredictos, y sus tablas muestran además los de la ejecución completa guardada en el repositorio.
 #
 # **Cómo leerlo.** Cada sección es una pequeña lección:
 # 1. una **pregunta**, y una invitación a **predecir** la respuesta antes de ejecutar la celda (anota tu suposición:
@@ -136,10 +138,12 @@ from conv_workshop.environment import require_environment
 packages = require_environment()  # se detiene aquí, una línea por paquete faltante con el comando que lo instala
 
 # %% [markdown]
-# Una sola llamada elige el dispositivo (CUDA, Apple MPS o la CPU con bfloat16 donde tiene soporte nativo), carga
-# los datos y empieza a registrar cada ejecución de entrenamiento en `results/`. La tabla indica en qué se hizo esta
-# ejecución, con las versiones en uso junto a las de `requirements.lock`: un número solo es tan confiable como las
-# versiones, el dispositivo y las semillas que lo respaldan.
+# Una sola llamada elige el dispositivo y su aritmética: CUDA, Apple MPS o la CPU en *bf16* (bfloat16, un formato
+# numérico de 16 bits con el rango de float32 y menos dígitos) donde el procesador lo calcula de forma nativa, y si
+# no en *fp32* (números de punto flotante de 32 bits corrientes). Carga los datos y empieza a registrar cada
+# ejecución de entrenamiento en `results/`. La tabla indica en qué se hizo esta ejecución, con las versiones en uso
+# junto a las de `requirements.lock`: un número solo es tan confiable como las versiones, el dispositivo y las
+# semillas que lo respaldan.
 
 # %%
 import copy
@@ -502,8 +506,8 @@ show_markdown(findings.describe_recipe(dense_recipe, "dense model"))
 # dos brazos no difirieran, y "p (Holm)" es ese valor p corregido por las demás pruebas de su *familia* (family: las
 # pruebas que se corrigen juntas; sección 6). El **veredicto** es uno de cuatro: **mejor** o **peor** cuando p (Holm)
 # es menor que 0.05; **equivalente dentro de ±0.5** cuando una prueba de equivalencia (TOST) muestra que la diferencia
-# está dentro de medio punto en cualquier dirección; en otro caso, **sin resolver con N semillas**: los datos no
-# permiten decidirlo, lo cual no es lo mismo que "no hay diferencia". En los perfiles `smoke` y `quick`, las columnas
+# está dentro de medio punto en cualquier dirección; en otro caso, **sin resolver con N semillas** (N: el menor número de
+# semillas entre los brazos comparados): los datos no permiten decidirlo, lo cual no es lo mismo que "no hay diferencia". En los perfiles `smoke` y `quick`, las columnas
 # con el encabezado "ejecución completa" muestran junto a la tuya la ejecución del perfil full guardada en el
 # repositorio. En las curvas, fíjate si la precisión de validación sigue subiendo en la última época.
 # %%

@@ -19,9 +19,11 @@
 # What does a convolutional layer compute, and what does it buy you on images? This workshop answers both on
 # Fashion-MNIST: first by writing the layer out by hand and checking it against PyTorch, then by controlled
 # experiments in which two models differ in one thing only, with several seeds and a real statistical test to say
-# whether a difference is there. The `full` profile trains 7 seeds per CNN; the `quick` one, the default on a laptop,
-# trains 3 for its primary questions (CNN against dense model, kernel size), so your own run reaches verdicts too,
-# and its tables also show the committed full run's.
+# whether a difference is there. A *CNN* (convolutional neural network) is a network built mainly from convolutional
+# layers; the *dense model* it is compared with has only fully connected layers (each output connected to every
+# input). A run comes in one of three *profiles*, budgets of seeds, epochs and images (the words are defined below):
+# `full` trains 7 seeds per CNN; `quick`, the default on a laptop, trains 3 for its primary questions (CNN against
+# dense model, kernel size), so your own run reaches verdicts too, and its tables also show the committed full run's.
 #
 # **How to read it.** Every section is a small lesson:
 # 1. a **question**, and a prompt to **predict** the answer before you run the cell (write your guess down: the
@@ -126,10 +128,11 @@ from conv_workshop.environment import require_environment
 packages = require_environment()  # stops here, one line per missing package with the command that installs it
 
 # %% [markdown]
-# One call picks the device (CUDA, Apple MPS or the CPU with bfloat16 where it has native support), loads the data
-# and starts recording every training run in `results/`. The table says what this run ran on, with the versions in
-# use beside those of `requirements.lock`: a number is only as trustworthy as the versions, device and seeds behind
-# it.
+# One call picks the device and its arithmetic: CUDA, Apple MPS, or the CPU in *bf16* (bfloat16, a 16-bit number
+# format with float32's range and fewer digits) where the processor computes it natively, else in *fp32* (ordinary
+# 32-bit floats). It loads the data and starts recording every training run in `results/`. The table says what this
+# run ran on, with the versions in use beside those of `requirements.lock`: a number is only as trustworthy as the
+# versions, device and seeds behind it.
 
 # %%
 import copy
@@ -472,9 +475,10 @@ show_markdown(findings.describe_recipe(dense_recipe, "dense model"))
 # the two arms did not differ, and "p (Holm)" is that p-value corrected for the other tests of its *family* (the tests
 # corrected together; section 6). The **verdict** is one of four words: **better** or **worse** when p (Holm) is below
 # 0.05; **equivalent within ±0.5** when an equivalence test shows the difference lies within half a point either way;
-# otherwise **not resolved with N seeds**: the data cannot tell, which is not the same as "no difference". In the
-# `smoke` and `quick` profiles, columns headed "full run" show the committed full-profile run beside yours. In the
-# curves, look whether validation accuracy is still rising at the last epoch.
+# otherwise **not resolved with N seeds** (N: the fewest seeds among the arms compared): the data cannot tell, which
+# is not the same as "no difference". In the `smoke` and `quick` profiles, columns headed "full run" show the
+# committed full-profile run beside yours. In the curves, look whether validation accuracy is still rising at the
+# last epoch.
 # %%
 dense_runs = lab.train_family("schedule")  # {"dense schedule": {variant: runs}} (experiments.schedule_variants)
 schedule = lab.effects(dense_runs, "schedule")  # stats.effects_table, corrected within its declared family

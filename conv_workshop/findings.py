@@ -13,11 +13,9 @@ import torch
 
 from .i18n import _, label, ngettext, phrase
 from .runs import count_reproduced
-from .tables import difference_text
+from .tables import difference_text, p_statement, percent
 
-
-def _pct(value: float, digits: int = 1) -> str:
-    return f"{value * 100:.{digits}f} %"
+_pct = percent
 
 
 def describe_profile(profile, committed_found: bool) -> str:
@@ -73,9 +71,9 @@ def describe_ink(intensity: pd.DataFrame, images: torch.Tensor) -> str:
     most = intensity.loc[intensity.ink_pixels.idxmax()]
     fewest = intensity.loc[intensity.ink_pixels.idxmin()]
     background = float((images == 0).float().mean())
-    return _("**{background:.0%}** of all training pixels are exactly 0; {most_class} covers the most pixels on "
+    return _("**{background}** of all training pixels are exactly 0; {most_class} covers the most pixels on "
              "average ({most_pixels:.0f} of 784) and {fewest_class} the fewest ({fewest_pixels:.0f}).").format(
-        background=background, most_class=label(most["class"]), most_pixels=most.ink_pixels,
+        background=percent(background, 0), most_class=label(most["class"]), most_pixels=most.ink_pixels,
         fewest_class=label(fewest["class"]), fewest_pixels=fewest.ink_pixels)
 
 
@@ -84,9 +82,9 @@ def describe_pca(purity: pd.DataFrame, explained: torch.Tensor, shown: int = 3) 
     apart = ", ".join(f"{label(r['class'])} ({r.purity:.2f})" for _index, r in purity.head(shown).iterrows())
     mixed = ", ".join(f"{label(r['class'])} ({r.purity:.2f})"
                       for _index, r in purity.tail(shown).iloc[::-1].iterrows())
-    return _("The two components explain **{explained:.0%}** of the pixel variance; in this view the most separated "
+    return _("The two components explain **{explained}** of the pixel variance; in this view the most separated "
              "classes are {apart} and the most mixed are {mixed} (neighbour purity).").format(
-        explained=float(explained.sum()), apart=apart, mixed=mixed)
+        explained=percent(float(explained.sum()), 0), apart=apart, mixed=mixed)
 
 
 def describe_training_loop(initial_loss: float, plain_accuracy: float, fit_accuracy: float) -> str:
@@ -145,13 +143,14 @@ def describe_noise(noise, seeds: int) -> str:
     row = noise.power_table().set_index("seeds")
     here = ""
     if seeds in row.index:
-        here = " " + _("With this run's {seeds} seeds: {power:.0%} for 0.5 points, and {detectable:.2f} points "
+        here = " " + _("With this run's {seeds} seeds: {power} for 0.5 points, and {detectable:.2f} points "
                        "detected 80 % of the time.").format(
-            seeds=seeds, power=row.power[seeds], detectable=row.detectable[seeds])
+            seeds=seeds, power=percent(row.power[seeds], 0), detectable=row.detectable[seeds])
     return _("Measured on the reference CNN's family: the test accuracy of one run varies by **{seed_sd:.2f} points** "
-             "(SD over seeds, pooled over {arms} arms), and which test images were drawn adds **±{test_se:.2f} "
-             "points** (standard error) to a difference of two models. With Holm over {family_size} tests, a "
-             "0.5-point difference is detected with 80 % chance from **{seeds_needed} seeds per arm**.").format(
+             "(standard deviation over seeds, pooled over {arms} arms), and which test images were drawn adds "
+             "**±{test_se:.2f} points** (standard error) to a difference of two models. With Holm over "
+             "{family_size} tests, a 0.5-point difference is detected with 80 % chance from **{seeds_needed} seeds "
+             "per arm**.").format(
         seed_sd=noise.seed_sd, arms=noise.arms, test_se=noise.test_se, family_size=noise.family_size,
         seeds_needed=noise.seeds_needed) + here
 
@@ -221,11 +220,8 @@ def describe_data_size(efficiency: pd.DataFrame) -> str:
 def describe_lead_change(change: pd.DataFrame) -> str:
     """Section 7.3: the interaction test, lead with the fewest images minus lead with the most."""
     row = change.iloc[0]
-    if math.isnan(row.p_value):
-        p_text = _("not computable")
-    else:
-        p_text = "< 0.001" if row.p_value < 0.001 else f"{row.p_value:.3f}"
-    return _("The lead with {small} images minus the lead with {large}: **{difference} points** (p = {p_value}): "
+    p_text = _("p not computable") if math.isnan(row.p_value) else p_statement(row.p_value)
+    return _("The lead with {small} images minus the lead with {large}: **{difference} points** ({p_value}): "
              "**{verdict}**. The epochs also differ between the sizes, so this compares two budgets, not two data "
              "sizes alone.").format(
         small=row.small.removeprefix("n="), large=row.large.removeprefix("n="),
@@ -257,13 +253,21 @@ def describe_per_class_tests(tests: pd.DataFrame) -> str:
     open_ = [label(name) for name in tests[tests.verdict == "not resolved"]["class"]]  # i18n: key
     values = {"count": len(better), "better": ", ".join(better) or _("none"), "worse": ", ".join(worse),
               "open": ", ".join(open_) or _("none")}
+    count = values["count"]
     if worse:
-        return _("Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): the "
-                 "CNN is better on **{count}** classes ({better}); worse on {worse}; not resolved on {open}. This is "
-                 "about these two trained models on these test images, not other seeds.").format(**values)
-    return _("Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): the CNN "
-             "is better on **{count}** classes ({better}); not resolved on {open}. This is about these two trained "
-             "models on these test images, not other seeds.").format(**values)
+        return ngettext("Per class, McNemar's test on the images only one model gets right (Holm over the ten "
+                        "classes): the CNN is better on **{count}** class ({better}); worse on {worse}; not resolved "
+                        "on {open}. This is about these two trained models on these test images, not other seeds.",
+                        "Per class, McNemar's test on the images only one model gets right (Holm over the ten "
+                        "classes): the CNN is better on **{count}** classes ({better}); worse on {worse}; not resolved "
+                        "on {open}. This is about these two trained models on these test images, not other seeds.",
+                        count).format(**values)
+    return ngettext("Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): "
+                    "the CNN is better on **{count}** class ({better}); not resolved on {open}. This is about these "
+                    "two trained models on these test images, not other seeds.",
+                    "Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): "
+                    "the CNN is better on **{count}** classes ({better}); not resolved on {open}. This is about these "
+                    "two trained models on these test images, not other seeds.", count).format(**values)
 
 
 def describe_edge_likeness(edges: pd.DataFrame) -> str:
@@ -276,11 +280,11 @@ def describe_edge_likeness(edges: pd.DataFrame) -> str:
     return _("Median |cosine| with the closest edge detector: **{trained_median:.2f}** for the {trained_count} "
              "trained filters, {random_median:.2f} for {random_count:,} random ones drawn as at initialisation; "
              "{trained_above} of {trained_count} trained filters score above {random_95th:.2f}, which only 5 % of "
-             "random filters reach. Trained above random: p = {p_value:.1e} (one-sided Mann–Whitney, the filters of "
+             "random filters reach. Trained above random: {p_value} (one-sided Mann–Whitney, the filters of "
              "this one model as the sample), {verdict}.").format(
         trained_median=test.trained_median, trained_count=test.trained_count, random_median=test.random_median,
         random_count=test.random_count, trained_above=test.trained_above, random_95th=test.random_95th,
-        p_value=test.p_value, verdict=verdict)
+        p_value=p_statement(test.p_value), verdict=verdict)
 
 
 def describe_cam_sanity(similarities: list[float]) -> str:
@@ -295,8 +299,9 @@ def describe_cam_sanity(similarities: list[float]) -> str:
         summary = _("no map to compare")
     if constant:
         return _("Rank correlation between each image's Grad-CAM with the trained weights and with random weights: "
-                 "{summary} over {images} images; {constant} of {maps} random-weights maps are constant (nothing "
-                 "positive after the ReLU). A map that explained the model's learning would change when the learning "
+                 "{summary} over the {images} images whose random-weights map varies; for the other {constant} of the "
+                 "{maps} images that map is constant (nothing positive after the ReLU), so it has no ranks to "
+                 "correlate. A map that explained the model's learning would change when the learning "
                  "is removed: the closer these are to 1, the more the map shows the image, not the model.").format(
             summary=summary, images=len(finite), constant=constant, maps=len(values))
     return _("Rank correlation between each image's Grad-CAM with the trained weights and with random weights: "
@@ -315,9 +320,9 @@ def describe_hierarchy(selectivity: pd.DataFrame) -> str:
                else _("so this model does not show deeper units to be more class-specific"))
     return _("Median entropy of a channel's top-100 classes: {first_median:.2f} bits in {first_block} and "
              "{last_median:.2f} in {last_block}, against {shuffled:.2f} with shuffled labels; {last_block} against "
-             "{first_block}: p = {p_value:.1e} (Mann–Whitney over channels), {verdict}.").format(
+             "{first_block}: {p_value} (Mann–Whitney over channels), {verdict}.").format(
         first_median=test.first_median, first_block=phrase(test.first_block), last_median=test.last_median,
-        last_block=phrase(test.last_block), shuffled=test.shuffled, p_value=test.p_value, verdict=verdict)
+        last_block=phrase(test.last_block), shuffled=test.shuffled, p_value=p_statement(test.p_value), verdict=verdict)
 
 
 def describe_saved_model(saved, recorded_accuracy: float | None = None) -> str:
@@ -348,12 +353,13 @@ def describe_run(run: dict, runs_path) -> str:
                        "recorded test accuracy to the image (the pairs are in `results/notebook_run.json`)").format(
             replayed=run["replayed_runs"], retrained=run["retrained_for_models"], matching=count_reproduced(checks),
             checked=len(checks)))
-        recorded_on = run.get("recorded_device_name")
-        if count_reproduced(checks) < len(checks) and recorded_on and recorded_on != run["device_name"]:
-            parts.append(_("the records were made on another processor ({recorded}), and the same seeds do not give "
-                           "bit-identical arithmetic on two processor models, so a retrained model differs from its "
-                           "record by a few test images; the figures and the saved model are this run's retrained "
-                           "ones").format(recorded=recorded_on))
+        recorded_on, here = run.get("recorded_device_name"), f"{run['device_name']}, {run['precision']}"
+        if count_reproduced(checks) < len(checks) and recorded_on and recorded_on != here:
+            parts.append(_("the records were made with another processor or arithmetic ({recorded}; this run: "
+                           "{here}), and the same seeds give bit-identical results only with the same processor "
+                           "model and precision, so a retrained model differs from its record by a few test images; "
+                           "the figures and the saved model are this run's retrained ones").format(
+                recorded=recorded_on, here=here))
     if run.get("resumed_runs"):
         parts.append(_("resumed: {resumed} of {training_runs} runs taken from the interrupted run, {retrained} of them "
                        "retrained because figures use their models").format(

@@ -21,7 +21,7 @@ LOCALE_DIR = Path(__file__).with_name("locale")
 LANGUAGES = {"en": "English", "es": "español"}
 # Modules whose run-time text goes through the catalog (the test scans them for text that does not).
 TRANSLATED_MODULES = ("findings", "tables", "plots", "exercises", "environment", "session", "by_hand", "serve_demo",
-                      "i18n")
+                      "report", "i18n")
 
 _active: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"

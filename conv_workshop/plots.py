@@ -20,10 +20,11 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from .atomic import write_atomic
 from .i18n import _, label, ngettext, phrase
+from .tables import percent
 
 DIVERGING = "RdBu_r"  # red = positive, blue = negative
 _MPL = tuple(int(part) for part in matplotlib.__version__.split(".")[:2])
@@ -176,8 +177,8 @@ def pca_scatter(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tu
     for c, name in enumerate(class_names):
         axis.scatter([], [], s=3, color=f"C{c}", label=label(name))
     axis.set(title=_("Images projected on their first two principal components"),
-             xlabel=_("PC 1 ({share:.0%} of variance)").format(share=explained[0]),
-             ylabel=_("PC 2 ({share:.0%} of variance)").format(share=explained[1]))
+             xlabel=_("PC 1 ({share} of variance)").format(share=percent(explained[0], 0)),
+             ylabel=_("PC 2 ({share} of variance)").format(share=percent(explained[1], 0)))
     _legend_right(axis, markerscale=4)
     return figure
 
@@ -241,6 +242,14 @@ def convolution_check(image: torch.Tensor, kernel: torch.Tensor, by_loops: torch
     return figure
 
 
+def _short_count(value: float, _position=None) -> str:
+    """A tick label for a count on a log axis: 60k, 200k, 5M (section 6's Pareto figure)."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
 def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, convolved: torch.Tensor,
                                image: torch.Tensor | None = None) -> plt.Figure:
     """What PyTorch computes (kernel as is) beside textbook convolution (kernel flipped); with the input `image`, its
@@ -258,9 +267,12 @@ def correlation_vs_convolution(kernel: torch.Tensor, correlated: torch.Tensor, c
     if image is not None:
         for axis in axes[2:]:
             axis.contour(_as_numpy(image), levels=[0.15], colors="black", linewidths=1.0)
-        axes[3].text(0.5, -0.08, _("black line: the input's outline"), transform=axes[3].transAxes, ha="center",
-                     va="top", fontsize=8)
     _colorbar(figure, shown, axes[2:].tolist(), _("response"))
+    if image is not None:  # under both outputs, centred between them, clear of the colour bar
+        figure.canvas.draw()  # applies the images' aspect, so the positions are where the panels are drawn
+        left, right = axes[2].get_position(), axes[3].get_position()
+        figure.text((left.x0 + right.x1) / 2, left.y0 - 0.03, _("black line: the input's outline"), ha="center",
+                    va="top", fontsize=8)
     figure.suptitle(_("PyTorch slides the kernel as stored; convolution proper flips it first"))
     return figure
 
@@ -423,10 +435,10 @@ def _shift_rows(demos: list) -> plt.Figure:
         verdict = _("pooling moved with it") if share > 0.999 else _("pooling did NOT move with it")
         axes[row, 4].axis("off")
         axes[row, 4].text(0.0, 0.5, _("moved {shift} px:\n• conv + ReLU: largest interior\n  |difference| = "
-                                      "{inner:.1g} (moved\n  with the input)\n• pooled maps agree at {share:.0%}\n"
+                                      "{inner:.1g} (moved\n  with the input)\n• pooled maps agree at {share}\n"
                                       "  of interior positions:\n  {verdict}\n• global average changes\n"
-                                      "  by {change:.2%}").format(shift=demo.shift, inner=inner, share=share,
-                                                                  verdict=verdict, change=change),
+                                      "  by {change}").format(shift=demo.shift, inner=inner, share=percent(share, 0),
+                                                                  verdict=verdict, change=percent(change, 2)),
                           fontsize=8.5, va="center", transform=axes[row, 4].transAxes)
     for mappable, column, bar_label in ((pixels, axes[:, 0], _("pixel (0–1)")), (conv, axes[:, 1], _("response")),
                                         (pool, axes[:, 2], _("pooled response")),
@@ -799,6 +811,10 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
         axis.plot(x[~front], y[~front], "o", color="0.45", ms=5, zorder=3)
         axis.plot(x[front], y[front], "o", color="C3", ms=6.5, mec="white", mew=0.8, zorder=4)
         axis.set(xscale="log", xlabel=cost_label)
+        # 1-2-5 ticks written 100k, 2M: matplotlib's default 2×10^5, 3×10^5, 4×10^5 overlap at this width
+        axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FuncFormatter(_short_count))
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.grid(alpha=0.3, which="both")
     axes[0].set(ylabel=_("test accuracy (%)"), title=_("Accuracy vs parameters"))
     axes[1].set(title=_("Accuracy vs compute"))

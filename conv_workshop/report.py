@@ -21,24 +21,26 @@ from . import tables
 from .atomic import write_atomic
 from .data import TRAIN_SIZE
 from .experiments import DENSE_EPOCH_FACTOR, choose_augmentation, families, recorded_tests
-from .i18n import in_language
+from .i18n import N_, _, in_language
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import PROFILES
 from .runs import RecordedRuns, count_reproduced, load_runs
 from .stats import effects_table, lead_change
-from .tables import to_markdown
+from .tables import percent, to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 READMES = {"en": ROOT / "README.md", "es": ROOT / "README.es.md"}
-BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)
+BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)  # i18n: key
 
-NONE = {"en": "No recorded results yet: run the notebook in the full profile.",
-        "es": "Aún no hay resultados registrados: ejecuta el notebook en el perfil full."}
-def _markdown(frame: pd.DataFrame, language: str) -> str:
-    """A table in the README's language: headers and words through the package's catalog (i18n), as the notebook
+
+
+def _no_results() -> str:
+    return _("No recorded results yet: run the notebook in the full profile.")
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A table in the current language: headers and words through the package's catalog (i18n), as the notebook
     shows them."""
-    with in_language(language):
-        return to_markdown(tables.localise(frame))
+    return to_markdown(tables.localise(frame))
 
 
 def test_labels() -> torch.Tensor:
@@ -64,169 +66,162 @@ def recorded_families(root: Path = ROOT, labels: torch.Tensor | None = None) -> 
     return tables_by_name
 
 
-def _effects_table(table: pd.DataFrame, language: str, experiment: bool = False, extra: tuple[str, ...] = ()) -> str:
+def _effects_table(table: pd.DataFrame, experiment: bool = False, extra: tuple[str, ...] = ()) -> str:
     if table.empty:
-        return NONE[language]
-    columns = (("experiment",) if experiment else ()) + ("variant", "seeds", *extra, "parameters", "MACs (M)",
-                                                         "accuracy", "difference", "p (Holm)", "verdict")
-    return _markdown(tables.summary(table, columns), language)
+        return _no_results()
+    columns = (("experiment",) if experiment else ()) + ("variant", "seeds", *extra, "parameters",  # i18n: key
+                                                         "MACs (M)", "accuracy", "difference", "p (Holm)",  # i18n: key
+                                                         "verdict")
+    return _markdown(tables.summary(table, columns))
 
 
-REFERENCE_RUN_PHRASES = {
-    "en": ("Reference run: profile", "min of training in all", "min for the whole notebook",
-           "the committed notebook is a replay of it ({minutes} min): {replayed} runs taken from their records, "
-           "{retrained} retrained because figures use their models, each matching its recorded test accuracy: {match}",
-           "training runs in `results/runs.csv`", "yes", "no"),
-    "es": ("Ejecución de referencia: perfil", "min de entrenamiento en total", "min para el notebook completo",
-           "el notebook incluido es una reproducción de ella ({minutes} min): {replayed} ejecuciones tomadas de los "
-           "registros, {retrained} re-entrenadas porque las figuras usan sus modelos, cada una con la precisión "
-           "registrada: {match}", "entrenamientos en `results/runs.csv`", "sí", "no"),
-}
-
-
-def _reference_run(runs: pd.DataFrame, root: Path, language: str) -> str:
-    intro, training_words, notebook_words, replay_words, runs_words, yes, no = REFERENCE_RUN_PHRASES[language]
+def _reference_run(runs: pd.DataFrame, root: Path) -> str:
+    """The README's sentence on the committed full run: where and when it ran, how long it took, and the replay that
+    rendered the committed notebook (results/notebook_run.json)."""
     first = runs.iloc[0]
     facts_path = root / "results" / "notebook_run.json"
     facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
     timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
-    text = (f"{intro} `{first.profile}`, {first.device} ({first.device_name}, {first.precision}), "
-            f"torch {first.torch_version}, commit `{first.git_commit}`, {runs.timestamp.min()[:10]}; "
-            f"{runs.train_seconds.sum() / 60:.1f} {training_words}")
+    text = _("Reference run: profile `{profile}`, {device} ({device_name}, {precision}), torch {torch}, commit "
+             "`{commit}`, {date}; {minutes:.1f} min of training in all").format(
+        profile=first.profile, device=first.device, device_name=first.device_name, precision=first.precision,
+        torch=first.torch_version, commit=first.git_commit, date=runs.timestamp.min()[:10],
+        minutes=runs.train_seconds.sum() / 60)
     if "full" in timings:
-        text += f", {timings['full']['seconds'] / 60:.1f} {notebook_words}"
-    text += f"; {len(runs)} {runs_words}"
+        text += ", " + _("{minutes:.1f} min for the whole notebook").format(minutes=timings["full"]["seconds"] / 60)
+    text += "; " + _("{count} training runs in `results/runs.csv`").format(count=len(runs))
     if facts.get("replayed_runs"):
         checks = facts.get("replay_checks", [])
-        match = yes if checks and count_reproduced(checks) == len(checks) else no
-        text += "; " + replay_words.format(minutes=facts["minutes"], replayed=facts["replayed_runs"],
-                                           retrained=facts.get("retrained_for_models", 0), match=match)
+        text += "; " + _("the committed notebook is a replay of it ({minutes} min, {device} ({device_name}, "
+                         "{precision})): {replayed} runs taken from their records, {retrained} retrained because "
+                         "figures use their models, {matching} of which reproduce their recorded test accuracy to the "
+                         "image").format(
+            minutes=facts["minutes"], device=facts["device"], device_name=facts["device_name"],
+            precision=facts["precision"], replayed=facts["replayed_runs"],
+            retrained=facts.get("retrained_for_models", 0), matching=count_reproduced(checks))
     return text + "."
 
 
-def profiles_table(language: str, root: Path = ROOT) -> str:
+def profiles_table(root: Path = ROOT) -> str:
     """What each profile runs (from conv_workshop.profiles) beside its budget and its measured duration."""
     timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
-    es = language == "es"
-    default = {"full": "CUDA", "quick": "CPU, MPS", "smoke": "CI"}
+    default = {"full": "CUDA", "quick": "CPU, MPS", "smoke": "CI"}  # i18n: key
     rows = []
     for name, profile in PROFILES.items():
         train = profile.subset[0] if profile.subset else TRAIN_SIZE
         experiments = min(profile.experiment_train_size or train, train)
         timing = timings.get(name)
-        measured = (f"{timing['seconds'] / 60:.1f} min ({timing['device']}, {timing['cpu_threads']} "
-                    f"{'hilos' if es else 'threads'}, {timing['date']})" if timing else "—")
+        measured = _("{minutes:.1f} min ({device}, {threads} threads, {date})").format(
+            minutes=timing["seconds"] / 60, device=timing["device"], threads=timing["cpu_threads"],
+            date=timing["date"]) if timing else "—"
         rows.append({
-            "perfil" if es else "profile": f"`{name}`",
-            "por defecto en" if es else "default on": default[name],
-            "imágenes de entrenamiento (principales / experimentos)" if es else "train images (headline / experiments)":
-                f"{train:,} / {experiments:,}",
-            "épocas (CNN / denso / experimentos)" if es else "epochs (CNN / dense / experiments)":
+            N_("profile"): f"`{name}`",
+            N_("default on"): default[name],
+            N_("train images (headline / experiments)"): f"{train:,} / {experiments:,}",
+            N_("epochs (CNN / dense / experiments)"):
                 f"{profile.main_epochs} / {profile.main_epochs * DENSE_EPOCH_FACTOR} / {profile.experiment_epochs}",
-            "semillas (CNN principales / otras CNN / ejecuciones baratas)" if es else
-            "seeds (primary CNNs / other CNNs / cheap runs)":
+            N_("seeds (primary CNNs / other CNNs / cheap runs)"):
                 f"{len(profile.primary_seeds)} / {len(profile.seeds)} / {len(profile.cheap_seeds)}",
-            "presupuesto, CPU de 2 núcleos" if es else "budget, 2-core CPU": f"≤ {profile.cpu_budget_minutes} min",
-            "medido" if es else "measured": measured,
+            N_("budget, 2-core CPU"): f"≤ {profile.cpu_budget_minutes} min",
+            N_("measured"): measured,
         })
-    return to_markdown(pd.DataFrame(rows))
+    return to_markdown(pd.DataFrame(rows).rename(columns=_))
 
 
-def _recipe_tables(root: Path, language: str) -> list[str]:
+def _recipe_tables(root: Path) -> list[str]:
     """Each model's augmentation choice on validation (sections 3.3 and 5.2), from the recorded runs."""
     recorded = RecordedRuns(root / "results")
-    runs, _ = recorded_tests(recorded, "augmentation")
+    runs, _size = recorded_tests(recorded, "augmentation")
     out = []
     for experiment, outcomes in runs.items():
         if len(outcomes) == len(families()["augmentation"].experiments[experiment]):
             table = tables.recipe_choice(choose_augmentation(outcomes)[1])
             out.append(_markdown(table.assign(model=experiment.removeprefix("augmentation, "))[
-                ["model", *table.columns]].rename(columns={"model": "modelo" if language == "es" else "model"}),
-                language))
+                ["model", *table.columns]]))
     return out
 
 
-def _lead_change(root: Path, labels: torch.Tensor | None, language: str) -> str:
+def _lead_change(root: Path, labels: torch.Tensor | None) -> str:
     """The interaction test of section 7.3: the CNN's lead with the fewest images minus with the most."""
-    runs, _ = recorded_tests(RecordedRuns(root / "results"), "data size")
+    runs, _size = recorded_tests(RecordedRuns(root / "results"), "data size")  # i18n: key
     if len(runs) < 2:
         return ""
     names = list(runs)
     change = lead_change(runs, labels if labels is not None else test_labels(), names[0], names[-1])
     row = change.iloc[0]
-    what = ("diferencia de ventajas (CNN − denso)" if language == "es" else "lead difference (CNN − dense)")
-    table = pd.DataFrame([{what: f"{row.small} − {row.large}",
-                           "difference (points, 95 % CI)": tables.difference_text(row.difference, row.low, row.high),
+    table = pd.DataFrame([{N_("lead difference (CNN − dense)"): f"{row.small} − {row.large}",
+                           "difference (points, 95 % CI)":  # i18n: key
+                               tables.difference_text(row.difference, row.low, row.high),
                            "p (Holm)": tables.p_text(row.p_holm), "verdict": row.verdict}])
-    return _markdown(table, language)
+    return _markdown(table)
 
 
 def generated_blocks(language: str, root: Path = ROOT, labels: torch.Tensor | None = None) -> dict[str, str]:
+    """Every generated block of the README in `language`, its text through the package's catalog (i18n)."""
+    with in_language(language):
+        return _blocks(root, labels)
+
+
+def _blocks(root: Path, labels: torch.Tensor | None) -> dict[str, str]:
     runs = load_runs(root / "results" / "runs.csv")
-    blocks: dict[str, str] = {"profiles": profiles_table(language, root)}
+    blocks: dict[str, str] = {"profiles": profiles_table(root)}
     families = recorded_families(root, labels) if not runs.empty else {}
     if not families:
         for name in ("reference-run", "headline", "kernel", "architecture", "augmentation", "probes", "artifacts"):
-            blocks[name] = NONE[language]
+            blocks[name] = _no_results()
     else:
-        blocks["reference-run"] = _reference_run(runs, root, language)
+        blocks["reference-run"] = _reference_run(runs, root)
         headline = pd.concat([families["headline"], families["schedule"]], ignore_index=True)
-        blocks["headline"] = _effects_table(headline, language, experiment=True, extra=("train images", "epochs"))
-        blocks["kernel"] = _effects_table(families["kernel size"], language)
-        blocks["architecture"] = _effects_table(pd.concat([families["controlled"], families["small GAP"]],
-                                                          ignore_index=True),
-                                                language, experiment=True)
-        blocks["augmentation"] = "\n\n".join([*_recipe_tables(root, language),
-                                                _effects_table(families["augmentation"], language, experiment=True)])
-        probes = [_effects_table(families["scrambling"], language, experiment=True),
-                  _effects_table(families["data size"], language, experiment=True, extra=("train images", "epochs")),
-                  _lead_change(root, labels, language)]
+        blocks["headline"] = _effects_table(headline, experiment=True, extra=("train images", "epochs"))  # i18n: key
+        blocks["kernel"] = _effects_table(families["kernel size"])  # i18n: key
+        blocks["architecture"] = _effects_table(pd.concat([families["controlled"], families["small GAP"]],  # i18n: key
+                                                          ignore_index=True), experiment=True)
+        blocks["augmentation"] = "\n\n".join([*_recipe_tables(root),
+                                                _effects_table(families["augmentation"], experiment=True)])
+        probes = [_effects_table(families["scrambling"], experiment=True),
+                  _effects_table(families["data size"], experiment=True, extra=("train images", "epochs")),  # i18n: key
+                  _lead_change(root, labels)]
         translation = root / "results" / "translation.csv"
         if translation.exists():
             table = tables.translation(pd.read_csv(translation)).reset_index()
-            probes.append(_markdown(table[table.direction != "diagonal"], language))
+            probes.append(_markdown(table[table.direction != "diagonal"]))
         selectivity = root / "results" / "selectivity.csv"
         if selectivity.exists():
-            probes.append(_markdown(tables.selectivity(pd.read_csv(selectivity)), language))
+            probes.append(_markdown(tables.selectivity(pd.read_csv(selectivity))))
         blocks["probes"] = "\n\n".join(probes)
-        blocks["artifacts"] = _artifacts(root, language)
-    blocks["cnn-parameters"] = _cnn_parameters(language)
-    blocks["benchmarks"] = _benchmarks(root, language)
+        blocks["artifacts"] = _artifacts(root)
+    blocks["cnn-parameters"] = _cnn_parameters()
+    blocks["benchmarks"] = _benchmarks(root)
     return blocks
 
 
-def _artifacts(root: Path, language: str) -> str:
+def _artifacts(root: Path) -> str:
     card_path = root / "fashion_mnist_cnn_model_pytorch" / "model_card.json"
     if not card_path.exists():
-        return NONE[language]
+        return _no_results()
     card = json.loads(card_path.read_text())
     metrics, onnx = card["metrics"], card["metrics"]["onnx"]
-    what, value = ("qué", "valor") if language == "es" else ("what", "value")
     table = pd.DataFrame([
-        ["best_model.pth / complete_model.pth", f"{metrics['test_accuracy'] * 100:.2f} %"],
-        ["fashion_mnist_cnn.onnx (ONNX Runtime)", f"{onnx['onnx_accuracy'] * 100:.2f} %"],
-        ["max abs logit difference, PyTorch vs ONNX", f"{onnx['max_abs_logit_diff']:.2e}"],
-        ["same predicted class", f"{onnx['prediction_agreement'] * 100:.2f} %"],
-        ["parámetros" if language == "es" else "parameters", f"{card['parameters']:,}"],
-    ], columns=[what, value])
+        ["best_model.pth / complete_model.pth", f"{metrics['test_accuracy'] * 100:.2f} %"],  # i18n: key
+        ["fashion_mnist_cnn.onnx (ONNX Runtime)", f"{onnx['onnx_accuracy'] * 100:.2f} %"],  # i18n: key
+        [_("max abs logit difference, PyTorch vs ONNX"), f"{onnx['max_abs_logit_diff']:.2e}"],
+        [_("same predicted class"), f"{onnx['prediction_agreement'] * 100:.2f} %"],
+        [_("parameters"), f"{card['parameters']:,}"],
+    ], columns=[_("what"), _("value")])
     return to_markdown(table)
 
 
-def _cnn_parameters(language: str) -> str:
+def _cnn_parameters() -> str:
     rows = {row["layer"]: row for row in layer_summary(ConvNet())}
     cnn, dense, head = count_parameters(ConvNet()), count_parameters(DenseBaseline()), rows["head.1"]["parameters"]
-    return {
-        "en": f"The CNN has **{cnn / dense:.1f}×** the dense baseline's parameters ({cnn:,} vs {dense:,}), not fewer: "
-              f"{head / cnn:.0%} of them ({head:,}) are in the first dense layer of its head.",
-        "es": f"La CNN tiene **{cnn / dense:.1f}×** los parámetros del modelo denso ({cnn:,} frente a {dense:,}), no "
-              f"menos: el {head / cnn:.0%} ({head:,}) está en la primera capa densa de su cabeza.",
-    }[language]
+    return _("The CNN has **{ratio:.1f}×** the dense baseline's parameters ({cnn:,} vs {dense:,}), not fewer: "
+             "{share} of them ({head:,}) are in the first dense layer of its head.").format(
+        ratio=cnn / dense, cnn=cnn, dense=dense, share=percent(head / cnn, 0), head=head)
 
 
-def _benchmarks(root: Path, language: str) -> str:
-    what, value = ("qué", "valor") if language == "es" else ("what", "value")
+def _benchmarks(root: Path) -> str:
     benchmark = root / "results" / "benchmarks"
     sections = []
     for path in sorted(benchmark.glob("*.json")) if benchmark.exists() else []:
@@ -234,13 +229,13 @@ def _benchmarks(root: Path, language: str) -> str:
         if all(isinstance(item, dict) for item in data.values()):  # one row per item (e.g. notebook profiles)
             table = pd.DataFrame([{"": name, **item} for name, item in data.items()])
             if "seconds" in table:
-                table.insert(2, "minutes", (table.seconds / 60).round(1))
+                table.insert(2, _("minutes"), (table.seconds / 60).round(1))
         else:
-            table = pd.DataFrame({what: list(data), value: [_cell(v) for v in data.values()]})
+            table = pd.DataFrame({_("what"): list(data), _("value"): [_cell(v) for v in data.values()]})
         script = f"benchmarks/{path.stem}.py"
-        producer = script if (root / script).exists() else "tools/run_notebook.py --record-timing"
+        producer = script if (root / script).exists() else "tools/run_notebook.py --record-timing"  # i18n: key
         sections.append(f"`{producer}` → `{path.relative_to(root)}`\n\n{to_markdown(table)}")
-    return "\n\n".join(sections) if sections else NONE[language]
+    return "\n\n".join(sections) if sections else _no_results()
 
 
 def _cell(value) -> str:

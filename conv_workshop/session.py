@@ -384,8 +384,10 @@ def start_session(profile_name: str | None = None, replay: bool | None = None,
 
 
 def _recorded_device(outcomes: list[Outcome]) -> str | None:
-    """The processor (or GPU) most of the replayed runs were recorded on, as runs.csv names it."""
-    names = pd.Series([o.record.get("device_name") for o in outcomes]).dropna()
+    """The processor (or GPU) and arithmetic most of the replayed runs were recorded with, as runs.csv names them
+    ('AMD EPYC, bf16')."""
+    names = pd.Series([f"{o.record['device_name']}, {o.record.get('precision')}" for o in outcomes
+                       if o.record.get("device_name")])
     return str(names.mode().iloc[0]) if len(names) else None
 
 

@@ -39,9 +39,19 @@ def _signed(value: float) -> str:
     return text.replace("-", "−")
 
 
+def percent(value: float, digits: int = 1) -> str:
+    """A share as the workshop writes it, with a space before the sign: 0.936 → '93.6 %'."""
+    return f"{value * 100:.{digits}f} %"
+
+
 def p_text(p: float) -> str:
     """A p-value as a reader compares it with 0.05: three decimals, or '< 0.001'."""
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_statement(p: float) -> str:
+    """A p-value as a sentence states it: 'p = 0.012', or 'p < 0.001' (sections 5.5, 7.3 and 7.4)."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def millions(value: float) -> str:
@@ -116,7 +126,7 @@ def per_class_tests(table: pd.DataFrame) -> pd.DataFrame:
 def power(table: pd.DataFrame) -> pd.DataFrame:
     """stats.power_table in reader form (section 6)."""
     return pd.DataFrame({N_("seeds per arm"): table.seeds,
-                         N_("chance to detect a 0.5-point difference"): table.power.map(lambda v: f"{v:.0%}"),
+                         N_("chance to detect a 0.5-point difference"): table.power.map(lambda v: percent(v, 0)),
                          N_("difference detected 80 % of the time (points)"): table.detectable.map(
                              lambda v: f"{v:.2f}")})
 
@@ -154,8 +164,8 @@ def shift_responses(responses) -> pd.DataFrame:
         N_("shift (pixels)"): [r.shift for r in responses],
         N_("conv: largest |difference| from the moved output (interior)"): [f"{r.conv_interior_difference:.1g}"
                                                                          for r in responses],
-        N_("2×2 max pool: outputs equal to the moved pooled map"): [f"{r.pool_exact_share:.0%}" for r in responses],
-        N_("global average: relative change"): [f"{r.gap_relative_change:.2%}" for r in responses],
+        N_("2×2 max pool: outputs equal to the moved pooled map"): [percent(r.pool_exact_share, 0) for r in responses],
+        N_("global average: relative change"): [percent(r.gap_relative_change, 2) for r in responses],
     })
 
 
@@ -328,8 +338,8 @@ def selectivity(table: pd.DataFrame, committed: pd.DataFrame | None = None) -> p
     frame = pd.DataFrame({"block": tests.block, "channels": tests.channels,
                           N_("median entropy (bits)"): tests.median_entropy.round(2),
                           N_("labels shuffled (bits)"): tests.shuffled_entropy.round(2),
-                          N_("p (below shuffled)"): [f"{p:.1e}" for p in tests.p_below_shuffled],
-                          N_("p (vs first block)"): ["—" if math.isnan(p) else f"{p:.1e}" for p in tests.p_vs_first]})
+                          N_("p (below shuffled)"): [p_text(p) for p in tests.p_below_shuffled],
+                          N_("p (vs first block)"): ["—" if math.isnan(p) else p_text(p) for p in tests.p_vs_first]})
     if committed is not None:
         medians = committed.groupby("block").entropy.median().round(2)
         frame[N_("full run: median (bits)")] = frame.block.map(medians)
@@ -381,10 +391,11 @@ def _row(effects_table: pd.DataFrame, experiment: str, variant: str) -> pd.Serie
 
 
 def _measured(row: pd.Series) -> str:
-    return _("{accuracy} % ({seeds}, {images} images, {epochs} epochs)").format(
+    return _("{accuracy} % ({seeds}, {images} images, {epochs})").format(
         accuracy=accuracy_text(row.test_accuracy_mean, row.test_accuracy_std, row.seeds),
         seeds=ngettext("{count} seed", "{count} seeds", row.seeds).format(count=row.seeds),
-        images=count(row.train_size), epochs=row.epochs)
+        images=count(row.train_size),
+        epochs=ngettext("{count} epoch", "{count} epochs", int(row.epochs)).format(count=int(row.epochs)))
 
 
 def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.DataFrame,

@@ -296,7 +296,7 @@ def test_shift_response_draws_one_row_per_shift_and_says_where_pooling_breaks(re
     figure = rendered["shift_response_rows"]
     texts = _front_text(figure)
     assert "input moved 1 px right" in texts and "input moved 2 px right" in texts
-    assert "pooled maps agree at 100%" in texts and "did NOT move" in texts
+    assert "pooled maps agree at 100 %" in texts and "did NOT move" in texts
     images = [a for a in figure.axes if a.images and a.get_title().startswith("pooled(moved)")]
     assert len(images) == 2
 

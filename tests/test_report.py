@@ -63,7 +63,9 @@ def test_verdicts_are_translated():
 
 
 def test_profiles_table_states_each_budget():
-    for language in ("en", "es"):
-        table = profiles_table(language)
+    for language, header in (("en", "budget, 2-core CPU"), ("es", "presupuesto, CPU de 2 núcleos")):
+        with in_language(language):
+            table = profiles_table()
+        assert header in table
         for name, profile in PROFILES.items():
             assert f"`{name}`" in table and f"≤ {profile.cpu_budget_minutes} min" in table

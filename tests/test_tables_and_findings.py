@@ -128,6 +128,17 @@ def test_run_facts_summarise_the_replay_checks():
     assert "1 of 2 reproducing their recorded test accuracy" in text and "seed 0" not in text
 
 
+def test_run_facts_say_why_a_replay_in_other_arithmetic_differs_from_its_records():
+    run = {"profile": "full", "device": "cpu", "device_name": "AMD EPYC", "precision": "fp32", "date": "d",
+           "minutes": 9.4, "training_runs": 99, "replayed_runs": 99, "retrained_for_models": 1,
+           "recorded_device_name": "AMD EPYC, bf16",
+           "replay_checks": [{"variant": "CNN", "seed": 0, "recorded": 0.9389, "retrained": 0.9370}]}
+    text = findings.describe_run(run, "results/runs.csv")
+    assert "another processor or arithmetic (AMD EPYC, bf16; this run: AMD EPYC, fp32)" in text
+    same = {**run, "precision": "bf16"}  # same processor and precision: no excuse is offered
+    assert "another processor" not in findings.describe_run(same, "results/runs.csv")
+
+
 def test_the_pareto_table_lists_every_configuration_numbered_and_says_which_front():
     points = pd.DataFrame({"experiment": ["a"] * 4, "variant": ["small", "big", "waste", "cheap compute"],
                            "seeds": 3, "parameters": [10, 100, 200, 150], "macs": [50, 100, 300, 10],

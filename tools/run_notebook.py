@@ -25,9 +25,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# The editions are the package's languages: the English source, and the translations tools/translate_notebook.py
+# builds from it.
+from conv_workshop.i18n import LANGUAGES as EDITIONS  # noqa: E402
+
 SOURCE = ROOT / "convolutional_layers_workshop.py"
 NOTEBOOK = ROOT / "convolutional_layers_workshop.ipynb"
-EDITIONS = ("en", "es")  # the English source, and the translations tools/translate_notebook.py builds from it
 
 
 def edition(language: str) -> tuple[Path, Path]:
@@ -40,7 +44,6 @@ def record_timing(path: Path, profile: str, seconds: float, replay: bool, langua
     """Keep the latest duration of each profile with the machine it ran on (a benchmark, not a test)."""
     import torch
 
-    sys.path.insert(0, str(ROOT))
     from conv_workshop.atomic import write_atomic
     from conv_workshop.training import choose_runtime
 

@@ -26,8 +26,11 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from conv_workshop.i18n import LANGUAGES as EDITIONS  # noqa: E402  (the package's languages are the editions)
+
 SOURCE = ROOT / "convolutional_layers_workshop.py"
-LANGUAGES = {"es": "Spanish"}
+LANGUAGES = tuple(language for language in EDITIONS if language != "en")  # the translations of the English source
 # The one line of code that differs between the editions: the parameters cell's choice of language.
 LANGUAGE_LINE = re.compile(r'^LANGUAGE = "en"', re.M)
 # Comments that are instructions to tools, not prose.
