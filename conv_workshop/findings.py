@@ -25,25 +25,26 @@ def describe_profile(profile, committed_found: bool) -> str:
                  "committed results; its verdicts are the workshop's answers.").format(
             seeds=len(profile.seeds), cheap_seeds=len(profile.cheap_seeds))
     seeds, primary = len(profile.seeds), len(profile.primary_seeds)
-    values = {"name": profile.name, "primary": primary, "seeds": seeds, "main_epochs": profile.main_epochs,
+    main_epochs = ngettext("{count} epoch", "{count} epochs", profile.main_epochs).format(count=profile.main_epochs)
+    values = {"name": profile.name, "primary": primary, "seeds": seeds, "main_epochs": main_epochs,
               "experiment_epochs": profile.experiment_epochs}
     if seeds < 2:
         text = ngettext(
             "Profile `{name}` trains less ({primary} seed per CNN for the primary questions, {seeds} elsewhere; "
-            "{main_epochs} epochs for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
+            "{main_epochs} for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
             "answer the primary questions for this smaller budget, and with one seed elsewhere the other comparisons "
             "mostly cannot be resolved.",
             "Profile `{name}` trains less ({primary} seeds per CNN for the primary questions, {seeds} elsewhere; "
-            "{main_epochs} epochs for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
+            "{main_epochs} for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
             "answer the primary questions for this smaller budget, and with one seed elsewhere the other comparisons "
             "mostly cannot be resolved.", primary).format(**values)
     else:
         text = ngettext(
             "Profile `{name}` trains less ({primary} seed per CNN for the primary questions, {seeds} elsewhere; "
-            "{main_epochs} epochs for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
+            "{main_epochs} for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
             "answer the primary questions for this smaller budget,",
             "Profile `{name}` trains less ({primary} seeds per CNN for the primary questions, {seeds} elsewhere; "
-            "{main_epochs} epochs for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
+            "{main_epochs} for the headline CNN and {experiment_epochs} per experiment): its own verdicts "
             "answer the primary questions for this smaller budget,", primary).format(**values)
     if committed_found:
         return text + " " + _("Every experiment's table also shows the committed full run's result, labelled "

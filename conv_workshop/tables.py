@@ -40,8 +40,8 @@ def _signed(value: float) -> str:
 
 
 def percent(value: float, digits: int = 1) -> str:
-    """A share as the workshop writes it, with a space before the sign: 0.936 → '93.6 %'."""
-    return f"{value * 100:.{digits}f} %"
+    """A share as the workshop writes it, with a space before the sign: 0.936 → '93.6 %' ('—' when not measured)."""
+    return "—" if math.isnan(value) else f"{value * 100:.{digits}f} %"
 
 
 def p_text(p: float) -> str:
@@ -128,7 +128,7 @@ def power(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({N_("seeds per arm"): table.seeds,
                          N_("chance to detect a 0.5-point difference"): table.power.map(lambda v: percent(v, 0)),
                          N_("difference detected 80 % of the time (points)"): table.detectable.map(
-                             lambda v: f"{v:.2f}")})
+                             lambda v: "—" if math.isnan(v) else f"{v:.2f}")})
 
 
 def recipe_choice(table: pd.DataFrame) -> pd.DataFrame:
