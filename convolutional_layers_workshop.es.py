@@ -77,13 +77,14 @@
 # | campo receptivo | receptive field | la ventana de píxeles de entrada de la que depende una unidad | 4.7 |
 # | equivarianza, invariancia | equivariance, invariance | la salida se mueve con la entrada; no cambia | 4.8 |
 # | normalización por lotes (batch norm) | batch normalisation | estandariza cada canal por lote y reescala | 5.1 |
-# | época, semilla, lote | epoch, seed, batch | pasada por los datos; azar de la ejecución; imágenes/paso | arriba |
-# | tasa de aprendizaje | learning rate | el tamaño de los pasos del optimizador | arriba, 4.9 |
+# | época, semilla, lote | epoch, seed, batch | pasada por los datos; azar de la ejecución; imágenes por iteración | arriba |
+# | precisión | accuracy | fracción de imágenes clasificadas bien (en rigor «exactitud»; aquí «precisión», como en el curso original) | 2.1 |
+# | tasa de aprendizaje | learning rate | el tamaño de las actualizaciones del optimizador | arriba, 4.9 |
 # | aumento de datos | augmentation | cambios al azar (volteos, desplazamientos) que conservan la etiqueta | 3.2 |
 # | conjunto de validación | validation set | imágenes apartadas para elegir ajustes; nunca el de prueba | 3.3 |
 # | brazo | arm | un lado de una comparación: un modelo y una receta, entrenados con varias semillas | 3.3 |
-# | intervalo de confianza (IC) | confidence interval | rango construido para que 95 de cada 100 contengan el valor real | 3.3 |
-# | valor p; familia | p-value; family | probabilidad de que el azar solo dé tal diferencia; pruebas corregidas juntas | 3.3, 6 |
+# | intervalo de confianza (IC) | confidence interval | rango construido para que 95 de cada 100 contengan el valor real | 3.4 |
+# | valor p; familia | p-value; family | probabilidad de que el azar por sí solo dé tal diferencia; pruebas corregidas juntas | 3.4, 6 |
 # | prueba de equivalencia (TOST) | equivalence test | muestra que una diferencia cae en un margen (±0.5 puntos) | 6 |
 # | potencia (estadística) | power | la probabilidad de que una prueba detecte una diferencia de un tamaño dado | 6 |
 # | similitud coseno | cosine similarity | coseno del ángulo entre dos vectores: 1 parecidos, 0 sin relación | 5.5 |
@@ -315,7 +316,8 @@ print(exercises.check("edge share", my_edge_share, images=data.train_images))
 # **Predice.** ¿Qué capa concentra la mayoría?
 #
 # Aquí está como código de PyTorch. `Normalize` resta el píxel medio de las imágenes de entrenamiento y divide por su
-# desviación estándar, dentro del modelo, para que quien lo reutilice le envíe píxeles sin procesar en [0, 1];
+# desviación estándar, dentro del modelo, para que quien lo reutilice le envíe píxeles escalados a [0, 1] (el valor de 0 a 255 dividido
+# entre 255);
 # `nn.Flatten` convierte cada imagen de 28×28 en 784 números. Luego la celda verifica que es el `DenseBaseline` del
 # paquete, el modelo que se entrena más abajo: las mismas capas, y las mismas salidas una vez que tiene los pesos del
 # modelo del paquete.
@@ -467,7 +469,7 @@ show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_h
 # quedar por debajo de la precisión de validación.
 
 # %% [markdown]
-# ### 3.3 La receta, y cuánto debe entrenar el modelo de referencia
+# ### 3.3 La receta, elegida con datos de validación
 #
 # **Pregunta.** ¿Con qué aumento de datos debe entrenar el modelo denso: ninguno, volteos aleatorios de izquierda a
 # derecha, o desplazamientos aleatorios de hasta 2 píxeles en cada dirección? Una receta que le sirve a un modelo y
@@ -479,7 +481,10 @@ show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_h
 # aumento de datos ayudará al modelo denso, si es que alguno ayuda?
 #
 # Cada *brazo* (arm: un aumento de datos) se entrena con varias semillas sobre las 10,000 imágenes de entrenamiento de
-# los experimentos (la sección 6 explica ese subconjunto); la precisión media de validación elige la receta. La receta
+# los experimentos (la sección 6 explica ese subconjunto) y con su presupuesto más corto (las últimas columnas de la
+# tabla dicen cuál); la precisión media de validación elige la receta. Estas precisiones son más bajas que las del
+# modelo de referencia de la sección 3.4, que entrena con toda la partición de entrenamiento y durante más tiempo: la
+# elección compara los tres brazos entre sí, no con tablas posteriores. La receta
 # de la CNN se elige de la misma manera en la sección 5.2.
 
 # %%
@@ -493,13 +498,17 @@ show_markdown(findings.describe_recipe(dense_recipe, "dense model"))
 # nada con qué medirla honestamente. La sección 6.9 pone a prueba después los tres aumentos de datos con el conjunto
 # de prueba, como un hallazgo y no como una elección.
 #
+# ### 3.4 Cuánto debe entrenar el modelo de referencia
+#
 # **Pregunta.** La CNN entrenará durante un número fijo de épocas. ¿Basta también para el modelo denso, o una
 # comparación con las mismas épocas favorecería a la CNN? **Predice.** ¿Gana algo el modelo denso con el triple de
 # épocas?
 #
 # La celda entrena el modelo denso de referencia con su receta y el triple de las épocas de la CNN, y con el mismo
-# número de épocas que la CNN, cada uno con varias semillas, y los compara. En todas estas tablas, "± x" después de
-# una precisión es la desviación estándar entre semillas. La columna "diferencia" es cada variante menos la primera
+# número de épocas que la CNN, cada uno con varias semillas, con toda la partición de entrenamiento, y los compara.
+#
+# **Cómo leer una tabla de efectos** (esta es la primera; todas las comparaciones que siguen tienen las mismas
+# columnas). "± x" después de una precisión es la desviación estándar entre semillas. La columna "diferencia" es cada variante menos la primera
 # fila, con su *intervalo de confianza* (confidence interval) del 95 % ("IC 95 %": un rango calculado de modo que, en
 # muchas repeticiones del experimento, 95 de cada 100 de esos rangos contendrían la diferencia verdadera). El
 # *valor p* (p-value) es la frecuencia con que el ruido por sí solo daría una diferencia al menos así de grande si los
@@ -507,22 +516,24 @@ show_markdown(findings.describe_recipe(dense_recipe, "dense model"))
 # pruebas que se corrigen juntas; sección 6). El **veredicto** es uno de cuatro: **mejor** o **peor** cuando p (Holm)
 # es menor que 0.05; **equivalente dentro de ±0.5** cuando una prueba de equivalencia (TOST) muestra que la diferencia
 # está dentro de medio punto en cualquier dirección; en otro caso, **sin resolver con N semillas** (N: el menor número de
-# semillas entre los brazos comparados): los datos no permiten decidirlo, lo cual no es lo mismo que "no hay diferencia". En los perfiles `smoke` y `quick`, las columnas
+# semillas entre los brazos comparados): los datos no permiten decidirlo, lo cual no es lo mismo que "no hay diferencia". La sección 6 explica las familias, la prueba de
+# equivalencia y cuántas semillas necesita una diferencia; hasta entonces bastan la diferencia, su intervalo y el
+# veredicto. En los perfiles `smoke` y `quick`, las columnas
 # con el encabezado "ejecución completa" muestran junto a la tuya la ejecución del perfil full guardada en el
-# repositorio. En las curvas, fíjate si la precisión de validación sigue subiendo en la última época.
+# repositorio. En las curvas (semilla 0 del entrenamiento más largo), fíjate si la precisión de validación sigue subiendo en la última época.
 # %%
 dense_runs = lab.train_family("schedule")  # {"dense schedule": {variante: ejecuciones}} (experiments.schedule_variants)
 schedule = lab.effects(dense_runs, "schedule")  # stats.effects_table, corregida dentro de su familia declarada
 dense = {"dense baseline": dense_runs["dense schedule"]["dense baseline"]}
 lab.show_figure(plots.training_curves({"dense baseline": dense["dense baseline"][0].fit.history}), "training_dense")
-display(tables.effects(schedule, lab.full_run_effects("schedule")))
+display(tables.effects(schedule, lab.full_run_effects("schedule"), epochs=True))
 show_markdown(findings.describe_effects(schedule))
 
 # %% [markdown]
 # **Por qué.** Un modelo de referencia detenido antes de tiempo hace que cualquier rival se vea bien, y lo mismo pasa
 # con uno entrenado con una receta que solo le sirve a su rival. El modelo denso es barato (una época cuesta una
 # fracción de una época de la CNN), así que entrena el triple de las épocas de la CNN: una diferencia de presupuesto
-# declarada, que se muestra en cada tabla que los compara. Esto pone a prueba si las épocas extra ayudan; no se pone a
+# declarada, que se muestra en la columna de épocas de las tablas que los comparan (secciones 3.4, 5.2 y 7.3). Esto pone a prueba si las épocas extra ayudan; no se pone a
 # prueba si todavía más épocas ayudarían aún más.
 
 # %% [markdown]
@@ -531,9 +542,6 @@ show_markdown(findings.describe_effects(schedule))
 # ### 4.1 Una convolución, escrita explícitamente
 #
 # **Pregunta.** ¿Qué número calcula una capa convolucional en una posición de salida?
-#
-# **Predice.** Desliza el kernel de abajo (un detector de bordes verticales) sobre un pantalón. ¿Dónde será la salida
-# grande y positiva, y dónde grande y negativa?
 #
 # **Primero, las palabras.** Un *kernel* (núcleo) es una pequeña cuadrícula de pesos, aquí de 3×3. En cada posición,
 # la capa multiplica el kernel por los píxeles que tiene debajo y suma los nueve productos: un número de salida, una
@@ -545,6 +553,9 @@ show_markdown(findings.describe_effects(schedule))
 # kernel por canal de entrada, y suma sus resultados: esa pila de C_in kernels es un *filtro* (filter), y una capa de
 # C_out filtros tiene pesos de C_out×C_in×k×k. Por ahora C_in = C_out = 1, así que filtro y kernel coinciden; la
 # sección 4.6 usa más.
+#
+# **Predice.** Desliza el kernel de abajo (un detector de bordes verticales) sobre un pantalón. ¿Dónde será la salida
+# grande y positiva, y dónde grande y negativa?
 #
 # Aquí están los bucles. La suma `(window * kernels[o]).sum()` recorre todos los canales de entrada a la vez:
 
@@ -633,7 +644,8 @@ lab.show_figure(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouse
 # debajo se parece a la plantilla. El kernel de bordes verticales responde a los contornos izquierdo y derecho (rojo
 # donde el brillo aumenta hacia la derecha, azul donde disminuye: los costados de una camisa, las piernas de un
 # pantalón); el kernel de bordes horizontales, a los contornos superior e inferior (los hombros, la parte superior de
-# un bolso); el kernel diagonal, a los contornos inclinados; el desenfoque promedia la textura hasta borrarla; el
+# un bolso); el kernel diagonal, sobre todo a los contornos inclinados, pero también a los verticales y horizontales (es
+# aproximadamente Sobel-x menos Sobel-y, así que comparte parte de cada uno); el desenfoque promedia la textura hasta borrarla; el
 # realce de nitidez la exagera. Si la primera capa de una CNN entrenada termina con kernels de este tipo es una
 # pregunta para la sección 5.5, que los examina y mide qué tanto se parecen a bordes.
 #
@@ -896,7 +908,8 @@ field, jump, by_recurrence = 1, 1, []  # un píxel se ve a sí mismo; las unidad
 for k, s in zip(fields.kernel, fields.stride):
     field, jump = field + (k - 1) * jump, jump * s  # k − 1 intervalos más de la cuadrícula actual, luego una cuadrícula más gruesa
     by_recurrence.append(field)
-assert by_recurrence == fields["layer_summary"].tolist()
+# este bucle, la columna "a mano" de la tabla (by_hand.receptive_fields) y layer_summary coinciden: la tabla es su resultado
+assert by_recurrence == fields["by hand"].tolist() == fields["layer_summary"].tolist()
 
 # %%
 lab.show_figure(plots.receptive_fields(data.test_images[0], list(zip(fields.layer, by_recurrence))), "receptive_field")
@@ -949,7 +962,9 @@ tables.shift_responses(responses)
 # entran ceros). El max pooling 2×2 con paso 2 es equivariante solo a desplazamientos de celdas de pooling completas:
 # un desplazamiento de 2 píxeles mueve el mapa tras el pooling una celda, mientras que un desplazamiento de 1 píxel
 # empuja el contenido de cada ventana a través del borde de la ventana y cambia muchos valores tras el pooling (la
-# fila central de la figura, comparada con el mapa tras el pooling movido una celda). Un promedio global sobre todo el
+# fila central de la figura, comparada con el mapa tras el pooling movido una celda). Un desplazamiento de 1 píxel es media celda, así que
+# ningún movimiento de celdas completas puede igualarlo: la tabla compara con el más cercano de 0 y 1 celdas, y solo
+# cuenta las posiciones sobre la prenda (el fondo es cero en ambos casos). Un promedio global sobre todo el
 # mapa apenas cambia: es casi **invariante** (invariant). Un clasificador necesita invariancia (una camisa desplazada
 # sigue siendo una camisa); las convoluciones dan equivarianza, y el pooling y la cabeza deben convertirla en
 # invariancia. La sección 7.1 mide cuánto de eso logran las CNN entrenadas.
@@ -960,8 +975,8 @@ tables.shift_responses(responses)
 # **Pregunta.** Una CNN no recibe sus kernels hechos a mano: los aprende por descenso de gradiente. ¿Puede el descenso
 # de gradiente recuperar un kernel conocido a partir de ejemplos de lo que hace?
 #
-# **Predice.** Partiendo de pesos pequeños y aleatorios, ¿cuántos pasos hacen falta para que el kernel aprendido se
-# parezca a Sobel-x?
+# **Predice.** Partiendo de pesos pequeños y aleatorios, ¿cuántas iteraciones hacen falta para que cada peso aprendido
+# quede a menos de 0.05 del de Sobel-x?
 #
 # Los datos: 64 imágenes de entrenamiento y lo que el kernel "desconocido" (Sobel-x) produce con ellas. El modelo:
 # nueve pesos, que empiezan pequeños y aleatorios. La pérdida: la media de las diferencias al cuadrado entre las dos
@@ -971,7 +986,7 @@ tables.shift_responses(responses)
 images = to_float_pixels(data.train_images[:64])  # N×1×28×28
 targets = F.conv2d(images, kernel[None, None])  # lo que el kernel desconocido produce con ellas
 weights = (0.1 * torch.randn(1, 1, 3, 3, generator=torch.Generator().manual_seed(0))).requires_grad_()
-losses = []
+losses, errors = [], []  # la pérdida, y cuánto se alejan aún los pesos de Sobel-x, tras cada iteración
 
 # %% [markdown]
 # Descenso de gradiente simple: calcula la pérdida, retropropaga, mueve cada peso en contra de su gradiente y repite.
@@ -982,14 +997,15 @@ for _ in range(500):
     loss.backward()  # weights.grad: cómo cambia la pérdida con cada uno de los nueve pesos
     with torch.no_grad():  # la actualización en sí no es parte del modelo
         weights -= 0.5 * weights.grad  # un paso cuesta abajo; 0.5 es la tasa de aprendizaje
-        weights.grad = None  # olvida el gradiente de este paso antes del siguiente backward
+        weights.grad = None  # olvida el gradiente de esta iteración antes del siguiente backward
     losses.append(loss.item())
+    errors.append(float((weights.detach()[0, 0] - kernel).abs().max()))
 
 # %%
 learned = weights.detach()[0, 0]
 torch.testing.assert_close(learned, kernel, atol=0.05, rtol=0)  # encontró Sobel-x
 torch.testing.assert_close(learned, by_hand.learn_kernel(data.train_images[:64], kernel, steps=500).kernel)
-lab.show_figure(plots.learned_kernel(kernel, learned, losses), "by_hand_learned_kernel")
+lab.show_figure(plots.learned_kernel(kernel, learned, losses, errors), "by_hand_learned_kernel")
 
 # %% [markdown]
 # **Por qué.** La salida de una convolución es lineal en sus pesos, así que el error cuadrático entre la salida del
@@ -1158,16 +1174,19 @@ headline = lab.effects(headline_runs, "headline")  # Holm sobre la familia prima
 cnn = {"CNN": headline_runs["CNN vs dense"]["CNN"]}
 histories = {"dense baseline": dense["dense baseline"][0].fit.history, "CNN": cnn["CNN"][0].fit.history}
 lab.show_figure(plots.training_curves(histories, translate("Dense baseline vs CNN (seed 0)")), "training_curves")
-display(tables.effects(headline, lab.full_run_effects("headline")))
+display(tables.effects(headline, lab.full_run_effects("headline"), epochs=True))
 show_markdown(findings.describe_effects(headline))
 
 # %% [markdown]
 # **Por qué.** Ambos modelos ven las mismas imágenes, el mismo optimizador y la misma forma del esquema de la tasa de
 # aprendizaje; difieren en la arquitectura (dropout incluido), en su aumento de datos (cada uno, el mejor en
-# validación) y en el entrenamiento tres veces más largo del modelo denso (la sección 3.3 mide qué le aporta eso). Por
+# validación) y en el entrenamiento tres veces más largo del modelo denso (la sección 3.4 mide qué le aporta eso). Por
 # qué una CNN puede ganar: la localidad y los pesos compartidos le permiten aprender un detector de bordes o de
 # cuellos una sola vez y reutilizarlo en cada posición, mientras que una capa densa tiene pesos distintos para cada
-# posición, así que un patrón aprendido en un lugar no se traslada automáticamente a otro. El intervalo es para la
+# posición, así que un patrón aprendido en un lugar no se traslada automáticamente a otro. Ese es un mecanismo posible, no lo
+# que esta comparación midió: la CNN tiene además unas cuatro veces más parámetros, muchas más multiplicaciones-sumas
+# (la columna MACs de la tabla) y normalización por lotes, así que esta fila por sí sola no puede decir cuál de esas
+# diferencias produce la ganancia. Las secciones 6.6–6.8 y 7.2 las varían de una en una. El intervalo es para la
 # diferencia de las medias y cuenta tanto el ruido entre semillas como el ruido de un conjunto de prueba finito (la
 # sección 6 lo explica).
 
@@ -1203,7 +1222,9 @@ show_markdown(findings.describe_confusions(matrix, per_class, closest))
 # %% [markdown]
 # **Por qué.** Donde dos clases comparten su contorno (camisas, camisetas/tops, suéteres, abrigos) solo los detalles
 # locales las separan, y a 28×28 píxeles muchos de esos detalles se pierden: ahí es donde se espera que cualquier
-# modelo tenga dificultades, y donde un detector de patrones locales tiene más que ganar o menos por encontrar. Las
+# modelo tenga dificultades. Las clases de contorno característico (pantalones, bolsos, calzado) ya son fáciles
+# para el modelo denso, así que ahí queda poco que ganar; si los detectores locales recuperan los detalles perdidos
+# de las prendas de arriba parecidas entre sí es lo que mide la figura. Las
 # barras son intervalos del 95 % para la precisión de cada modelo en las imágenes de prueba de esa clase (una semilla
 # cada uno, así que solo ruido del conjunto de prueba). Ambos modelos se evalúan con las *mismas* imágenes, así que
 # saber si una ganancia por clase es real es una pregunta pareada (¿corrigió la CNN más de estas imágenes de las que
@@ -1238,12 +1259,16 @@ show_markdown(findings.describe_per_class_tests(per_class_tests))
 confidence = cnn_logits.softmax(1).max(1).values
 lab.show_figure(plots.misclassified_gallery(splits.test_images, splits.test_labels, cnn_logits.argmax(1), confidence,
                                      CLASS_NAMES), "mistakes")
+show_markdown(findings.describe_confidence(confidence, cnn_logits.argmax(1) == splits.test_labels))
 
 # %% [markdown]
-# **Por qué.** Busca dos tipos de error: imágenes que son ambiguas a 28×28 incluso para una persona (o que tienen
-# una etiqueta dudosa), e imágenes que el modelo debería haber acertado. Las imágenes de prueba mal etiquetadas, si
-# las hay, ponen un tope a la precisión medida de cualquier modelo; y confianza no es acierto: la probabilidad
-# softmax de una red entrenada con entropía cruzada puede ser alta en una respuesta incorrecta.
+# **Por qué.** La frase bajo la galería responde la pregunta con números: un modelo que solo dudara al equivocarse
+# casi no tendría errores por encima del 90 %. En la galería, busca dos tipos de error: imágenes que son ambiguas a
+# 28×28 incluso para una persona (o que tienen una etiqueta dudosa), e imágenes que el modelo debería haber acertado.
+# Las imágenes de prueba mal etiquetadas, si las hay, ponen un tope a la precisión medida de cualquier modelo.
+# Confianza no es acierto: la entropía cruzada premia empujar hacia 1 la probabilidad de la clase verdadera en las
+# imágenes de entrenamiento, así que las redes entrenadas así tienden a dar probabilidades extremas (Guo et al., 2017,
+# miden este exceso de confianza), y nada en el entrenamiento les impide hacerlo en una imagen de prueba que fallan.
 #
 # ### 5.5 ¿Qué aprendió la primera capa?
 #
@@ -1272,10 +1297,14 @@ lab.show_figure(plots.edge_likeness(edges), "filters_edge_likeness")
 show_markdown(findings.describe_edge_likeness(edges))
 
 # %% [markdown]
-# **Por qué puede diferir del azar.** Un filtro 3×3 aleatorio ya tiene cierto coseno con el más cercano de los
-# cuatro detectores de bordes por puro azar, y por eso la comparación necesita la referencia aleatoria. Los filtros
-# entrenados que puntúan más alto que los aleatorios se han movido hacia la detección de bordes; que *ayuden* a la
-# clasificación es una afirmación adicional que esta medición no pone a prueba.
+# **Qué puede mostrar la comparación y qué no.** Un filtro 3×3 aleatorio ya tiene cierto coseno con el más cercano
+# de los cuatro detectores de bordes por puro azar, y por eso la comparación necesita la referencia aleatoria. Los
+# filtros entrenados que puntúan más alto que los aleatorios se han movido hacia la detección de bordes. Los que no
+# puntúan más alto no son inútiles: después vienen la normalización por lotes y una ReLU, y el bloque 2 suma 32 de sus
+# mapas a la vez (sección 5.6), así que un detector de bordes puede construirse una capa más arriba a partir de
+# filtros que no se parecen a kernels de Sobel; además, nueve pesos son pocos para una plantilla limpia cuando deben
+# servir a varios patrones. En cualquier caso, que los filtros *ayuden* a la clasificación es una afirmación adicional
+# que esta medición no pone a prueba.
 #
 # ### 5.6 Mapas de características: lo que fluye por la red
 #
@@ -1316,8 +1345,8 @@ lab.show_figure(plots.multichannel_filter(block1_maps, one_filter[0], per_channe
 # %% [markdown]
 # **Por qué.** Un filtro no mira un mapa a la vez: su salida en una posición es la suma de 32 pequeñas
 # correlaciones cruzadas, así que responde donde aparece una *combinación* de patrones del bloque 1 (por ejemplo,
-# un borde en un mapa junto a una mancha en otro). Así es como una segunda capa construye partes a partir de los
-# bordes de la primera, y por eso sus pesos crecen con C_in × C_out (sección 4.6).
+# un borde en un mapa junto a una mancha en otro). Así es como una segunda capa puede construir patrones más grandes a
+# partir de combinaciones de los de la primera, y por eso sus pesos crecen con C_in × C_out (sección 4.6).
 
 # %% [markdown]
 # ## 6. Experimentos controlados
@@ -1353,7 +1382,7 @@ pd.DataFrame([{"experiment": experiment, "variant": variant, "configuration": co
 # *cualquier* "mejor" o "peor" falso dentro de una familia en 5 % como máximo (no dice nada entre familias). La
 # familia **primaria** son las afirmaciones del taller original: la CNN frente al modelo denso (5.2), y los kernels
 # de 5×5 y 7×7 frente a los de 3×3 (6.1), 3 pruebas. La familia **secundaria** es cada uno de los demás factores de
-# 6.2–6.8 frente a la CNN de referencia. Cada una de las demás tablas (la comprobación de la receta de 3.3, la red
+# 6.2–6.8 frente a la CNN de referencia. Cada una de las demás tablas (la comprobación de la receta de 3.4, la red
 # pequeña de 6.8, el aumento de datos en 6.9, las pruebas de sesgo de la sección 7) es su propia familia. Un "sin
 # diferencia" necesita su propia prueba: la *prueba de equivalencia* (equivalence test; TOST, dos pruebas
 # unilaterales) indica **equivalente dentro de ±0.5** solo cuando se demuestra que la diferencia está por encima
@@ -2158,5 +2187,7 @@ show_markdown(findings.describe_run(run, lab.recorder.runs_path))
 # - S. Santurkar, D. Tsipras, A. Ilyas, A. Madry. *How Does Batch Normalization Help Optimization?* NeurIPS 2018.
 # - M. A. Islam, S. Jia, N. D. B. Bruce. *How Much Position Information Do Convolutional Neural Networks Encode?* ICLR
 #   2020.
+# - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger. *On Calibration of Modern Neural Networks.* ICML 2017
+#   (probabilidades softmax con exceso de confianza).
 # - M. Lin, Q. Chen, S. Yan (arriba) también introdujeron la convolución de 1×1 como una capa densa por píxel
 #   ("mlpconv").

@@ -75,8 +75,8 @@
 # | augmentation | aumento de datos | random changes to training images (flips, shifts) that keep the label | 3.2 |
 # | validation set | conjunto de validación | images held out of training to choose settings; never the test set | 3.3 |
 # | arm | brazo | one side of a comparison: a model and recipe, trained with several seeds | 3.3 |
-# | confidence interval | intervalo de confianza | a range built so that 95 in 100 such ranges hold the truth | 3.3 |
-# | p-value; family | valor p; familia | chance alone giving so large a difference; tests corrected as one | 3.3, 6 |
+# | confidence interval | intervalo de confianza | a range built so that 95 in 100 such ranges hold the truth | 3.4 |
+# | p-value; family | valor p; familia | chance alone giving so large a difference; tests corrected as one | 3.4, 6 |
 # | equivalence test | prueba de equivalencia | shows a difference lies inside a margin (here ±0.5 points) | 6 |
 # | power | potencia estadística | the chance that a test detects a difference of a given size | 6 |
 # | cosine similarity | similitud coseno | cosine of the angle between two vectors: 1 alike, 0 unrelated | 5.5 |
@@ -293,9 +293,9 @@ print(exercises.check("edge share", my_edge_share, images=data.train_images))
 # **Predict.** Which layer holds most of them?
 #
 # Here it is as PyTorch code. `Normalize` subtracts the training images' mean pixel and divides by their standard
-# deviation, inside the model, so that whoever reuses it sends raw pixels in [0, 1]; `nn.Flatten` turns each 28×28
-# image into 784 numbers. The cell then checks that it is the package's `DenseBaseline`, the model that trains below:
-# same layers, and the same outputs once it has the package model's weights.
+# deviation, inside the model, so that whoever reuses it sends pixels scaled to [0, 1] (the 0–255 value divided by 255);
+# `nn.Flatten` turns each 28×28 image into 784 numbers. The cell then checks that it is the package's `DenseBaseline`,
+# the model that trains below: same layers, and the same outputs once it has the package model's weights.
 
 # %%
 class Dense(nn.Module):
@@ -440,7 +440,7 @@ show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_h
 # is why it can sit below validation accuracy.
 
 # %% [markdown]
-# ### 3.3 The recipe, and how long the baseline should train
+# ### 3.3 The recipe, chosen on validation data
 #
 # **Question.** Which augmentation should the dense model train with: none, random left-right flips, or random shifts
 # of up to 2 pixels in each direction? A recipe that suits one model and handicaps another would make any later
@@ -451,8 +451,10 @@ show_markdown(findings.describe_training_loop(initial_loss, plain_accuracy, by_h
 # help the dense model, if any?
 #
 # Each *arm* (one augmentation) trains with several seeds on the experiments' 10,000 training images (section 6
-# explains that subset); the mean validation accuracy picks the recipe. The CNN's recipe is chosen the same way in
-# section 5.2.
+# explains that subset) and their shorter budget (the table's last columns say which); the mean validation accuracy
+# picks the recipe. These accuracies are lower than the baseline's in section 3.4, which trains on the whole
+# training split for longer: the choice compares the three arms with each other, not with later tables. The CNN's
+# recipe is chosen the same way in section 5.2.
 
 # %%
 dense_recipe = lab.choose_augmentation("dense")  # none, flips, shifts: trained on the experiments' images
@@ -464,34 +466,39 @@ show_markdown(findings.describe_recipe(dense_recipe, "dense model"))
 # of the winner's lead would be luck on those particular test images, with nothing left to measure it honestly.
 # Section 6.9 tests the three augmentations on the test set afterwards, as a finding rather than a choice.
 #
+# ### 3.4 How long the baseline should train
+#
 # **Question.** The CNN will train for a fixed number of epochs. Is that also enough for the dense model, or would a
 # comparison at equal epochs flatter the CNN? **Predict.** Does the dense model gain from three times as many epochs?
 #
 # The cell trains the dense baseline with its recipe and three times the CNN's epochs, and with the CNN's own number
-# of epochs, each with several seeds, and compares them. In every such table, "± x" after an accuracy is the standard
-# deviation over seeds. The "difference" column is each variant minus the first row, with its 95 % *confidence
-# interval* ("95 % CI": a range computed so that, over many repetitions of the experiment, 95 in 100 such ranges would
-# contain the true difference). The *p-value* is how often noise alone would give a difference at least this large if
-# the two arms did not differ, and "p (Holm)" is that p-value corrected for the other tests of its *family* (the tests
-# corrected together; section 6). The **verdict** is one of four words: **better** or **worse** when p (Holm) is below
-# 0.05; **equivalent within ±0.5** when an equivalence test shows the difference lies within half a point either way;
-# otherwise **not resolved with N seeds** (N: the fewest seeds among the arms compared): the data cannot tell, which
-# is not the same as "no difference". In the `smoke` and `quick` profiles, columns headed "full run" show the
-# committed full-profile run beside yours. In the curves, look whether validation accuracy is still rising at the
-# last epoch.
+# of epochs, each with several seeds, on the whole training split, and compares them.
+#
+# **How to read an effects table** (this is the first; every comparison from here on has the same columns). "± x" after
+# an accuracy is the standard deviation over seeds. The "difference" column is each variant minus the first row, with
+# its 95 % *confidence interval* ("95 % CI": a range computed so that, over many repetitions of the experiment, 95 in
+# 100 such ranges would contain the true difference). The *p-value* is how often noise alone would give a difference at
+# least this large if the two arms did not differ, and "p (Holm)" is that p-value corrected for the other tests of its
+# *family* (the tests corrected together; section 6). The **verdict** is one of four words: **better** or **worse** when
+# p (Holm) is below 0.05; **equivalent within ±0.5** when an equivalence test shows the difference lies within half a
+# point either way; otherwise **not resolved with N seeds** (N: the fewest seeds among the arms compared): the data
+# cannot tell, which is not the same as "no difference". Section 6 explains families, the equivalence test and how many
+# seeds a difference needs; until then, the difference, its interval and the verdict are enough. In the `smoke` and
+# `quick` profiles, columns headed "full run" show the committed full-profile run beside yours. In the curves (seed 0 of
+# the longer schedule), look whether validation accuracy is still rising at the last epoch.
 # %%
 dense_runs = lab.train_family("schedule")  # {"dense schedule": {variant: runs}} (experiments.schedule_variants)
 schedule = lab.effects(dense_runs, "schedule")  # stats.effects_table, corrected within its declared family
 dense = {"dense baseline": dense_runs["dense schedule"]["dense baseline"]}
 lab.show_figure(plots.training_curves({"dense baseline": dense["dense baseline"][0].fit.history}), "training_dense")
-display(tables.effects(schedule, lab.full_run_effects("schedule")))
+display(tables.effects(schedule, lab.full_run_effects("schedule"), epochs=True))
 show_markdown(findings.describe_effects(schedule))
 
 # %% [markdown]
-# **Why.** A baseline stopped early makes any rival look good, and so does one trained with a recipe that suits only
-# its rival. The dense model is cheap (an epoch costs a fraction of a CNN epoch), so it trains three times the CNN's
-# epochs: a declared budget difference, shown in every table that compares them. This tests whether the extra epochs
-# help; whether even more would help further is not tested.
+# **Why.** A baseline stopped early makes any rival look good, and so does one trained with a recipe that suits only its
+# rival. The dense model is cheap (an epoch costs a fraction of a CNN epoch), so it trains three times the CNN's epochs:
+# a declared budget difference, shown in the epochs column of the tables that compare them (sections 3.4, 5.2 and 7.3).
+# This tests whether the extra epochs help; whether even more would help further is not tested.
 
 # %% [markdown]
 # ## 4. The convolutional layer by hand
@@ -499,9 +506,6 @@ show_markdown(findings.describe_effects(schedule))
 # ### 4.1 One convolution, written out
 #
 # **Question.** What number does a convolutional layer compute at one output position?
-#
-# **Predict.** Slide the kernel below (a vertical-edge detector) over a pair of trousers. Where will the output be
-# large and positive, and where large and negative?
 #
 # **Words first.** A *kernel* is a small grid of weights, here 3×3. At each position the layer multiplies the kernel
 # by the pixels under it and adds the nine products: one output number, one *unit*. Sliding the kernel over every
@@ -511,6 +515,9 @@ show_markdown(findings.describe_effects(schedule))
 # one channel). A layer with C_in input channels has, for each output channel, one kernel per input channel and adds
 # their results: that stack of C_in kernels is a *filter*, and a layer of C_out filters has weights C_out×C_in×k×k.
 # For now C_in = C_out = 1, so filter and kernel coincide; section 4.6 uses more.
+#
+# **Predict.** Slide the kernel below (a vertical-edge detector) over a pair of trousers. Where will the output be
+# large and positive, and where large and negative?
 #
 # Here are the loops. The sum `(window * kernels[o]).sum()` runs over all input channels at once:
 
@@ -589,12 +596,13 @@ lab.show_figure(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouse
          "by_hand_kernels")
 
 # %% [markdown]
-# **Why.** Each kernel is a template of a small pattern, and its response is large where the window under it looks
-# like the template. The vertical-edge kernel responds to left and right outlines (red where brightness rises to the
-# right, blue where it falls: the sides of a shirt, the legs of trousers); the horizontal-edge kernel to top and
-# bottom outlines (shoulders, the top of a bag); the diagonal kernel to slanted outlines; blur averages texture away;
-# sharpen exaggerates it. Whether a trained CNN's first layer ends up with kernels of this kind is a question for
-# section 5.5, which looks at them and measures how edge-like they are.
+# **Why.** Each kernel is a template of a small pattern, and its response is large where the window under it looks like
+# the template. The vertical-edge kernel responds to left and right outlines (red where brightness rises to the right,
+# blue where it falls: the sides of a shirt, the legs of trousers); the horizontal-edge kernel to top and bottom
+# outlines (shoulders, the top of a bag); the diagonal kernel most to slanted outlines, but also to vertical and
+# horizontal ones (it is roughly Sobel-x minus Sobel-y, so it shares part of each); blur averages texture away; sharpen
+# exaggerates it. Whether a trained CNN's first layer ends up with kernels of this kind is a question for section 5.5,
+# which looks at them and measures how edge-like they are.
 #
 # ✏️ **Exercise 4.1.** Design a 3×3 kernel that responds to *horizontal* edges (a change from dark above to light
 # below, or the reverse), gives no response to vertical edges, and gives zero on a flat area.
@@ -851,7 +859,8 @@ field, jump, by_recurrence = 1, 1, []  # one pixel sees itself; neighbouring uni
 for k, s in zip(fields.kernel, fields.stride):
     field, jump = field + (k - 1) * jump, jump * s  # k − 1 more steps of the current grid, then a coarser grid
     by_recurrence.append(field)
-assert by_recurrence == fields["layer_summary"].tolist()
+# this loop, the table's "by hand" column (by_hand.receptive_fields) and layer_summary agree: the table is its result
+assert by_recurrence == fields["by hand"].tolist() == fields["layer_summary"].tolist()
 
 # %%
 lab.show_figure(plots.receptive_fields(data.test_images[0], list(zip(fields.layer, by_recurrence))), "receptive_field")
@@ -901,10 +910,11 @@ tables.shift_responses(responses)
 # amount: convolution is **equivariant** to translation (exactly, away from the border where zeros enter). 2×2 max
 # pooling with stride 2 is equivariant only to shifts by whole pooling cells: a 2-pixel shift moves the pooled map by
 # one cell, while a 1-pixel shift moves every window's content across the window's edge and changes many pooled values
-# (the middle row of the figure, compared with the pooled map moved by one cell). A global average over the whole map
-# barely changes: it is nearly **invariant**. A classifier needs invariance (a shifted shirt is still a shirt);
-# convolutions give equivariance, and pooling and the head must turn it into invariance. Section 7.1 measures how much
-# of that trained CNNs achieve.
+# (the middle row of the figure, compared with the pooled map moved by one cell). A 1-pixel shift is half a cell, so no
+# whole-cell move can match it: the table compares with the closer of 0 and 1 cell, and counts only the positions on the
+# garment (the background is zero either way). A global average over the whole map barely changes: it is nearly
+# **invariant**. A classifier needs invariance (a shifted shirt is still a shirt); convolutions give equivariance, and
+# pooling and the head must turn it into invariance. Section 7.1 measures how much of that trained CNNs achieve.
 
 # %% [markdown]
 # ### 4.9 Learning a kernel from data
@@ -912,7 +922,8 @@ tables.shift_responses(responses)
 # **Question.** A CNN does not get its kernels by hand: it learns them by gradient descent. Can gradient descent
 # recover a known kernel from examples of what it does?
 #
-# **Predict.** Starting from small random weights, how many steps until the learned kernel looks like Sobel-x?
+# **Predict.** Starting from small random weights, how many steps until every learned weight is within 0.05 of
+# Sobel-x's?
 #
 # The data: 64 training images and what the "unknown" kernel (Sobel-x) makes of them. The model: nine weights,
 # starting small and random. The loss: the mean squared difference between the two outputs.
@@ -921,7 +932,7 @@ tables.shift_responses(responses)
 images = to_float_pixels(data.train_images[:64])  # N×1×28×28
 targets = F.conv2d(images, kernel[None, None])  # what the unknown kernel makes of them
 weights = (0.1 * torch.randn(1, 1, 3, 3, generator=torch.Generator().manual_seed(0))).requires_grad_()
-losses = []
+losses, errors = [], []  # the loss, and how far the weights still are from Sobel-x, after each step
 
 # %% [markdown]
 # Plain gradient descent: compute the loss, back-propagate, move each weight against its gradient, repeat.
@@ -934,12 +945,13 @@ for _ in range(500):
         weights -= 0.5 * weights.grad  # one step downhill; 0.5 is the learning rate
         weights.grad = None  # forget this step's gradient before the next backward
     losses.append(loss.item())
+    errors.append(float((weights.detach()[0, 0] - kernel).abs().max()))
 
 # %%
 learned = weights.detach()[0, 0]
 torch.testing.assert_close(learned, kernel, atol=0.05, rtol=0)  # it found Sobel-x
 torch.testing.assert_close(learned, by_hand.learn_kernel(data.train_images[:64], kernel, steps=500).kernel)
-lab.show_figure(plots.learned_kernel(kernel, learned, losses), "by_hand_learned_kernel")
+lab.show_figure(plots.learned_kernel(kernel, learned, losses, errors), "by_hand_learned_kernel")
 
 # %% [markdown]
 # **Why.** The output of a convolution is linear in its weights, so the squared error between the learned kernel's
@@ -1099,16 +1111,19 @@ headline = lab.effects(headline_runs, "headline")  # Holm over the primary famil
 cnn = {"CNN": headline_runs["CNN vs dense"]["CNN"]}
 histories = {"dense baseline": dense["dense baseline"][0].fit.history, "CNN": cnn["CNN"][0].fit.history}
 lab.show_figure(plots.training_curves(histories, translate("Dense baseline vs CNN (seed 0)")), "training_curves")
-display(tables.effects(headline, lab.full_run_effects("headline")))
+display(tables.effects(headline, lab.full_run_effects("headline"), epochs=True))
 show_markdown(findings.describe_effects(headline))
 
 # %% [markdown]
 # **Why.** Both models see the same images, optimiser and schedule shape; they differ in the architecture (dropout
 # included), in their augmentation (each its best on validation) and in the dense model's three-times-longer
-# schedule (section 3.3 measures what that does for it). Why a CNN can win: locality and weight sharing let it
+# schedule (section 3.4 measures what that does for it). Why a CNN can win: locality and weight sharing let it
 # learn an edge or collar detector once and reuse it at every position, while a dense layer has separate weights for
-# each position, so a pattern learned at one place does not automatically carry over to another. The interval is for
-# the difference of the means, and counts both seed noise and the noise of a finite test set (section 6 explains it).
+# each position, so a pattern learned at one place does not automatically carry over to another. That is a possible
+# mechanism, not what this comparison measured: the CNN also has about four times the parameters, far more
+# multiply-adds (the table's MACs column) and batch normalisation, so this row alone cannot say which of these
+# differences buys the gain. Sections 6.6–6.8 and 7.2 vary them one at a time. The interval is for the difference of
+# the means, and counts both seed noise and the noise of a finite test set (section 6 explains it).
 
 # %% [markdown]
 # ### 5.3 Where does it go wrong?
@@ -1139,12 +1154,14 @@ lab.show_figure(plots.per_class_dots(per_class, translate("Per-class test accura
 show_markdown(findings.describe_confusions(matrix, per_class, closest))
 
 # %% [markdown]
-# **Why.** Where two classes share their outline (shirts, T-shirts, pullovers, coats) only local details separate
-# them, and at 28×28 pixels many of those details are gone: that is where any model is expected to struggle, and
-# where a detector of local patterns has the most to gain or the least left to find. The bars are 95 % intervals for
-# each model's accuracy on that class's test images (one seed each, so test-set noise only). Both models are scored
-# on the *same* images, so whether a per-class gain is real is a paired question (did the CNN fix more of these
-# images than it broke?), which two separate intervals do not answer: overlapping bars do not mean "no difference".
+# **Why.** Where two classes share their outline (shirts, T-shirts, pullovers, coats) only local details separate them,
+# and at 28×28 pixels many of those details are gone: that is where any model is expected to struggle. Classes with a
+# distinctive outline (trousers, bags, footwear) are already easy for the dense model, so little is left to gain there;
+# whether local detectors recover the lost details of the look-alike tops is what the figure measures. The bars are 95 %
+# intervals for each model's accuracy on that class's test images (one seed each, so test-set noise only). Both models
+# are scored on the *same* images, so whether a per-class gain is real is a paired question (did the CNN fix more of
+# these images than it broke?), which two separate intervals do not answer: overlapping bars do not mean "no
+# difference".
 #
 # **Predict.** On how many of the ten classes is the CNN's gain more than test-set luck?
 #
@@ -1174,12 +1191,16 @@ show_markdown(findings.describe_per_class_tests(per_class_tests))
 confidence = cnn_logits.softmax(1).max(1).values
 lab.show_figure(plots.misclassified_gallery(splits.test_images, splits.test_labels, cnn_logits.argmax(1), confidence,
                                      CLASS_NAMES), "mistakes")
+show_markdown(findings.describe_confidence(confidence, cnn_logits.argmax(1) == splits.test_labels))
 
 # %% [markdown]
-# **Why.** Look for two kinds of error: images that are ambiguous at 28×28 even to a person (or carry a doubtful
-# label), and images the model should have got. Mislabelled test images, if there are any, cap any model's measured
-# accuracy; and confidence is not
-# correctness: the softmax probability of a network trained with cross-entropy can be high on a wrong answer.
+# **Why.** The sentence under the gallery answers the question in numbers: a model that was merely unsure when wrong
+# would have almost no mistakes above 90 %. In the gallery, look for two kinds of error: images that are ambiguous at
+# 28×28 even to a person (or carry a doubtful label), and images the model should have got. Mislabelled test images,
+# if there are any, cap any model's measured accuracy. Confidence is not correctness: cross-entropy rewards pushing
+# the true class's probability towards 1 on the training images, so networks trained this way tend to give extreme
+# probabilities (Guo et al., 2017, measure this overconfidence), and nothing in training stops them from doing so on
+# a test image they get wrong.
 #
 # ### 5.5 What did the first layer learn?
 #
@@ -1207,10 +1228,13 @@ lab.show_figure(plots.edge_likeness(edges), "filters_edge_likeness")
 show_markdown(findings.describe_edge_likeness(edges))
 
 # %% [markdown]
-# **Why it can differ from random.** A random 3×3 filter already has some cosine with the closest of the four edge
-# detectors by chance, which is why the comparison needs the random baseline. Trained filters that score higher than
-# random ones have moved towards edge detection; that they *help* classification is a further claim this measurement
-# does not test.
+# **What the comparison can and cannot show.** A random 3×3 filter already has some cosine with the closest of the
+# four edge detectors by chance, which is why the comparison needs the random baseline. Trained filters that score
+# higher than random ones have moved towards edge detection. Filters that score no higher are not useless: batch
+# normalisation and a ReLU follow them, and block 2 sums 32 of their maps at once (section 5.6), so an edge detector
+# can be built one layer up from filters that do not look like Sobel kernels themselves; nine weights are also too
+# few for a clean template once they must serve several patterns. Either way, that the filters *help* classification
+# is a further claim this measurement does not test.
 #
 # ### 5.6 Feature maps: what flows through the network
 #
@@ -1249,8 +1273,8 @@ lab.show_figure(plots.multichannel_filter(block1_maps, one_filter[0], per_channe
 # %% [markdown]
 # **Why.** A filter does not look at one map at a time: its output at a position is the sum of 32 small
 # cross-correlations, so it responds where a *combination* of block-1 patterns occurs (for example, an edge in one map
-# next to a blob in another). That is how a second layer builds parts out of the first layer's edges, and why its
-# weights grow with C_in × C_out (section 4.6).
+# next to a blob in another). That is how a second layer can build larger patterns out of combinations of the first
+# layer's, and why its weights grow with C_in × C_out (section 4.6).
 
 # %% [markdown]
 # ## 6. Controlled experiments
@@ -1284,7 +1308,7 @@ pd.DataFrame([{"experiment": experiment, "variant": variant, "configuration": co
 # or "worse" within a family at 5 % at most (it says nothing across families). The **primary** family is the
 # original workshop's claims: CNN against dense model (5.2), and 5×5 and 7×7 against 3×3 kernels (6.1), 3 tests.
 # The **secondary** family is every other factor of 6.2–6.8 against the reference CNN. Each other table (the recipe
-# check of 3.3, the small network of 6.8, augmentation in 6.9, the probes of section 7) is its own family. A
+# check of 3.4, the small network of 6.8, augmentation in 6.9, the probes of section 7) is its own family. A
 # "no difference" needs its own test: the *equivalence test* (TOST, two one-sided tests) reads **equivalent within
 # ±0.5** only when the difference is shown to be above −0.5 *and* below +0.5 points. The module's tests check by
 # simulation that these 95 % intervals cover the truth 93–97 % of the time and that a true zero is called a
@@ -2039,4 +2063,6 @@ show_markdown(findings.describe_run(run, lab.recorder.runs_path))
 # - S. Santurkar, D. Tsipras, A. Ilyas, A. Madry. *How Does Batch Normalization Help Optimization?* NeurIPS 2018.
 # - M. A. Islam, S. Jia, N. D. B. Bruce. *How Much Position Information Do Convolutional Neural Networks Encode?*
 #   ICLR 2020.
+# - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger. *On Calibration of Modern Neural Networks.* ICML 2017
+#   (overconfident softmax probabilities).
 # - M. Lin, Q. Chen, S. Yan (above) also introduced the 1×1 convolution as a per-pixel dense layer ("mlpconv").

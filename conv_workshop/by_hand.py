@@ -228,13 +228,21 @@ class ShiftResponse:
 
     shift: int
     conv_interior_difference: float  # max |conv(shifted) − shifted(conv)| away from the border: 0 = equivariant
-    pool_exact_share: float  # share of pooled outputs equal to the pooled map moved by the nearest whole cell
+    # share of pooled outputs equal to the pooled map moved by the nearest whole cell, counted where either is non-zero
+    # (on the garment: the background is zero in both after the ReLU, and would agree whatever pooling did)
+    pool_exact_share: float
     gap_relative_change: float  # |GAP(shifted) − GAP(image)| / GAP(image): 0 = invariant
 
 
 def shift_right(image: torch.Tensor, pixels: int) -> torch.Tensor:
     """Move a C×H×W map `pixels` to the right, filling the uncovered columns with zeros (data.shift_images)."""
     return shift_images(image, pixels, 0)
+
+
+def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Share of positions where two maps are equal, among those where either is non-zero (1.0 if both are all zero)."""
+    counted = (a != 0) | (b != 0)
+    return float((a == b)[counted].float().mean()) if counted.any() else 1.0
 
 
 def shift_response(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) -> ShiftResponse:
@@ -249,7 +257,7 @@ def shift_response(image: torch.Tensor, kernel: torch.Tensor, shift: int = 2) ->
     interior = (moved - shift_right(response, shift))[..., margin:-margin, margin:-margin]
     pooled, pooled_moved = max_pool2d(response), max_pool2d(moved)
     inner = (..., slice(2, -2), slice(2, -2))  # away from the border, where zeros enter
-    share = max(float((pooled_moved[inner] == shift_right(pooled, cells)[inner]).float().mean())
+    share = max(_agreement(pooled_moved[inner], shift_right(pooled, cells)[inner])
                 for cells in {shift // 2, (shift + 1) // 2})
     gap_change = float((moved.mean() - response.mean()).abs() / response.mean())
     return ShiftResponse(shift, float(interior.abs().max()), share, gap_change)

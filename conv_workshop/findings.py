@@ -111,29 +111,42 @@ def describe_effects(table: pd.DataFrame, experiment: str | None = None) -> str:
 
 
 def describe_confusions(matrix: torch.Tensor, per_class: pd.DataFrame, closest: pd.DataFrame) -> str:
-    """Section 5.3: the hardest class, the most frequent mistake, the largest gain over the dense model."""
+    """Section 5.3: the hardest class, the most frequent mistake (both directions when they tie), how it ranks among
+    section 2.3's closest class means beside how often the closest pair is confused, and the largest gain."""
     names = list(per_class["class"])
     counts = matrix.clone()
     counts.fill_diagonal_(0)
     true, predicted = divmod(int(counts.argmax()), matrix.shape[0])
+    mistakes = int(counts[true, predicted])
+    if int(counts[predicted, true]) == mistakes:
+        mistake = _("{a} ↔ {b} ({mistakes} test images each way)").format(
+            a=label(names[true]), b=label(names[predicted]), mistakes=mistakes)
+    else:
+        mistake = _("{true} → {predicted} ({mistakes} test images)").format(
+            true=label(names[true]), predicted=label(names[predicted]), mistakes=mistakes)
+    pairs = [frozenset(p) for p in zip(closest.class_a, closest.class_b)]
     pair = frozenset((names[true], names[predicted]))
-    look_alike = pair in {frozenset(p) for p in zip(closest.class_a, closest.class_b)}
+    first_a, first_b = closest.class_a.iloc[0], closest.class_b.iloc[0]
+    first = names.index(first_a), names.index(first_b)
+    first_mistakes = int(counts[first[0], first[1]] + counts[first[1], first[0]])
+    if pair == pairs[0]:
+        where = _("is the closest pair of class means of section 2.3")
+    elif pair in pairs:
+        where = _("is number {rank} of the five closest pairs of class means of section 2.3, while the closest pair, "
+                  "{a} and {b}, is confused {count} times (both ways together)").format(
+            rank=pairs.index(pair) + 1, a=label(first_a), b=label(first_b), count=first_mistakes)
+    else:
+        where = _("is not one of the five closest pairs of class means of section 2.3, while the closest pair, "
+                  "{a} and {b}, is confused {count} times (both ways together)").format(
+            a=label(first_a), b=label(first_b), count=first_mistakes)
     worst = per_class.loc[per_class.CNN.idxmin()]
     gain = (per_class.CNN - per_class["dense baseline"]) * 100  # i18n: key
     best = per_class.loc[gain.idxmax()]
-    if look_alike:
-        message = _("The hardest class for the CNN is **{worst}** ({worst_accuracy}); the most frequent mistake "
-                    "overall, {true} → {predicted} ({mistakes} test images), is one of the five closest class-mean "
-                    "pairs of section 2.3; the largest measured gain over the dense model is on **{best}** "
-                    "({gain:+.1f} points).")
-    else:
-        message = _("The hardest class for the CNN is **{worst}** ({worst_accuracy}); the most frequent mistake "
-                    "overall, {true} → {predicted} ({mistakes} test images), is not one of the five closest "
-                    "class-mean pairs of section 2.3; the largest measured gain over the dense model is on **{best}** "
-                    "({gain:+.1f} points).")
-    return message.format(worst=label(worst["class"]), worst_accuracy=_pct(worst.CNN), true=label(names[true]),
-                          predicted=label(names[predicted]), mistakes=int(counts.max()), best=label(best["class"]),
-                          gain=gain.max())
+    return _("The hardest class for the CNN is **{worst}** ({worst_accuracy}); the most frequent mistake overall, "
+             "{mistake}, {where}; the largest measured gain over the dense model is on **{best}** "
+             "({gain:+.1f} points).").format(worst=label(worst["class"]), worst_accuracy=_pct(worst.CNN),
+                                             mistake=mistake, where=where, best=label(best["class"]),
+                                             gain=gain.max())
 
 
 def describe_noise(noise, seeds: int) -> str:
@@ -252,23 +265,31 @@ def describe_per_class_tests(tests: pd.DataFrame) -> str:
     better = [label(name) for name in tests[tests.verdict == "better"]["class"]]
     worse = [label(name) for name in tests[tests.verdict == "worse"]["class"]]
     open_ = [label(name) for name in tests[tests.verdict == "not resolved"]["class"]]  # i18n: key
-    values = {"count": len(better), "better": ", ".join(better) or _("none"), "worse": ", ".join(worse),
-              "open": ", ".join(open_) or _("none")}
-    count = values["count"]
+    if len(better) == len(tests):
+        clauses = [_("the CNN is better on **every class**")]
+    elif not better:
+        clauses = [_("the CNN is better on **no class**")]
+    else:
+        clauses = [ngettext("the CNN is better on **{count}** class ({classes})",
+                            "the CNN is better on **{count}** classes ({classes})", len(better)).format(
+            count=len(better), classes=", ".join(better))]
     if worse:
-        return ngettext("Per class, McNemar's test on the images only one model gets right (Holm over the ten "
-                        "classes): the CNN is better on **{count}** class ({better}); worse on {worse}; not resolved "
-                        "on {open}. This is about these two trained models on these test images, not other seeds.",
-                        "Per class, McNemar's test on the images only one model gets right (Holm over the ten "
-                        "classes): the CNN is better on **{count}** classes ({better}); worse on {worse}; not resolved "
-                        "on {open}. This is about these two trained models on these test images, not other seeds.",
-                        count).format(**values)
-    return ngettext("Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): "
-                    "the CNN is better on **{count}** class ({better}); not resolved on {open}. This is about these "
-                    "two trained models on these test images, not other seeds.",
-                    "Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): "
-                    "the CNN is better on **{count}** classes ({better}); not resolved on {open}. This is about these "
-                    "two trained models on these test images, not other seeds.", count).format(**values)
+        clauses.append(_("worse on {classes}").format(classes=", ".join(worse)))
+    if open_:
+        clauses.append(_("not resolved on {classes}").format(classes=", ".join(open_)))
+    return _("Per class, McNemar's test on the images only one model gets right (Holm over the ten classes): "
+             "{clauses}. This is about these two trained models on these test images, not other seeds.").format(
+        clauses="; ".join(clauses))
+
+
+def describe_confidence(confidence: torch.Tensor, correct: torch.Tensor, threshold: float = 0.9) -> str:
+    """Section 5.4: how often the CNN is sure (softmax above `threshold`) when it is wrong, beside when it is right."""
+    wrong = ~correct
+    return _("Of the CNN's **{wrong:,}** mistakes on the test set, **{sure_wrong}** have a softmax probability above "
+             "{threshold}, against {sure_right} of its {right:,} correct answers.").format(
+        wrong=int(wrong.sum()), sure_wrong=percent(float((confidence[wrong] > threshold).float().mean()), 0),
+        threshold=percent(threshold, 0), sure_right=percent(float((confidence[correct] > threshold).float().mean()), 0),
+        right=int(correct.sum()))
 
 
 def describe_edge_likeness(edges: pd.DataFrame) -> str:
@@ -288,22 +309,33 @@ def describe_edge_likeness(edges: pd.DataFrame) -> str:
         p_value=p_statement(test.p_value), verdict=verdict)
 
 
+def _minus(value: float) -> str:
+    """A number to two decimals with a typographic minus ("−0.09"), as in the tables."""
+    return f"{value:.2f}".replace("-", "−")
+
+
 def describe_cam_sanity(similarities: list[float]) -> str:
     """Section 8.1: how alike each image's Grad-CAM map is with the trained and with randomised weights."""
     values = pd.Series(similarities, dtype=float)
     finite = values.dropna()
     constant = int(values.isna().sum())
     if len(finite):
-        summary = _("median **{median:.2f}** (from {lowest:.2f} to {highest:.2f})").format(
-            median=finite.median(), lowest=finite.min(), highest=finite.max())
+        summary = _("median **{median}** (from {lowest} to {highest})").format(
+            median=_minus(finite.median()), lowest=_minus(finite.min()), highest=_minus(finite.max()))
     else:
         summary = _("no map to compare")
     if constant:
-        return _("Rank correlation between each image's Grad-CAM with the trained weights and with random weights: "
-                 "{summary} over the {images} images whose random-weights map varies; for the other {constant} of the "
-                 "{maps} images that map is constant (nothing positive after the ReLU), so it has no ranks to "
-                 "correlate. A map that explained the model's learning would change when the learning "
-                 "is removed: the closer these are to 1, the more the map shows the image, not the model.").format(
+        return ngettext(
+            "Rank correlation between each image's Grad-CAM with the trained weights and with random weights: "
+            "{summary} over the {images} images whose random-weights map varies; for the remaining image of the "
+            "{maps} that map is constant (nothing positive after the ReLU), so it has no ranks to correlate. A map "
+            "that explained the model's learning would change when the learning is removed: the closer these are "
+            "to 1, the more the map shows the image, not the model.",
+            "Rank correlation between each image's Grad-CAM with the trained weights and with random weights: "
+            "{summary} over the {images} images whose random-weights map varies; for the other {constant} of the "
+            "{maps} images that map is constant (nothing positive after the ReLU), so it has no ranks to correlate. "
+            "A map that explained the model's learning would change when the learning is removed: the closer these "
+            "are to 1, the more the map shows the image, not the model.", constant).format(
             summary=summary, images=len(finite), constant=constant, maps=len(values))
     return _("Rank correlation between each image's Grad-CAM with the trained weights and with random weights: "
              "{summary} over {images} images. A map that explained the model's learning would change when the "

@@ -92,6 +92,8 @@ NAMES = (
     # the probes' models (section 7.1) and the blocks of section 7.4
     N_("CNN (max pool)"), N_("CNN (stride-2 conv)"), N_("CNN (GAP head)"), N_("block 1"), N_("block 2"),
     N_("block 3"),
+    # names the notebook gives an effects figure (Workshop.show_effects' title)
+    N_("permutation"),
 )
 
 

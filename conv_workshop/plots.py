@@ -186,7 +186,7 @@ def pca_scatter(coordinates: torch.Tensor, labels: torch.Tensor, class_names: tu
 # --- Training ---------------------------------------------------------------------------------------------------
 
 def training_curves(histories: dict[str, list[dict]], title: str | None = None) -> plt.Figure:
-    """Loss and accuracy per epoch, training and validation (sections 3.3 and 5.2); `title` defaults to "Training
+    """Loss and accuracy per epoch, training and validation (sections 3.4 and 5.2); `title` defaults to "Training
     curves"."""
     title = _("Training curves") if title is None else title
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"wspace": 0.25})
@@ -449,8 +449,10 @@ def _shift_rows(demos: list) -> plt.Figure:
     return figure
 
 
-def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: list[float]) -> plt.Figure:
-    """The target kernel, the learned one and the loss per step (section 4.9)."""
+def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: list[float],
+                   errors: list[float] | None = None, tolerance: float = 0.05) -> plt.Figure:
+    """The target kernel, the learned one and the loss per step (section 4.9); with `errors` (the largest
+    |learned − true| weight after each step) also those, and the first step within `tolerance`."""
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained",
                                 gridspec_kw={"width_ratios": [1, 1, 1.6]})
     limit = float(max(true_kernel.abs().max(), learned.abs().max()))
@@ -458,9 +460,19 @@ def learned_kernel(true_kernel: torch.Tensor, learned: torch.Tensor, losses: lis
         shown = _signed(axis, values, limit, title=title, fontsize=10)
         _annotate_kernel(axis, _as_numpy(values), limit=limit)
     _colorbar(figure, shown, axes[:2].tolist(), _("weight"))
-    axes[2].plot(np.arange(1, len(losses) + 1), losses)
-    axes[2].set(yscale="log", title=_("Squared error while learning"), xlabel=_("gradient-descent step"),
-                ylabel=_("mean squared error (log)"))
+    axes[2].plot(np.arange(1, len(losses) + 1), losses, label=_("mean squared error of the output"))
+    if errors is not None:
+        axes[2].plot(np.arange(1, len(errors) + 1), errors, label=_("largest |learned − true| weight"))
+        axes[2].axhline(tolerance, color="grey", linestyle=":", linewidth=1)
+        within = next((step for step, error in enumerate(errors, 1) if error < tolerance), None)
+        if within is not None:
+            axes[2].axvline(within, color="grey", linestyle="--", linewidth=1)
+            axes[2].annotate(_("within {tolerance} from step {step}").format(tolerance=tolerance, step=within),
+                             (within, tolerance), xytext=(6, 8), fontsize=9,
+                             textcoords="offset points")  # i18n: key (a matplotlib parameter)
+        axes[2].legend(fontsize=8, loc="upper right")  # i18n: key (a matplotlib parameter)
+    axes[2].set(yscale="log", title=_("Error while learning"), xlabel=_("gradient-descent step"),
+                ylabel=_("error (log scale)"))
     axes[2].grid(alpha=0.3)
     figure.suptitle(_("A kernel recovered from (image, filtered image) pairs by gradient descent"))
     return figure
@@ -606,10 +618,11 @@ def misclassified_gallery(images: torch.Tensor, true: torch.Tensor, predicted: t
     for axis in axes.flat:
         axis.axis("off")
     for axis, index in zip(axes.flat, wrong):
-        _garment(axis, images[index], _("true: {true}\npred: {predicted}\n{confidence:.{digits}f} % sure").format(
+        sure = float(confidence[index]) * 100  # a softmax below 1 printed as "100.00 %" would claim certainty
+        sure = "> 99.99" if sure > 99.995 else f"{sure:.{1 if sure < 99.5 else 2}f}"
+        _garment(axis, images[index], _("true: {true}\npred: {predicted}\n{confidence} % sure").format(
                  true=label(class_names[true[index]]), predicted=label(class_names[predicted[index]]),
-                 confidence=float(confidence[index]) * 100, digits=1 if confidence[index] < 0.995 else 2),
-                 fontsize=7)
+                 confidence=sure), fontsize=7)
     figure.suptitle(_("The CNN's most confident mistakes: one per (true, predicted) pair first"))
     return figure
 

@@ -21,7 +21,7 @@ from . import tables
 from .atomic import write_atomic
 from .data import TRAIN_SIZE
 from .experiments import DENSE_EPOCH_FACTOR, choose_augmentation, families, recorded_tests
-from .i18n import N_, _, in_language
+from .i18n import N_, _, current_language, in_language
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import PROFILES
 from .runs import RecordedRuns, count_reproduced, load_runs
@@ -77,9 +77,12 @@ def _effects_table(table: pd.DataFrame, experiment: bool = False, extra: tuple[s
 
 def _reference_run(runs: pd.DataFrame, root: Path) -> str:
     """The README's sentence on the committed full run: where and when it ran, how long it took, and the replay that
-    rendered the committed notebook (results/notebook_run.json)."""
+    rendered this README's edition of the notebook (results/notebook_run.json, notebook_run.es.json), timed inside the
+    notebook as its section 12 states it (the profiles table times the whole process, kernel start included)."""
     first = runs.iloc[0]
-    facts_path = root / "results" / "notebook_run.json"
+    language = current_language()
+    edition = "" if language == "en" else f".{language}"
+    facts_path = root / "results" / f"notebook_run{edition}.json"
     facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
     timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}

@@ -195,7 +195,7 @@ class Workshop:
 
     def train_family(self, name: str) -> dict[str, dict[str, list[Outcome]]]:
         """Every experiment of a declared family (experiments.families), each on its data with its epochs, recorded
-        under its experiment's name: {experiment: {variant: outcomes}} (sections 3.3, 5.2, 6, 7.2, 7.3).
+        under its experiment's name: {experiment: {variant: outcomes}} (sections 3.3, 3.4, 5.2, 6, 7.2, 7.3).
 
         Executing the cell again in the same kernel trains nothing: every run comes from this session's cache, and
         one line says so."""

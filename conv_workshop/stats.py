@@ -360,12 +360,13 @@ def _mean_of(outcomes, field_name: str) -> float:
 
 def validation_summary(outcomes: dict[str, list]) -> pd.DataFrame:
     """One row per variant ({variant: [Outcome per seed]}) of what a recipe is chosen on: the mean (and 95 %
-    interval over seeds) of each run's best validation accuracy, never a test number (sections 3.4 and 5.2)."""
+    interval over seeds) of each run's best validation accuracy, never a test number (sections 3.3 and 5.2)."""
     rows = []
     for variant, runs in outcomes.items():
         values = [o.record["best_val_accuracy"] for o in runs]
         interval = mean_interval(values)
         rows.append({"variant": variant, "augment": runs[0].record["train_config"]["augment"], "seeds": len(runs),
+                     "train_size": runs[0].record["train_size"], "epochs": runs[0].record["epochs"],
                      "best_val_accuracy_mean": interval.mean, "best_val_accuracy_low": interval.low,
                      "best_val_accuracy_high": interval.high})
     return pd.DataFrame(rows)
@@ -408,7 +409,7 @@ def arm(outcomes: list, test_labels) -> Arm:
 
 def effects_table(groups: dict[str, dict[str, list]], test_labels, family_size: int | None = None) -> pd.DataFrame:
     """Every variant of every experiment ({experiment: {variant: [Outcome]}}) against its experiment's first
-    variant, as ONE family of tests (of `family_size` tests in all, when some are not passed; sections 3.3, 5.2, 6
+    variant, as ONE family of tests (of `family_size` tests in all, when some are not passed; sections 3.4, 5.2, 6
     and 7).
 
     One row per (experiment, variant): the summary columns, then the difference from the reference in points with

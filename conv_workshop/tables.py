@@ -93,7 +93,7 @@ def effects(table: pd.DataFrame, reference: pd.DataFrame | None = None, experime
     """An effects table (stats.effects_table) for one or more experiments; with `reference` (the committed full
     run's effects), its accuracy and verdict are shown beside this run's, labelled as such.
 
-    Used in sections 3.3, 5.2, 6.8, 7.3.
+    Used in sections 3.4, 5.2, 6.8, 7.3.
     """
     columns = (("experiment",) if experiment else ()) + ("variant", "seeds") + (
         ("train images", "epochs") if epochs else ())  # i18n: key
@@ -133,13 +133,16 @@ def power(table: pd.DataFrame) -> pd.DataFrame:
 
 def recipe_choice(table: pd.DataFrame) -> pd.DataFrame:
     """A model's augmentation choice (stats.validation_summary + chosen) in reader form: validation accuracy as mean
-    [95 % interval over seeds], the chosen row marked. Used in sections 3.3 and 5.2."""
+    [95 % interval over seeds], the chosen row marked, and the budget it was chosen at (training images, epochs), which
+    is not the headline's. Used in sections 3.3 and 5.2."""
     return pd.DataFrame({
         "augmentation": table.augment.map(AUGMENT_NAMES),
         "seeds": table.seeds,
         N_("validation accuracy (%, 95 % CI)"): [_mean_and_interval(m, lo, hi) for m, lo, hi in zip(
             table.best_val_accuracy_mean, table.best_val_accuracy_low, table.best_val_accuracy_high)],
         "chosen": table.chosen.map({True: N_("✓ chosen"), False: ""}),
+        N_("train images"): table.train_size.map(count),
+        "epochs": table.epochs,
     })
 
 
@@ -164,7 +167,8 @@ def shift_responses(responses) -> pd.DataFrame:
         N_("shift (pixels)"): [r.shift for r in responses],
         N_("conv: largest |difference| from the moved output (interior)"): [f"{r.conv_interior_difference:.1g}"
                                                                          for r in responses],
-        N_("2×2 max pool: outputs equal to the moved pooled map"): [percent(r.pool_exact_share, 0) for r in responses],
+        N_("2×2 max pool: outputs on the garment equal to the moved pooled map"): [percent(r.pool_exact_share, 0)
+                                                                                   for r in responses],
         N_("global average: relative change"): [percent(r.gap_relative_change, 2) for r in responses],
     })
 
