@@ -284,12 +284,13 @@ show_markdown(findings.describe_pca(purity, explained))
 # **Por qué.** Dos direcciones conservan solo las variaciones más grandes y globales (el tamaño y el brillo generales,
 # las prendas superiores frente al calzado). Las clases mezcladas en esta vista 2-D todavía pueden ser separables
 # usando las otras 782 direcciones, pero las diferencias entre ellas son más pequeñas y más locales: un cuello, un
-# cierre, el largo de una manga. Encontrar esos patrones locales dondequiera que estén es justo para lo que están
-# hechas las convoluciones.
+# cierre, el largo de una manga. Las convoluciones están hechas justamente para encontrar esos patrones locales,
+# estén donde estén.
 #
 # ✏️ **Ejercicio 2.1.** La sección 7.1 desplazará las prendas hacia los lados. ¿Qué fracción de las imágenes de
 # entrenamiento ya toca el borde izquierdo o el derecho (un píxel distinto de cero en la primera o en la última
-# columna)?
+# columna)? La verificación la quiere exacta hasta el cuarto decimal: si cuentas un solo borde, el error puede ser menor
+# que 0.001.
 
 # %%
 my_edge_share = None  # reemplaza None por un número entre 0 y 1, calculado a partir de data.train_images
@@ -417,14 +418,15 @@ plain_accuracy = by_hand.accuracy(plain, splits.val_images, splits.val_labels)
 
 # %% [markdown]
 # ✏️ **Ejercicio 3.3.** Escribe la precisión que acaba de medir esa celda: `my_accuracy(model, images, labels)`
-# devuelve la proporción de imágenes (uint8, N×28×28) cuyo logit más alto es la etiqueta. Evalúa en modo de evaluación
-# (dropout desactivado) y sin gradientes. La verificación la compara con `by_hand.accuracy` en un modelo y unas
-# imágenes propios.
+# devuelve la proporción de imágenes (uint8, N×28×28) cuyo logit más alto es la etiqueta. Trabaja en modo de evaluación
+# (dropout desactivado) y sin gradientes. La verificación la ejecuta con modelos e imágenes propios: de 1 a 1,300
+# imágenes, con el modelo entregado en modo de entrenamiento; si divides las imágenes en lotes, todos los lotes deben
+# contar.
 
 # %%
 def my_accuracy(model, images, labels):
-    """The share of images whose highest-scoring class is their label (a float between 0 and 1)."""
-    raise NotImplementedError("exercise 3.3: replace this line")
+    # la proporción de imágenes cuya clase con la puntuación más alta es su etiqueta (un float entre 0 y 1)
+    raise NotImplementedError(translate("exercise 3.3: replace this line"))
 
 
 print(exercises.check("accuracy", my_accuracy))
@@ -650,7 +652,9 @@ lab.show_figure(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouse
 # pregunta para la sección 5.5, que los examina y mide qué tanto se parecen a bordes.
 #
 # ✏️ **Ejercicio 4.1.** Diseña un kernel de 3×3 que responda a bordes *horizontales* (un cambio de oscuro arriba a
-# claro abajo, o al revés), que no dé respuesta a los bordes verticales y que dé cero en un área plana.
+# claro abajo, o al revés), que no dé respuesta a los bordes verticales y que dé cero en un área plana. La verificación
+# prueba los dos tipos de borde en cada posición y con varios brillos: "ninguna respuesta" y "cero" significan
+# exactamente 0.
 
 # %%
 my_kernel = None  # reemplaza None por un tensor de 3×3, p. ej. torch.tensor([[...], [...], [...]])
@@ -703,8 +707,8 @@ except ValueError as error:
 
 # %%
 def my_output_side(n, k, padding, stride):
-    """The side length of a convolution's output for an n×n input and a k×k kernel."""
-    raise NotImplementedError("exercise 4.2: replace this line with the formula")
+    # el lado de la salida de una convolución para una entrada de n×n y un kernel de k×k
+    raise NotImplementedError(translate("exercise 4.2: replace this line with the formula"))
 
 
 print(exercises.check("output side", my_output_side))
@@ -821,12 +825,14 @@ torch.testing.assert_close(F.conv2d(maps[None], mixing[:, :, None, None])[0], pe
 # %% [markdown]
 # ✏️ **Ejercicio 4.5.** Extiende `correlate2d` con paso y sesgo: `my_correlate2d(image, kernels, bias, stride)` recibe
 # C_in×H×W, C_out×C_in×k×k y C_out sesgos (sin relleno), y devuelve lo mismo que `F.conv2d` para una imagen. La
-# verificación los compara con formas aleatorias y pasos de 1 a 3.
+# verificación los compara en siete casos aleatorios: uno o varios canales, imágenes cuadradas y no cuadradas, kernels
+# desde 1×1 hasta la imagen entera, pasos de 1 a 3. Solo deja margen para el redondeo, y tu función no debe modificar
+# sus entradas.
 
 # %%
 def my_correlate2d(image, kernels, bias, stride):
-    """Multi-channel cross-correlation with a stride and one bias per output channel, without padding."""
-    raise NotImplementedError("exercise 4.5: replace this line; section 4.4 gives the output size")
+    # correlación cruzada multicanal con paso y un sesgo por canal de salida, sin relleno
+    raise NotImplementedError(translate("exercise 4.5: replace this line; section 4.4 gives the output size"))
 
 
 print(exercises.check("strided correlate2d", my_correlate2d))
@@ -873,12 +879,12 @@ torch.testing.assert_close(max_pool(feature_map), F.max_pool2d(feature_map[None]
 # %% [markdown]
 # ✏️ **Ejercicio 4.6.** Escribe el average pooling, `my_avg_pool2d(feature_map, size)`: la media de cada ventana
 # size×size (paso = size), por canal. La verificación lo compara con `F.avg_pool2d` en mapas aleatorios, incluidos
-# tamaños que no dividen el mapa.
+# mapas no cuadrados, tamaños que no dividen el mapa y una ventana tan grande como el mapa.
 
 # %%
 def my_avg_pool2d(feature_map, size):
-    """The mean of each size×size window of a C×H×W map, windows `size` apart."""
-    raise NotImplementedError("exercise 4.6: replace this line (max_pool above is one line away)")
+    # la media de cada ventana size×size de un mapa C×H×W, con las ventanas a `size` de distancia
+    raise NotImplementedError(translate("exercise 4.6: replace this line (max_pool above is one line away)"))
 
 
 print(exercises.check("average pooling", my_avg_pool2d))
@@ -1113,18 +1119,19 @@ print(exercises.check("head parameters", my_head_parameters))
 # ✏️ **Ejercicio 5.2.** Construye una CNN más pequeña, `MyCNN`, con una convolución por bloque y una cabeza de global
 # average pooling (GAP: la media de cada mapa final, un número por canal). Sus formas deben ser 1×28×28 → conv 3×3
 # 'same', sin sesgo → 16×28×28 → normalización por lotes, ReLU, max pooling 2×2 → 16×14×14 → lo mismo con 32 canales →
-# 32×7×7 → `nn.AdaptiveAvgPool2d(1)` y `nn.Flatten()` → 32 → `nn.Linear` → 10. La verificación la construye, compara
-# la forma después de cada convolución, pooling y capa lineal con esta traza, y compara su número de parámetros con el
-# del modelo descrito.
+# 32×7×7 → `nn.AdaptiveAvgPool2d(1)` y `nn.Flatten()` → 32 → `nn.Linear` → 10; `forward` devuelve los logits. La verificación
+# da a tus capas los pesos del modelo descrito (emparejados en el orden en que `forward` las usa) y luego compara las
+# salidas en modo de evaluación y de entrenamiento, con lotes de una y de varias imágenes. Cada capa que construyas
+# debe usarse.
 
 # %%
 class MyCNN(nn.Module):
     def __init__(self):
         super().__init__()
-        raise NotImplementedError("exercise 5.2: build the layers here (conv_block above is a model)")
+        raise NotImplementedError(translate("exercise 5.2: build the layers here (conv_block above is a model)"))
 
     def forward(self, x):
-        raise NotImplementedError("exercise 5.2: run the layers on x")
+        raise NotImplementedError(translate("exercise 5.2: run the layers on x"))
 
 
 print(exercises.check("small CNN", MyCNN))
@@ -1661,16 +1668,17 @@ tables.pareto(points)
 
 # %% [markdown]
 # **Por qué.** Un cociente como "precisión por parámetro" premia al modelo más pequeño, por impreciso que sea;
-# el frente muestra en cambio lo que compra cada parámetro o MAC adicional. Los puntos cercanos en precisión a menudo
+# el frente muestra en cambio lo que aporta cada parámetro o MAC adicional. Los puntos cercanos en precisión a menudo
 # están dentro del ruido (mira los veredictos de arriba), así que estas semillas no establecen el orden del frente
 # entre vecinos.
 #
-# ✏️ **Ejercicio 6.2.** Tu propio experimento controlado. Elige un ajuste de la CNN que la sección 6 no probó (el
-# dropout de la cabeza, la anchura oculta de la cabeza, un kernel de 1×1…) y escríbelo como un `ConvConfig` que
-# difiera de `ConvConfig()` solo en ese ajuste. La verificación se asegura de que cambie exactamente un factor y de
-# que construya un modelo; la celda siguiente lo entrena contra la CNN por defecto con los datos, las épocas y las
-# semillas de este perfil (se reutilizan las ejecuciones de la CNN por defecto), y las mismas estadísticas dan el
-# veredicto.
+# ✏️ **Ejercicio 6.2.** Tu propio experimento controlado. Elige un ajuste de la CNN, o un valor de uno, que la sección 6
+# no probó (el dropout de la cabeza, el número de unidades ocultas de la cabeza, un kernel de 1×1…) y escríbelo como un
+# `ConvConfig` que difiera de `ConvConfig()` solo en ese ajuste. La verificación se asegura de que cambie exactamente
+# un factor, de que no sea una de las variantes de la sección 6 y de que construya un modelo capaz de aprender (10
+# salidas, un gradiente que llegue a la primera capa); la celda siguiente lo entrena y lo compara con la CNN por defecto con los
+# datos, las épocas y las semillas de este perfil (se reutilizan las ejecuciones de la CNN por defecto), y las mismas
+# estadísticas dan el veredicto.
 
 # %%
 my_variant = None  # reemplaza None por, p. ej., ConvConfig(some_setting=some_value)
@@ -1968,12 +1976,13 @@ print(exercises.check("Grad-CAM resolution", my_cam_side))
 # ✏️ **Ejercicio 8.2.** Escribe tu propia versión de la oclusión: `my_occlusion(model, image, target, patch)` pone en
 # negro (0) un cuadrado de patch×patch de una imagen uint8 de 28×28 a la vez, con los cuadrados uno junto a otro
 # (paso = patch), y devuelve el mapa de cuánto baja el logit de la clase objetivo, un valor por cuadrado (7×7 para
-# patch = 4). La verificación la compara con `Occlusion` de Captum sobre un modelo propio.
+# patch = 4). La verificación la compara con `Occlusion` de Captum sobre un modelo propio, entregado en modo de
+# entrenamiento, para varios tamaños de parche.
 
 # %%
 def my_occlusion(model, image, target, patch):
-    """Drop of the target logit when each patch×patch square is blacked out: a (28 // patch)² map."""
-    raise NotImplementedError("exercise 8.2: replace this line (model(to_float_pixels(batch)) gives logits)")
+    # caída del logit objetivo al poner en negro cada cuadrado de patch×patch: un mapa de (28 // patch)²
+    raise NotImplementedError(translate("exercise 8.2: replace this line (model(to_float_pixels(batch)) gives logits)"))
 
 
 print(exercises.check("occlusion", my_occlusion))
@@ -2055,20 +2064,26 @@ show_markdown(findings.describe_saved_model(saved, best_cnn.record["test_accurac
 # prueba. `complete_model.pth` es un programa de `torch.export`: cárgalo con `torch.export.load(path).module()`, no
 # con `torch.load`.
 #
-# ✏️ **Ejercicio 9.1.** Carga el checkpoint de forma segura (sin deserializar código con pickle) y lee la precisión de
-# prueba que registra.
+# ✏️ **Ejercicio 9.1.** Escribe `my_load_checkpoint(path)`: carga un checkpoint de forma segura (sin deserializar
+# código con pickle) y devuelve su diccionario. La verificación carga con ella dos checkpoints reales y después un
+# archivo que contiene código: tu función puede rechazar ese archivo, pero no debe ejecutarlo.
 
 # %%
-my_recorded_accuracy = None  # reemplaza None por el número guardado en checkpoint["metrics"]["test_accuracy"]
-print(exercises.check("checkpoint accuracy", my_recorded_accuracy, path=lab.artifacts / "best_model.pth"))
+def my_load_checkpoint(path):
+    # el diccionario del checkpoint (state dict, configuración, métricas...), cargado sin ejecutar código del archivo
+    raise NotImplementedError(translate("exercise 9.1: replace this line"))
+
+
+print(exercises.check("safe loading", my_load_checkpoint, path=lab.artifacts / "best_model.pth"))
 
 # %% [markdown]
 # <details><summary>Solución</summary>
 #
 # ```python
-# checkpoint = torch.load(lab.artifacts / "best_model.pth", weights_only=True)
-# my_recorded_accuracy = checkpoint["metrics"]["test_accuracy"]
+# def my_load_checkpoint(path):
+#     return torch.load(path, weights_only=True)  # solo tensores y datos simples: se rechaza un archivo que necesite código
 # ```
+# Luego `my_load_checkpoint(lab.artifacts / "best_model.pth")["metrics"]["test_accuracy"]` es la precisión que registra.
 # </details>
 
 # %% [markdown]

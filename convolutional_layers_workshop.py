@@ -266,7 +266,8 @@ show_markdown(findings.describe_pca(purity, explained))
 # patterns wherever they are is what convolutions are built for.
 #
 # ✏️ **Exercise 2.1.** Section 7.1 will shift garments sideways. What fraction of training images already touch the
-# left or the right edge (a non-zero pixel in the first or the last column)?
+# left or the right edge (a non-zero pixel in the first or the last column)? The check wants it exact to four
+# decimals: counting one edge only can miss by less than 0.001.
 
 # %%
 my_edge_share = None  # replace None with a number between 0 and 1, computed from data.train_images
@@ -393,12 +394,13 @@ plain_accuracy = by_hand.accuracy(plain, splits.val_images, splits.val_labels)
 # %% [markdown]
 # ✏️ **Exercise 3.3.** Write the accuracy that cell just measured: `my_accuracy(model, images, labels)` returns the
 # share of images (uint8, N×28×28) whose highest logit is the label. Evaluate in eval mode (dropout off) and without
-# gradients. The check compares it with `by_hand.accuracy` on a model and images of its own.
+# gradients. The check runs it on models and images of its own: from 1 to 1,300 images, with the model handed over in
+# training mode; if you split the images into batches, every batch must count.
 
 # %%
 def my_accuracy(model, images, labels):
-    """The share of images whose highest-scoring class is their label (a float between 0 and 1)."""
-    raise NotImplementedError("exercise 3.3: replace this line")
+    # the share of images whose highest-scoring class is their label (a float between 0 and 1)
+    raise NotImplementedError(translate("exercise 3.3: replace this line"))
 
 
 print(exercises.check("accuracy", my_accuracy))
@@ -605,7 +607,8 @@ lab.show_figure(plots.kernel_gallery([g[0] for g in garments], ["Shirt", "Trouse
 # which looks at them and measures how edge-like they are.
 #
 # ✏️ **Exercise 4.1.** Design a 3×3 kernel that responds to *horizontal* edges (a change from dark above to light
-# below, or the reverse), gives no response to vertical edges, and gives zero on a flat area.
+# below, or the reverse), gives no response to vertical edges, and gives zero on a flat area. The check tries both
+# kinds of edge at every position and several brightnesses: "no response" and "zero" mean exactly 0.
 
 # %%
 my_kernel = None  # replace None with a 3×3 tensor, e.g. torch.tensor([[...], [...], [...]])
@@ -658,8 +661,8 @@ except ValueError as error:
 
 # %%
 def my_output_side(n, k, padding, stride):
-    """The side length of a convolution's output for an n×n input and a k×k kernel."""
-    raise NotImplementedError("exercise 4.2: replace this line with the formula")
+    # the side length of a convolution's output for an n×n input and a k×k kernel
+    raise NotImplementedError(translate("exercise 4.2: replace this line with the formula"))
 
 
 print(exercises.check("output side", my_output_side))
@@ -774,12 +777,13 @@ torch.testing.assert_close(F.conv2d(maps[None], mixing[:, :, None, None])[0], pe
 # %% [markdown]
 # ✏️ **Exercise 4.5.** Extend `correlate2d` to a stride and a bias: `my_correlate2d(image, kernels, bias, stride)`
 # takes C_in×H×W, C_out×C_in×k×k and C_out biases (no padding), and returns what `F.conv2d` returns for one image. The
-# check compares them on random shapes and strides 1 to 3.
+# check compares them on seven random cases: one or several channels, square and non-square images, kernels from 1×1
+# to the whole image, strides 1 to 3. It leaves room only for rounding, and your function must not change its inputs.
 
 # %%
 def my_correlate2d(image, kernels, bias, stride):
-    """Multi-channel cross-correlation with a stride and one bias per output channel, without padding."""
-    raise NotImplementedError("exercise 4.5: replace this line; section 4.4 gives the output size")
+    # multi-channel cross-correlation with a stride and one bias per output channel, without padding
+    raise NotImplementedError(translate("exercise 4.5: replace this line; section 4.4 gives the output size"))
 
 
 print(exercises.check("strided correlate2d", my_correlate2d))
@@ -823,13 +827,13 @@ torch.testing.assert_close(max_pool(feature_map), F.max_pool2d(feature_map[None]
 
 # %% [markdown]
 # ✏️ **Exercise 4.6.** Write average pooling, `my_avg_pool2d(feature_map, size)`: the mean of each size×size window
-# (stride = size), per channel. The check compares it with `F.avg_pool2d` on random maps, including sizes that do not
-# divide the map.
+# (stride = size), per channel. The check compares it with `F.avg_pool2d` on random maps, including non-square maps,
+# sizes that do not divide the map and a window as large as the map.
 
 # %%
 def my_avg_pool2d(feature_map, size):
-    """The mean of each size×size window of a C×H×W map, windows `size` apart."""
-    raise NotImplementedError("exercise 4.6: replace this line (max_pool above is one line away)")
+    # the mean of each size×size window of a C×H×W map, windows `size` apart
+    raise NotImplementedError(translate("exercise 4.6: replace this line (max_pool above is one line away)"))
 
 
 print(exercises.check("average pooling", my_avg_pool2d))
@@ -1053,17 +1057,18 @@ print(exercises.check("head parameters", my_head_parameters))
 # ✏️ **Exercise 5.2.** Build a smaller CNN, `MyCNN`, with one convolution per block and a global-average-pooling head
 # (GAP: the mean of each final map, one number per channel). Its shapes must be 1×28×28 → conv 3×3 'same', no
 # bias → 16×28×28 → batch norm, ReLU, 2×2 max pool → 16×14×14 → the same with 32 channels → 32×7×7 →
-# `nn.AdaptiveAvgPool2d(1)` and `nn.Flatten()` → 32 → `nn.Linear` → 10. The check builds it, compares the shape after
-# every convolution, pool and linear layer with this trace, and counts its parameters against the model described.
+# `nn.AdaptiveAvgPool2d(1)` and `nn.Flatten()` → 32 → `nn.Linear` → 10, returning the logits. The check gives your
+# layers the weights of the model described (matched in the order `forward` uses them), then compares the outputs in
+# eval and in training mode, on batches of one and of several images. Every layer you build must be used.
 
 # %%
 class MyCNN(nn.Module):
     def __init__(self):
         super().__init__()
-        raise NotImplementedError("exercise 5.2: build the layers here (conv_block above is a model)")
+        raise NotImplementedError(translate("exercise 5.2: build the layers here (conv_block above is a model)"))
 
     def forward(self, x):
-        raise NotImplementedError("exercise 5.2: run the layers on x")
+        raise NotImplementedError(translate("exercise 5.2: run the layers on x"))
 
 
 print(exercises.check("small CNN", MyCNN))
@@ -1572,11 +1577,12 @@ tables.pareto(points)
 # shows instead what each extra parameter or MAC buys. Points close together in accuracy are often within noise
 # (see the verdicts above), so the front's order between neighbours is not settled by these seeds.
 #
-# ✏️ **Exercise 6.2.** Your own controlled experiment. Choose one setting of the CNN that section 6 did not test (the
-# dropout of the head, the hidden width of the head, a 1×1 kernel…) and write it as a `ConvConfig` that differs from
-# `ConvConfig()` in that one setting only. The check makes sure it changes exactly one factor and builds a model;
-# the cell after it then trains it against the default CNN with this profile's data, epochs and seeds (the default
-# CNN's runs are reused), and the same statistics give the verdict.
+# ✏️ **Exercise 6.2.** Your own controlled experiment. Choose a setting of the CNN, or a value of one, that section 6
+# did not try (the dropout of the head, the hidden width of the head, a 1×1 kernel…) and write it as a `ConvConfig`
+# that differs from `ConvConfig()` in that one setting only. The check makes sure it changes exactly one factor,
+# is not one of section 6's variants, and builds a model that can learn (10 outputs, a gradient that reaches the
+# first layer); the cell after it then trains it against the default CNN with this profile's data, epochs and
+# seeds (the default CNN's runs are reused), and the same statistics give the verdict.
 
 # %%
 my_variant = None  # replace None with, e.g., ConvConfig(some_setting=some_value)
@@ -1860,12 +1866,12 @@ print(exercises.check("Grad-CAM resolution", my_cam_side))
 # ✏️ **Exercise 8.2.** Write occlusion yourself: `my_occlusion(model, image, target, patch)` sets one patch×patch
 # square of a uint8 28×28 image to black (0) at a time, the squares side by side (stride = patch), and returns the
 # map of how much the target class's logit drops, one value per square (7×7 for patch = 4). The check compares it
-# with Captum's `Occlusion` on a model of its own.
+# with Captum's `Occlusion` on a model of its own, handed over in training mode, for several patch sizes.
 
 # %%
 def my_occlusion(model, image, target, patch):
-    """Drop of the target logit when each patch×patch square is blacked out: a (28 // patch)² map."""
-    raise NotImplementedError("exercise 8.2: replace this line (model(to_float_pixels(batch)) gives logits)")
+    # drop of the target logit when each patch×patch square is blacked out: a (28 // patch)² map
+    raise NotImplementedError(translate("exercise 8.2: replace this line (model(to_float_pixels(batch)) gives logits)"))
 
 
 print(exercises.check("occlusion", my_occlusion))
@@ -1942,19 +1948,26 @@ show_markdown(findings.describe_saved_model(saved, best_cnn.record["test_accurac
 # `complete_model.pth` is a `torch.export` program: load it with `torch.export.load(path).module()`, not
 # `torch.load`.
 #
-# ✏️ **Exercise 9.1.** Load the checkpoint safely (without unpickling code) and read the test accuracy it records.
+# ✏️ **Exercise 9.1.** Write `my_load_checkpoint(path)`: it loads a checkpoint safely (without unpickling code) and
+# returns its dictionary. The check loads two real checkpoints with it, then a file that carries code: your function
+# may refuse that file, but must not run it.
 
 # %%
-my_recorded_accuracy = None  # replace None with the number stored under checkpoint["metrics"]["test_accuracy"]
-print(exercises.check("checkpoint accuracy", my_recorded_accuracy, path=lab.artifacts / "best_model.pth"))
+def my_load_checkpoint(path):
+    # the checkpoint's dictionary (state dict, config, metrics...), loaded without running code from the file
+    raise NotImplementedError(translate("exercise 9.1: replace this line"))
+
+
+print(exercises.check("safe loading", my_load_checkpoint, path=lab.artifacts / "best_model.pth"))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # ```python
-# checkpoint = torch.load(lab.artifacts / "best_model.pth", weights_only=True)
-# my_recorded_accuracy = checkpoint["metrics"]["test_accuracy"]
+# def my_load_checkpoint(path):
+#     return torch.load(path, weights_only=True)  # tensors and plain data only: a file that needs code is refused
 # ```
+# Then `my_load_checkpoint(lab.artifacts / "best_model.pth")["metrics"]["test_accuracy"]` is the accuracy it records.
 # </details>
 
 # %% [markdown]

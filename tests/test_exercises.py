@@ -114,3 +114,17 @@ def test_a_wrong_function_gets_a_message_naming_the_case():
     assert not result.right and "2 settings" in str(result)
     result = exercises.check("one factor", ConvConfig(channels=(8,) * 6))  # one setting, but pooled to nothing
     assert not result.right and "shrinks" in str(result)
+
+
+def test_the_stubs_speak_the_learners_language():
+    """A stub's hint goes through the catalog (translate) and its description is a comment, which the Spanish edition
+    translates; a docstring would stay English in both editions, whose code is identical."""
+    for exercise in EXERCISES:
+        for node in ast.walk(ast.parse(exercise["cell"])):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                assert ast.get_docstring(node) is None, f"{exercise['name']}: {node.name} has a docstring"
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+                    and getattr(node.exc.func, "id", "") == "NotImplementedError":
+                hint = node.exc.args[0]
+                assert isinstance(hint, ast.Call) and getattr(hint.func, "id", "") == "translate", (
+                    f"{exercise['name']}: the NotImplementedError hint is not passed through translate()")
