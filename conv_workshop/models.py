@@ -238,7 +238,7 @@ class ReceptiveField:
 
 @dataclass(frozen=True)
 class LayerGeometry:
-    """How a layer moves over the image: its (square) kernel, stride, padding and dilation."""
+    """How a layer moves along one axis of the image: its kernel, stride, padding and dilation there."""
 
     kernel: int
     stride: int = 1
@@ -246,35 +246,61 @@ class LayerGeometry:
     dilation: int = 1
 
 
-def spatial_geometry(module: nn.Module) -> LayerGeometry | None:
-    """The geometry of a layer that moves over the image (None for others); refuses what ReceptiveField cannot
-    describe: non-square kernels, strides, paddings or dilations, and string padding."""
+def axis_geometry(module: nn.Module) -> tuple[LayerGeometry, LayerGeometry] | None:
+    """A layer's geometry along the rows and along the columns, for what nn.Conv2d and the 2-D pools accept: a kernel,
+    stride, padding and dilation given as one number or as (height, width), and 'valid' / 'same' padding (None for a
+    layer that does not move over the image)."""
     if isinstance(module, nn.Conv2d):
-        values = {"kernel_size": module.kernel_size, "stride": module.stride, "padding": module.padding,
-                  "dilation": module.dilation}
+        values = (module.kernel_size, module.stride, module.padding, module.dilation)
     elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        values = {"kernel_size": module.kernel_size, "stride": module.stride, "padding": module.padding,
-                  "dilation": getattr(module, "dilation", 1)}
+        stride = module.stride if module.stride is not None else module.kernel_size
+        values = (module.kernel_size, stride, module.padding, getattr(module, "dilation", 1))
     else:
         return None
-    square = {}
-    for name, value in values.items():
-        if isinstance(value, str):
-            raise ValueError(f"{type(module).__name__}(padding={value!r}): give the padding as a number of pixels "
-                             "to compute receptive fields")
-        pair = (value, value) if isinstance(value, int) else tuple(value)
-        if pair[0] != pair[1]:
-            raise ValueError(f"{type(module).__name__} has {name}={pair}: receptive fields are computed for square "
-                             "kernels, strides, paddings and dilations only")
-        square[name] = int(pair[0])
-    return LayerGeometry(square["kernel_size"], square["stride"], square["padding"], square["dilation"])
+    kernel, stride, padding, dilation = (tuple(v) * (2 // len(v)) if isinstance(v, (tuple, list)) else
+                                         v if isinstance(v, str) else (v, v) for v in values)
+    if isinstance(padding, str):  # 'same' pads d·(k − 1) in all, the smaller half first; 'valid' pads nothing
+        padding = tuple(d * (k - 1) // 2 if padding == "same" else 0 for k, d in zip(kernel, dilation))
+    return tuple(LayerGeometry(int(k), int(s), int(p), int(d))
+                 for k, s, p, d in zip(kernel, stride, padding, dilation))
+
+
+def spatial_geometry(module: nn.Module) -> LayerGeometry | None:
+    """The geometry of a layer that moves over the image the same way along both axes (None for others); refuses a
+    layer whose rows and columns differ, which one square receptive field cannot describe (section 7.4's patches)."""
+    axes = axis_geometry(module)
+    if axes is None:
+        return None
+    if axes[0] != axes[1]:
+        raise ValueError(f"{type(module).__name__} moves differently along rows ({axes[0]}) and columns ({axes[1]}): "
+                         "a square receptive field cannot describe it")
+    return axes[0]
+
+
+def _adaptive_geometry(module: nn.Module, shape: torch.Size) -> tuple[LayerGeometry, LayerGeometry] | None:
+    """A global pool (adaptive, to 1×1) spans its whole input; other adaptive sizes have windows that vary: None."""
+    size = module.output_size if isinstance(module.output_size, tuple) else (module.output_size,) * 2
+    if tuple(size) != (1, 1):
+        return None
+    return LayerGeometry(int(shape[-2])), LayerGeometry(int(shape[-1]))
+
+
+def _one_or_pair(pair: tuple):
+    """A square value as one number (3), a rectangular one as (height, width)."""
+    return pair[0] if pair[0] == pair[1] else tuple(pair)
 
 
 def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_SIZE, IMAGE_SIZE)) -> list[dict]:
-    """One row per leaf layer: name, type, output shape, parameters, multiply-accumulates, receptive field
-    (sections 3.1, 4.5–4.7 and 5.1)."""
+    """One row per leaf layer: name, type, output shape, parameters, multiply-accumulates, receptive field, kernel and
+    stride (sections 3.1, 4.5–4.7 and 5.1).
+
+    Whatever nn.Conv2d accepts is counted: rectangular kernels, strides and paddings, 'same' padding, dilation,
+    groups (each output sees in_channels / groups channels: depthwise when groups = in_channels). The receptive field
+    is followed along rows and columns separately: one number when they agree, (height, width) when they do not; NaN
+    ("not computed") from a layer whose windows vary (an adaptive pool to more than 1×1) on; None where there is no
+    image (after Flatten)."""
     rows: list[dict] = []
-    field = [ReceptiveField()]  # the field so far (a list, so that the hook can replace it)
+    field: list = [(ReceptiveField(), ReceptiveField())]  # rows, columns so far; None once it cannot be followed
 
     def hook(module, inputs, output, name):
         params = sum(p.numel() for p in module.parameters(recurse=False))
@@ -284,22 +310,27 @@ def layer_summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, IMAGE_S
             macs = output.numel() // output.shape[0] * (module.in_channels // module.groups) * kh * kw
         elif isinstance(module, nn.Linear):
             macs = module.in_features * module.out_features
-        geometry = spatial_geometry(module)
-        if isinstance(module, nn.AdaptiveAvgPool2d):
-            geometry = LayerGeometry(inputs[0].shape[-1])
-        kernel = stride = None
-        if geometry is not None:
-            kernel, stride = geometry.kernel, geometry.stride
-            field[0] = field[0].after(geometry.kernel, geometry.stride, geometry.padding, geometry.dilation)
+        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+            geometry = _adaptive_geometry(module, inputs[0].shape)
+            if geometry is None:
+                field[0] = None
+        else:
+            geometry = axis_geometry(module)
+        if geometry is not None and field[0] is not None:
+            field[0] = tuple(axis.after(g.kernel, g.stride, g.padding, g.dilation)
+                             for axis, g in zip(field[0], geometry))
+        spatial = output.dim() == 4 or geometry is not None
+        receptive = (None if not spatial else math.nan if field[0] is None else
+                     _one_or_pair(tuple(axis.size for axis in field[0])))
         rows.append({
             "layer": name,
             "type": type(module).__name__,
             "output_shape": tuple(output.shape[1:]),
             "parameters": params,
             "macs": macs,
-            "receptive_field": field[0].size if output.dim() == 4 or kernel is not None else None,
-            "kernel": kernel,
-            "stride": stride,
+            "receptive_field": receptive,
+            "kernel": _one_or_pair(tuple(g.kernel for g in geometry)) if geometry is not None else None,
+            "stride": _one_or_pair(tuple(g.stride for g in geometry)) if geometry is not None else None,
         })
 
     handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))

@@ -200,6 +200,16 @@ def layer_names(rows: list[dict]) -> list[str]:
     return names
 
 
+def _receptive_field(value) -> str:
+    """layer_summary's receptive field as a reader reads it: 5 → "5×5", (3, 5) → "3×5", NaN (not computed) → "—",
+    None (no image any more) → ""."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return f"{value[0]}×{value[1]}"
+    return "—" if value != value else f"{int(value)}×{int(value)}"
+
+
 def layers(rows: list[dict]) -> pd.DataFrame:
     """layer_summary rows as a reader reads them: name, output shape, parameters, MACs (M), receptive field.
 
@@ -213,8 +223,7 @@ def layers(rows: list[dict]) -> pd.DataFrame:
         "MACs (M)": frame.macs.map(lambda v: f"{v / 1e6:.2f}" if v else ""),
     })
     if frame.receptive_field.notna().any() and (frame.type == "Conv2d").any():
-        table[N_("receptive field")] = [f"{int(v)}×{int(v)}" if v == v and v is not None else ""
-                                    for v in frame.receptive_field]
+        table[N_("receptive field")] = [_receptive_field(row["receptive_field"]) for row in rows]
     total = pd.DataFrame([{"layer": _("total"), "output shape": "",  # i18n: key
                            "parameters": count(frame.parameters.sum()), "MACs (M)": f"{frame.macs.sum() / 1e6:.2f}"}])
     return pd.concat([table, total], ignore_index=True).fillna("")

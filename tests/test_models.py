@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
 from torch import nn
 
+from conv_workshop import tables
 from conv_workshop.models import (
     ConvConfig,
     ConvNet,
@@ -152,12 +154,66 @@ def _permute(images: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     return images.reshape(len(images), -1)[:, order].reshape(images.shape)
 
 
-def test_layer_summary_counts_dilation_in_the_receptive_field_and_refuses_non_square_layers():
+def _brute_force_field(stack: nn.Module, size: int = 48) -> tuple[int, int]:
+    """The oracle: the rows and columns of input pixels whose change moves the output's centre unit (autograd)."""
+    x = torch.zeros(1, stack[0].in_channels, size, size, requires_grad=True)
+    out = stack(x)
+    out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
+    touched = x.grad[0].abs().sum(0) > 0
+    rows, columns = touched.any(1).nonzero().flatten(), touched.any(0).nonzero().flatten()
+    return int(rows.max() - rows.min() + 1), int(columns.max() - columns.min() + 1)
+
+
+def test_layer_summary_counts_dilation_in_the_receptive_field():
     dilated = nn.Sequential(nn.Conv2d(1, 2, 3, padding=2, dilation=2), nn.Conv2d(2, 2, 3, padding=1))
     fields = [row["receptive_field"] for row in layer_summary(dilated)]
     assert fields == [5, 7]  # a dilated 3×3 spans 5 pixels; the next 3×3 adds 2 more
-    with pytest.raises(ValueError, match=r"kernel_size=\(3, 1\).*square"):
-        layer_summary(nn.Sequential(nn.Conv2d(1, 2, (3, 1))))
+
+
+def test_layer_summary_counts_what_conv2d_accepts_rectangular_grouped_depthwise_and_same_padding():
+    """Parameters and MACs against the formulas, receptive fields against autograd; nothing is refused."""
+    stack = nn.Sequential(
+        nn.Conv2d(4, 8, (3, 5), padding=(1, 2)),  # a 3×5 kernel
+        nn.Conv2d(8, 8, 3, padding=1, groups=2, bias=False),  # grouped: each filter sees 4 of the 8 channels
+        nn.Conv2d(8, 8, 3, stride=(2, 1), padding=1, groups=8),  # depthwise, with a rectangular stride
+        nn.AvgPool2d((2, 1)),  # (average, so that autograd sees the whole window; max pool routes to one pixel)
+        nn.Conv2d(8, 6, 3, padding="same", dilation=(1, 2)),
+        nn.Conv2d(6, 6, 1),  # pointwise
+    )
+    rows = layer_summary(stack, input_size=(1, 4, 28, 28))
+    assert [r["parameters"] for r in rows] == [8 * 4 * 15 + 8, 8 * 4 * 9, 8 * 9 + 8, 0, 6 * 8 * 9 + 6, 6 * 6 + 6]
+    x, expected_macs = torch.zeros(1, 4, 28, 28), []
+    for layer in stack:
+        x = layer(x)
+        if isinstance(layer, nn.Conv2d):
+            kh, kw = layer.kernel_size
+            expected_macs.append(x[0].numel() * layer.in_channels // layer.groups * kh * kw)
+        else:
+            expected_macs.append(0)
+    assert [r["macs"] for r in rows] == expected_macs
+    assert rows[0]["kernel"] == (3, 5) and rows[2]["stride"] == (2, 1) and rows[1]["kernel"] == 3
+    for depth in range(1, len(stack) + 1):
+        field = rows[depth - 1]["receptive_field"]
+        measured = _brute_force_field(stack[:depth])
+        assert (field if isinstance(field, tuple) else (field, field)) == measured, (depth, field, measured)
+
+
+def test_layer_summary_marks_the_field_not_computed_only_where_it_cannot_be_followed():
+    stack = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(4), nn.Conv2d(2, 2, 3), nn.Flatten(),
+                          nn.Linear(8, 3))
+    rows = layer_summary(stack)
+    assert rows[0]["receptive_field"] == 3
+    assert all(math.isnan(r["receptive_field"]) for r in rows[1:3])  # adaptive windows of varying size
+    assert rows[3]["receptive_field"] is None and rows[4]["parameters"] == 27  # counts still hold
+    table = tables.layers(rows)
+    assert list(table["receptive field"][:4]) == ["3×3", "—", "—", ""]
+
+
+def test_section_7_4_patches_still_refuse_a_rectangular_layer():
+    from conv_workshop.models import spatial_geometry
+
+    with pytest.raises(ValueError, match="rows .* columns"):
+        spatial_geometry(nn.Conv2d(1, 2, (3, 1)))
 
 
 def test_receptive_field_recurrence_matches_a_brute_force_trace():
