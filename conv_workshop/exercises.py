@@ -60,6 +60,7 @@ class Result:
 class Exercise:
     hint: str  # shown with "not yet"
     check: Callable[..., tuple[bool, str]]  # (answer, **context) -> (right, what was found)
+    writes_code: bool = False  # the answer is a function or a class the check calls: anything else is "not yet"
 
 
 # --- Comparisons: one home for "equal up to rounding", NaN and infinity never equal --------------------------------
@@ -148,15 +149,6 @@ def _run_trials(function: Callable, trials: Iterable[Trial], success: str) -> tu
 
 def _random(*shape: int, seed: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _function(answer) -> Callable | None:
-    return answer if callable(answer) else None
-
-
-def _not_a_function(answer) -> tuple[bool, str]:
-    return False, _("your answer is a {kind}; define the function (or class) the cell asks for and pass it by its "
-                    "name.").format(kind=type(answer).__name__)
 
 
 # --- Exercises whose answer is a number or a small value ----------------------------------------------------------
@@ -341,9 +333,7 @@ def _one_factor(answer) -> tuple[bool, str]:
 # --- Exercises that write code: each runs the learner's function or module against PyTorch on inputs of its own ---
 
 def _output_side(answer) -> tuple[bool, str]:
-    side = _function(answer)
-    if side is None:
-        return _not_a_function(answer)
+    side = answer
     for n, k, padding, stride in itertools.product((5, 6, 7, 14, 28), (1, 2, 3, 5, 7), (0, 1, 2, 3), (1, 2, 3)):
         if k > n + 2 * padding:
             continue
@@ -357,9 +347,7 @@ def _output_side(answer) -> tuple[bool, str]:
 
 
 def _strided_correlate(answer) -> tuple[bool, str]:
-    correlate = _function(answer)
-    if correlate is None:
-        return _not_a_function(answer)
+    correlate = answer
     cases = ((1, 6, 6, 1, 3, 1), (2, 7, 9, 3, 3, 2), (3, 10, 9, 2, 2, 3), (4, 8, 8, 5, 1, 1), (2, 5, 5, 2, 5, 1),
              (1, 11, 7, 2, 3, 3), (3, 9, 12, 4, 4, 2))
 
@@ -380,9 +368,7 @@ def _strided_correlate(answer) -> tuple[bool, str]:
 
 
 def _average_pooling(answer) -> tuple[bool, str]:
-    pool = _function(answer)
-    if pool is None:
-        return _not_a_function(answer)
+    pool = answer
     cases = ((1, 4, 4, 2), (3, 7, 9, 2), (2, 9, 9, 3), (1, 5, 8, 1), (4, 6, 6, 6), (2, 11, 10, 4))
 
     def trials():
@@ -431,9 +417,7 @@ def _accuracy(answer) -> tuple[bool, str]:
     from .data import to_float_pixels
     from .models import ConvConfig, ConvNet, DenseBaseline
 
-    measure = _function(answer)
-    if measure is None:
-        return _not_a_function(answer)
+    measure = answer
     generator = torch.Generator().manual_seed(1)
     torch.manual_seed(0)
     dense, cnn = DenseBaseline(), ConvNet(ConvConfig(channels=(8,), convs_per_block=1, hidden=32))
@@ -502,9 +486,7 @@ def _run_watched(model: nn.Module, x: torch.Tensor):
 
 
 def _small_cnn(answer) -> tuple[bool, str]:
-    build = _function(answer)
-    if build is None:
-        return _not_a_function(answer)
+    build = answer
     model = build()
     if not isinstance(model, nn.Module):
         return False, _("MyCNN() gave a {kind}, not an nn.Module.").format(kind=type(model).__name__)
@@ -541,9 +523,9 @@ def _small_cnn(answer) -> tuple[bool, str]:
     for position, (a, b) in enumerate(itertools.zip_longest(mine, theirs), start=1):
         if a is None or b is None or type(a) is not type(b) or \
                 [t.shape for t in a.state_dict().values()] != [t.shape for t in b.state_dict().values()]:
+            wanted, found = (_describe(m) if m is not None else _("none") for m in (b, a))
             return False, _("in the order forward uses them, layer with weights number {position} should be {wanted}; "
-                            "yours is {found}.").format(position=position, wanted=_describe(b) if b else _("none"),
-                                                        found=_describe(a) if a else _("none"))
+                            "yours is {found}.").format(position=position, wanted=wanted, found=found)
     for a, b in zip(mine, theirs):
         a.load_state_dict(b.state_dict())  # the same weights, matched by the order forward uses the layers
     exact_reference = copy.deepcopy(reference).double()
@@ -578,9 +560,7 @@ def _occlusion(answer) -> tuple[bool, str]:
     from .data import to_float_pixels
     from .models import ConvNet
 
-    occlude = _function(answer)
-    if occlude is None:
-        return _not_a_function(answer)
+    occlude = answer
     torch.manual_seed(0)
     model = ConvNet()
     generator = torch.Generator().manual_seed(3)
@@ -636,9 +616,7 @@ def _safe_loading(answer, path) -> tuple[bool, str]:
     from .export import save_checkpoint
     from .models import ConvNet
 
-    load = _function(answer)
-    if load is None:
-        return _not_a_function(answer)
+    load = answer
     with tempfile.TemporaryDirectory() as folder:
         cases = [Path(path), save_checkpoint(Path(folder) / "another.pth", ConvNet(), {},
                                              {"test_accuracy": 0.8765})]
@@ -679,24 +657,25 @@ EXERCISES: dict[str, Exercise] = {
            "up to for a flat area to give zero?"), _horizontal_edges),
     N_("output side"): Exercise(
         N_("count the positions where the kernel fits: n + 2·padding pixels, the first position at 0, the last at n "
-           "+ 2·padding − k, one every `stride` pixels; // rounds down."), _output_side),
+           "+ 2·padding − k, one every `stride` pixels; // rounds down."), _output_side, writes_code=True),
     N_("strided correlate2d"): Exercise(
         N_("the window of output (i, j) starts at row i·stride and column j·stride; there are (H − k) // stride + 1 "
            "rows and (W − k) // stride + 1 columns of outputs; add bias[o] to every output of channel o."),
-        _strided_correlate),
+        _strided_correlate, writes_code=True),
     N_("average pooling"): Exercise(
         N_("the windows are the same as max_pool's in section 4.7; only what is kept of each window changes."),
-        _average_pooling),
+        _average_pooling, writes_code=True),
     N_("accuracy"): Exercise(
         N_("switch dropout off first (model.eval()), evaluate under torch.no_grad(), convert the images as the "
            "training loop does, take the class with the highest logit for each image, and divide the right answers "
-           "by the number of images."), _accuracy),
+           "by the number of images."), _accuracy, writes_code=True),
     N_("small CNN"): Exercise(
         N_("put the layers in one nn.Sequential in __init__ (self.layers = nn.Sequential(...)) and return "
-           "self.layers(x) in forward; conv_block in section 5.1 shows the pattern."), _small_cnn),
+           "self.layers(x) in forward; conv_block in section 5.1 shows the pattern."), _small_cnn, writes_code=True),
     N_("occlusion"): Exercise(
         N_("make one copy of the image per square (image.repeat), black out one square in each, run the model once "
-           "on the image and all copies, and subtract each copy's target logit from the image's."), _occlusion),
+           "on the image and all copies, and subtract each copy's target logit from the image's."), _occlusion,
+        writes_code=True),
     N_("one factor"): Exercise(
         N_("ConvConfig's settings are listed in conv_workshop/models.py; change one that section 6 left alone, for "
            "example ConvConfig(hidden=64)."), _one_factor),
@@ -721,7 +700,7 @@ EXERCISES: dict[str, Exercise] = {
         N_("which maps does block 2 compute before its pool? (section 4.5's trace)"), _cam_side),
     N_("safe loading"): Exercise(
         N_("torch.load(path, weights_only=True) returns the checkpoint's dictionary and refuses a file that would "
-           "run code."), _safe_loading),
+           "run code."), _safe_loading, writes_code=True),
 }
 
 
@@ -784,6 +763,10 @@ def check(exercise: str, answer, **context) -> Result:
     if answer is None:
         return Result(exercise, False, _("replace None with your answer and run the cell again (a wrong answer gets "
                                          "a hint)."))
+    if item.writes_code and not callable(answer):
+        found = _("your answer is a {kind}; define the function (or class) the cell asks for and pass it by its "
+                  "name.").format(kind=type(answer).__name__)
+        return Result(exercise, False, _("{found} Hint: {hint}").format(found=found, hint=_(item.hint)))
     try:
         with torch.random.fork_rng(devices=[]):  # the check's own seeds leave the notebook's random state alone
             right, found = item.check(answer, **context)
@@ -791,7 +774,8 @@ def check(exercise: str, answer, **context) -> Result:
         return Result(exercise, False, _("fill in the code and run the cell again (it still raises "
                                          "NotImplementedError; a wrong answer gets a hint)."))
     except Exception as error:  # noqa: BLE001 - whatever the learner's code raises is "not yet", never a traceback
-        raised = type(error).__name__ + (f": {_error_text(error)}" if _error_text(error) else "")
+        text = _error_text(error)
+        raised = type(error).__name__ + (f": {text}" if text else "")
         where = _where(error)
         if where is None:
             message = _("checking your answer raised {error}. Hint: {hint}")

@@ -308,6 +308,8 @@ OCCLUSION = {
 
 # --- exercise 9.1: safe loading ---------------------------------------------------------------------------------
 
+# The unsafe loaders below are wrong answers the check must reject: they only ever open the files the check itself
+# writes (two checkpoints and one whose pickle raises a flag), never a shipped artifact.
 def load_without_safety(path):
     return torch.load(path, weights_only=False)
 
