@@ -39,12 +39,14 @@ data:
 run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full, EDITION=en|es) into runs/$(PROFILE)/; an interrupted run resumes (FRESH=1: start afresh)
 	$(PY) tools/run_notebook.py --profile $(PROFILE) --language $(EDITION) $(if $(filter full,$(PROFILE)),--in-place,) $(if $(FRESH),--fresh,)
 
-test: $(VENV)/.installed data  ## lint + the whole test suite (what CI runs)
+test: $(VENV)/.installed data  ## lint + the architecture's contracts + the whole test suite (what CI runs)
 	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py convolutional_layers_workshop.es.py
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
-test-fast: $(VENV)/.installed  ## the everyday loop: lint + every test not marked slow (no notebook run, no real server)
+test-fast: $(VENV)/.installed  ## the everyday loop: lint + contracts + every test not marked slow (no notebook run, no real server)
 	$(VENV)/bin/ruff check conv_workshop tests tools benchmarks convolutional_layers_workshop.py convolutional_layers_workshop.es.py
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -m "not slow" -q
 
 test-outside: $(VENV)/.installed data  ## the wheel + the lock in a fresh virtualenv, the .ipynb alone in an empty folder

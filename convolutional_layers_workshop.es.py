@@ -101,18 +101,19 @@
 #
 # **Parámetros.** `PROFILE` elige el presupuesto: `smoke` (un subconjunto pequeño, minutos, lo que ejecuta la CI),
 # `quick` (el predeterminado en una CPU, con un presupuesto de 15 minutos en 2 núcleos) o `full` (el predeterminado
-# en CUDA; la ejecución guardada en el repositorio, con un presupuesto de 90 minutos en 2 núcleos de CPU).
-# `REPLAY = True` vuelve a generar la salida a partir de las ejecuciones registradas de este perfil;
-# `RESUME = False` empieza de cero en lugar de continuar una ejecución interrumpida. Si se dejan en `None`, cada uno
-# se toma del entorno (el README explica los tres). `LANGUAGE` es el idioma del texto que genera el paquete: esta
-# edición en español lo fija en `"es"`; la edición en inglés,
-# [convolutional_layers_workshop.ipynb](convolutional_layers_workshop.ipynb), en `"en"`.
+# en CUDA; la ejecución guardada en el repositorio, con un presupuesto de 90 minutos en 2 núcleos de CPU). Una
+# ejecución toma todas las ejecuciones ya registradas en su carpeta y entrena solo lo que falta, así que una
+# ejecución interrumpida continúa donde se detuvo. `REPLAY = True` vuelve a generar la salida a partir de los
+# registros de este perfil y no entrena nada nuevo; `RESUME = False` aparta los registros y empieza de cero. Si se
+# dejan en `None`, cada uno se toma del entorno (el README explica los tres). `LANGUAGE` es el idioma del texto que
+# genera el paquete: si se deja en `None`, es el de esta edición (español); la edición en inglés,
+# [convolutional_layers_workshop.ipynb](convolutional_layers_workshop.ipynb), genera inglés.
 
 # %% tags=["parameters"]
 PROFILE = None  # "smoke" | "quick" | "full"; None: $WORKSHOP_PROFILE, si no, full en CUDA y quick en lo demás
 REPLAY = None  # True: regenera desde las ejecuciones registradas en vez de volver a entrenar todo; None: $WORKSHOP_REPLAY
-RESUME = None  # False: empieza de cero en vez de seguir una ejecución interrumpida; None: $WORKSHOP_RESUME (por defecto: continúa)
-LANGUAGE = "es"  # "en" | "es": el idioma de las tablas, figuras y frases que genera el paquete
+RESUME = None  # False: aparta los registros y empieza de cero; None: $WORKSHOP_RESUME (por defecto: los toma)
+LANGUAGE = None  # "en" | "es": el idioma del texto generado; None: $WORKSHOP_LANGUAGE, si no, el de esta edición
 
 # %% [markdown]
 # **El entorno.** La siguiente celda se asegura de que el paquete del taller esté disponible (en un clon del
@@ -157,14 +158,15 @@ import torch.nn.functional as F
 from IPython.display import display
 from torch import nn
 
-from conv_workshop import analysis, attribution, by_hand, exercises, experiments, findings, plots, probes, stats, tables
+from conv_workshop import analysis, attribution, by_hand, catalogue, exercises, findings, plots, probes, stats, tables
 from conv_workshop.data import CLASS_NAMES, to_float_pixels
+from conv_workshop.display import show_markdown, use_notebook_display
 from conv_workshop.i18n import label, translate
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, Normalize, PixelPermutation, layer_summary
-from conv_workshop.session import is_live_kernel, show_markdown, start_session, use_notebook_display
+from conv_workshop.session import start_session
 from conv_workshop.training import predict_logits
 
-lab = start_session(PROFILE, REPLAY, RESUME, LANGUAGE)
+lab = start_session(PROFILE, REPLAY, RESUME, LANGUAGE, edition="es")
 use_notebook_display()
 torch.manual_seed(0)  # las celdas que generan números aleatorios antes de entrenar (cada ejecución fija su propia semilla)
 data, splits = lab.data, lab.splits
@@ -524,7 +526,7 @@ show_markdown(findings.describe_recipe(dense_recipe, "dense model"))
 # con el encabezado "ejecución completa" muestran junto a la tuya la ejecución del perfil full guardada en el
 # repositorio. En las curvas (semilla 0 del entrenamiento más largo), fíjate si la precisión de validación sigue subiendo en la última época.
 # %%
-dense_runs = lab.train_family("schedule")  # {"dense schedule": {variante: ejecuciones}} (experiments.schedule_variants)
+dense_runs = lab.train_family("schedule")  # {"dense schedule": {variante: ejecuciones}} (catalogue.schedule_variants)
 schedule = lab.effects(dense_runs, "schedule")  # stats.effects_table, corregida dentro de su familia declarada
 dense = {"dense baseline": dense_runs["dense schedule"]["dense baseline"]}
 lab.show_figure(plots.training_curves({"dense baseline": dense["dense baseline"][0].fit.history}), "training_dense")
@@ -1033,7 +1035,7 @@ lab.show_figure(plots.learned_kernel(kernel, learned, losses, errors), "by_hand_
 # estática.
 
 # %%
-if is_live_kernel():
+if lab.live:
     from conv_workshop.playground import playground_widget
 
     display(playground_widget(trousers[0]))
@@ -1369,7 +1371,7 @@ lab.show_figure(plots.multichannel_filter(block1_maps, one_filter[0], per_channe
 
 # %%
 pd.DataFrame([{"experiment": experiment, "variant": variant, "configuration": config.label()}
-              for experiment, variants in experiments.controlled_experiments().items()
+              for experiment, variants in catalogue.controlled_experiments().items()
               for variant, config in variants.items()])
 
 # %% [markdown]
@@ -1421,7 +1423,7 @@ show_markdown(findings.describe_resolution(secondary))
 # diferencia de 0.5 puntos para una potencia del 80 %?
 
 # %%
-noise = stats.family_noise(others, splits.test_labels, experiments.family_size("controlled", lab.profile))
+noise = stats.family_noise(others, splits.test_labels, catalogue.family_size("controlled", lab.profile))
 display(tables.power(noise.power_table()))
 show_markdown(findings.describe_noise(noise, len(lab.profile.seeds)))
 
@@ -1790,7 +1792,7 @@ show_markdown(findings.describe_effects(scrambled))
 # ✏️ **Ejercicio 7.1.** Permutar no pierde información. Escribe la permutación que lo *deshace*.
 
 # %%
-scramble = PixelPermutation(experiments.SCRAMBLE_SEED).order  # el único orden fijo de los 784 píxeles que usa la sonda
+scramble = PixelPermutation(catalogue.SCRAMBLE_SEED).order  # el único orden fijo de los 784 píxeles que usa la sonda
 my_inverse = None  # reemplaza None por un tensor de 784 índices tal que scrambled[:, my_inverse] restaure la imagen
 print(exercises.check("unscramble", my_inverse, permutation=scramble))
 

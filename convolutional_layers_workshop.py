@@ -92,17 +92,18 @@
 #
 # **Parameters.** `PROFILE` picks the budget: `smoke` (a small subset, minutes, what CI runs), `quick` (the default
 # on a CPU, budgeted at 15 minutes on 2 cores) or `full` (the default on CUDA; the committed run, budgeted at 90
-# minutes on 2 CPU cores). `REPLAY = True` re-renders from this profile's recorded runs; `RESUME = False` starts
-# afresh instead of continuing an interrupted run. Left at `None`, each comes from the environment (the README
-# explains all three).
-# `LANGUAGE` is the language of the text the package generates; the Spanish edition of this notebook,
-# [convolutional_layers_workshop.es.ipynb](convolutional_layers_workshop.es.ipynb), sets it to `"es"`.
+# minutes on 2 CPU cores). A run takes every run already recorded in its folder and trains only what is missing, so
+# an interrupted run continues where it stopped. `REPLAY = True` re-renders from this profile's records and trains
+# nothing new; `RESUME = False` puts the records aside and starts afresh. Left at `None`, each comes from the
+# environment (the README explains all three).
+# `LANGUAGE` is the language of the text the package generates: left at `None`, it is this edition's own (the
+# Spanish edition, [convolutional_layers_workshop.es.ipynb](convolutional_layers_workshop.es.ipynb), generates Spanish).
 
 # %% tags=["parameters"]
 PROFILE = None  # "smoke" | "quick" | "full"; None: $WORKSHOP_PROFILE, else full on CUDA and quick elsewhere
 REPLAY = None  # True: re-render from recorded runs instead of training all again; None: $WORKSHOP_REPLAY
-RESUME = None  # False: start afresh rather than continue an interrupted run; None: $WORKSHOP_RESUME (default: resume)
-LANGUAGE = "en"  # "en" | "es": the language of the tables, figures and sentences the package generates
+RESUME = None  # False: put the records aside and start afresh; None: $WORKSHOP_RESUME (default: take them)
+LANGUAGE = None  # "en" | "es": the generated text's language; None: $WORKSHOP_LANGUAGE, else this edition's
 
 # %% [markdown]
 # **The environment.** The next cell makes sure the workshop's package is there (in a clone of the repository it
@@ -145,14 +146,15 @@ import torch.nn.functional as F
 from IPython.display import display
 from torch import nn
 
-from conv_workshop import analysis, attribution, by_hand, exercises, experiments, findings, plots, probes, stats, tables
+from conv_workshop import analysis, attribution, by_hand, catalogue, exercises, findings, plots, probes, stats, tables
 from conv_workshop.data import CLASS_NAMES, to_float_pixels
+from conv_workshop.display import show_markdown, use_notebook_display
 from conv_workshop.i18n import label, translate
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, Normalize, PixelPermutation, layer_summary
-from conv_workshop.session import is_live_kernel, show_markdown, start_session, use_notebook_display
+from conv_workshop.session import start_session
 from conv_workshop.training import predict_logits
 
-lab = start_session(PROFILE, REPLAY, RESUME, LANGUAGE)
+lab = start_session(PROFILE, REPLAY, RESUME, LANGUAGE, edition="en")
 use_notebook_display()
 torch.manual_seed(0)  # the cells that draw random numbers before any training (each run seeds itself)
 data, splits = lab.data, lab.splits
@@ -489,7 +491,7 @@ show_markdown(findings.describe_recipe(dense_recipe, "dense model"))
 # `quick` profiles, columns headed "full run" show the committed full-profile run beside yours. In the curves (seed 0 of
 # the longer schedule), look whether validation accuracy is still rising at the last epoch.
 # %%
-dense_runs = lab.train_family("schedule")  # {"dense schedule": {variant: runs}} (experiments.schedule_variants)
+dense_runs = lab.train_family("schedule")  # {"dense schedule": {variant: runs}} (catalogue.schedule_variants)
 schedule = lab.effects(dense_runs, "schedule")  # stats.effects_table, corrected within its declared family
 dense = {"dense baseline": dense_runs["dense schedule"]["dense baseline"]}
 lab.show_figure(plots.training_curves({"dense baseline": dense["dense baseline"][0].fit.history}), "training_dense")
@@ -975,7 +977,7 @@ lab.show_figure(plots.learned_kernel(kernel, learned, losses, errors), "by_hand_
 # shows sliders; in a rendered copy (GitHub, CI) it shows stride 2 with padding 1 as a static figure.
 
 # %%
-if is_live_kernel():
+if lab.live:
     from conv_workshop.playground import playground_widget
 
     display(playground_widget(trousers[0]))
@@ -1295,7 +1297,7 @@ lab.show_figure(plots.multichannel_filter(block1_maps, one_filter[0], per_channe
 
 # %%
 pd.DataFrame([{"experiment": experiment, "variant": variant, "configuration": config.label()}
-              for experiment, variants in experiments.controlled_experiments().items()
+              for experiment, variants in catalogue.controlled_experiments().items()
               for variant, config in variants.items()])
 
 # %% [markdown]
@@ -1341,7 +1343,7 @@ show_markdown(findings.describe_resolution(secondary))
 # just measured, how many seeds per arm does a 0.5-point difference need for 80 % power?
 
 # %%
-noise = stats.family_noise(others, splits.test_labels, experiments.family_size("controlled", lab.profile))
+noise = stats.family_noise(others, splits.test_labels, catalogue.family_size("controlled", lab.profile))
 display(tables.power(noise.power_table()))
 show_markdown(findings.describe_noise(noise, len(lab.profile.seeds)))
 
@@ -1687,7 +1689,7 @@ show_markdown(findings.describe_effects(scrambled))
 # ✏️ **Exercise 7.1.** Scrambling loses no information. Write the permutation that *undoes* it.
 
 # %%
-scramble = PixelPermutation(experiments.SCRAMBLE_SEED).order  # the probe's one fixed order of the 784 pixels
+scramble = PixelPermutation(catalogue.SCRAMBLE_SEED).order  # the probe's one fixed order of the 784 pixels
 my_inverse = None  # replace None with a tensor of 784 indices such that scrambled[:, my_inverse] restores the image
 print(exercises.check("unscramble", my_inverse, permutation=scramble))
 

@@ -13,16 +13,19 @@ import sys
 from pathlib import Path
 
 from .constants import ARTIFACT_DIR
+from .profiles import DENSE_EPOCH_FACTOR, PROFILES
 from .serving.inference import ModelFileError
 from .serving.input_errors import InputError
+from .settings import ServiceSettings
 
 
 def user_errors() -> tuple[type[Exception], ...]:
     """The exceptions that mean the user must change something (imported here, so that serve never loads torch)."""
     from .data import DatasetFileError
     from .export import CheckpointError
+    from .settings import SettingsError
 
-    return DatasetFileError, CheckpointError, ModelFileError, InputError
+    return DatasetFileError, CheckpointError, ModelFileError, InputError, SettingsError
 
 
 def _positive(text: str) -> int:
@@ -81,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=("cnn", "dense"), default="cnn")
     train.add_argument("--kernel-size", type=_positive, default=3, help="CNN kernel size (odd: 3, 5, 7)")
     train.add_argument("--epochs", type=_positive, default=None,
-                       help="epochs (default: the workshop's recipe, 10 for the CNN and 30 for the dense model)")
+                       help=f"epochs (default: the full profile's recipe, {PROFILES['full'].main_epochs} for the CNN "
+                            f"and {PROFILES['full'].main_epochs * DENSE_EPOCH_FACTOR} for the dense model)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--output", type=_output_file, default=Path("runs/cli/best_model.pth"))
     train.add_argument("--record", type=Path, default=None, help="folder whose results/runs.csv gets the run's row")
@@ -98,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=_existing_file, metavar="IMAGE")
     predict.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth",
                          help="a .pth checkpoint or an .onnx file")
-    predict.add_argument("--top-k", type=_positive, default=3)
+    predict.add_argument("--top-k", type=_positive, default=ServiceSettings().default_top_k,
+                         help="how many classes to print (default: the service's default)")
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                          help="invert a light background (auto: when the border is mostly light)")
 
@@ -119,21 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
 def committed_augmentation(config) -> str:
     """The augmentation the committed full run chose for this kind of model on validation data ('none' before a
     full run has chosen one)."""
-    from .experiments import RecipeNotChosen, recorded_recipe
+    from .layout import CHECKOUT, RunLayout
+    from .recorded import recorded_recipe
+    from .runner import RecipeNotChosen
     from .runs import RecordedRuns
 
     try:
-        return recorded_recipe(RecordedRuns(Path(__file__).resolve().parent.parent / "results")).augment_for(config)
+        return recorded_recipe(RecordedRuns(RunLayout(CHECKOUT).results)).augment_for(config)
     except RecipeNotChosen:
         return "none"
 
 
 def command_train(args) -> dict:
     from .data import load_fashion_mnist, shrink, split_validation
-    from .experiments import default_train_config, train_and_record
     from .export import save_checkpoint
     from .models import ConvConfig, DenseConfig
-    from .profiles import PROFILES
+    from .runner import Job, RunContext, default_train_config, train_and_record
     from .runs import Recorder
     from .training import choose_runtime
 
@@ -148,48 +154,20 @@ def command_train(args) -> dict:
     else:
         train_config = default_train_config(config, args.epochs, augment, dense_epoch_factor=1)
     recorder = Recorder(args.record, "cli") if args.record else None
-    outcome = train_and_record("cli", config.label() if args.model == "cnn" else "dense baseline", config,
-                               splits, train_config, args.seed, choose_runtime(args.device), recorder)
+    job = Job("cli", config.label() if args.model == "cnn" else "dense baseline", config, train_config, args.seed)
+    outcome = train_and_record(job, splits, RunContext(choose_runtime(args.device, args.precision), recorder))
     metrics = {k: outcome.record[k] for k in ("test_accuracy", "test_loss", "best_val_accuracy", "parameters",
                                                "train_seconds", "device", "precision")}
     save_checkpoint(args.output, outcome.ensure_model(), outcome.record["train_config"], metrics)
     return {**metrics, "checkpoint": str(args.output)}
 
 
-def load_checked_model(path: Path):
-    """export.load_model, with a checkpoint that does not describe one of this package's models reported as a
-    CheckpointError naming the missing or unknown part (instead of a KeyError or TypeError traceback)."""
-    from .export import CheckpointError, read_checkpoint
-    from .models import build_model, config_from_dict
-
-    checkpoint = read_checkpoint(path)
-    missing = [key for key in ("model_config", "state_dict") if not isinstance(checkpoint.get(key), dict)]
-    if missing:
-        raise CheckpointError(f"{path}: the checkpoint has no {' or '.join(missing)}; save it with "
-                              "export.save_checkpoint (python -m conv_workshop train does).")
-    try:
-        model = build_model(config_from_dict(checkpoint["model_config"]))
-    except (KeyError, TypeError) as error:  # no or unknown "kind", or a field the config classes do not have
-        raise CheckpointError(f"{path}: its model_config does not describe a model of this version "
-                              f"({type(error).__name__}: {error}); retrain, or use the committed weights.") from None
-    expected, found = set(model.state_dict()), set(checkpoint["state_dict"])
-    if expected != found:
-        raise CheckpointError(f"{path}: the weights do not fit the model its config describes (missing: "
-                              f"{sorted(expected - found)[:3]}, unknown: {sorted(found - expected)[:3]}); retrain, "
-                              "or use the committed weights.")
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:  # what load_state_dict raises for tensors of the wrong shape
-        raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
-                              f"({str(error).splitlines()[-1].strip().rstrip('.')}).") from None
-    return model.eval(), checkpoint
-
-
 def command_evaluate(args) -> dict:
     from .data import load_fashion_mnist
+    from .export import load_model
     from .training import choose_runtime, evaluate
 
-    model, checkpoint = load_checked_model(args.weights)
+    model, checkpoint = load_model(args.weights)
     data = load_fashion_mnist(args.data_dir)
     runtime = choose_runtime("cpu", "fp32")
     metrics = evaluate(model, data.test_images, data.test_labels, runtime)
@@ -213,10 +191,12 @@ def command_predict(args) -> list[dict]:
     batch = np.stack(arrays)[:, None]
     if args.weights.suffix == ".onnx":
         probabilities = predict_probabilities(onnx_session(args.weights), batch)
-    else:
+    else:  # a checkpoint: torch only here
         import torch
 
-        model, _ = load_checked_model(args.weights)
+        from .export import load_model
+
+        model, _ = load_model(args.weights)
         with torch.no_grad():
             probabilities = softmax(model(torch.from_numpy(batch)).numpy())
     return [{"image": str(path), "top": [{"name": t["name"], "probability": round(t["probability"], 4)}
@@ -226,9 +206,9 @@ def command_predict(args) -> list[dict]:
 
 def command_export(args) -> dict:
     from .data import load_fashion_mnist
-    from .export import export_onnx, onnx_parity, save_complete_model
+    from .export import export_onnx, load_model, onnx_parity, save_complete_model
 
-    model, _ = load_checked_model(args.weights)
+    model, _ = load_model(args.weights)
     complete = save_complete_model(args.output_dir / "complete_model.pth", model)
     onnx_path = export_onnx(args.output_dir / "fashion_mnist_cnn.onnx", model)
     data = load_fashion_mnist(args.data_dir)
@@ -240,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from .settings import run_settings
+
+        settings = run_settings()  # resolved once, here; what the commands need is passed down in args
+        if getattr(args, "data_dir", False) is None:
+            args.data_dir = settings.data_dir
+        args.precision = settings.precision
         if args.command == "serve":
             from .serving.server import main as serve
 

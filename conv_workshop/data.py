@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from .constants import CLASS_NAMES, IMAGE_SIZE
-from .settings import run_settings
 
 IMAGES_MAGIC = 2051  # IDX: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
@@ -134,10 +133,10 @@ def _has_all_files(folder: Path) -> bool:
 
 
 def candidate_dirs(root: str | os.PathLike | None = None) -> list[Path]:
-    """Where the loader looks, in order: root or $FASHION_MNIST_DIR, ./data (torchvision layout), Debian's copy."""
-    explicit = root if root is not None else run_settings().data_dir
-    if explicit:
-        return [Path(explicit)]
+    """Where the loader looks, in order: root (the caller's FASHION_MNIST_DIR setting), else ./data (torchvision
+    layout) and Debian's copy."""
+    if root is not None:
+        return [Path(root)]
     return [LOCAL_DIR / "FashionMNIST" / "raw", LOCAL_DIR, DEBIAN_DIR]
 
 
@@ -158,7 +157,7 @@ def load_fashion_mnist(root: str | os.PathLike | None = None, download: bool = T
     """Load all 70,000 images and labels, from the first local copy found, downloading only as a last resort."""
     folders = candidate_dirs(root)
     folder = next((f for f in folders if _has_all_files(f)), None)
-    if folder is None and (root is not None or run_settings().data_dir):
+    if folder is None and root is not None:
         missing = [stem for images, labels, _ in SPLIT_FILES.values() for stem in (images, labels)
                    if _find_file(folders[0], stem) is None]
         raise DatasetFileError(f"{folders[0]}: missing {', '.join(missing)} (.gz or uncompressed). {HOW_TO_FIX}")

@@ -290,7 +290,7 @@ def _cam_side(answer) -> tuple[bool, str]:
 
 
 def _one_factor(answer) -> tuple[bool, str]:
-    from .experiments import controlled_experiments
+    from .catalogue import controlled_experiments
     from .models import ConvConfig, ConvNet
 
     if not isinstance(answer, ConvConfig):

@@ -69,10 +69,30 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild the model a checkpoint describes, with its weights, in eval mode; returns (model, checkpoint)."""
+    """Rebuild the model a checkpoint describes, with its weights, in eval mode; returns (model, checkpoint).
+
+    A checkpoint that does not describe one of this package's models is a CheckpointError naming the missing or
+    unknown part (instead of a KeyError or TypeError traceback)."""
     checkpoint = read_checkpoint(path)
-    model = build_model(config_from_dict(checkpoint["model_config"]))
-    model.load_state_dict(checkpoint["state_dict"])
+    missing = [key for key in ("model_config", "state_dict") if not isinstance(checkpoint.get(key), dict)]
+    if missing:
+        raise CheckpointError(f"{path}: the checkpoint has no {' or '.join(missing)}; save it with "
+                              "export.save_checkpoint (python -m conv_workshop train does).")
+    try:
+        model = build_model(config_from_dict(checkpoint["model_config"]))
+    except (KeyError, TypeError) as error:  # no or unknown "kind", or a field the config classes do not have
+        raise CheckpointError(f"{path}: its model_config does not describe a model of this version "
+                              f"({type(error).__name__}: {error}); retrain, or use the committed weights.") from None
+    expected, found = set(model.state_dict()), set(checkpoint["state_dict"])
+    if expected != found:
+        raise CheckpointError(f"{path}: the weights do not fit the model its config describes (missing: "
+                              f"{sorted(expected - found)[:3]}, unknown: {sorted(found - expected)[:3]}); retrain, "
+                              "or use the committed weights.")
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # what load_state_dict raises for tensors of the wrong shape
+        raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
+                              f"({str(error).splitlines()[-1].strip().rstrip('.')}).") from None
     return model.to(device).eval(), checkpoint
 
 

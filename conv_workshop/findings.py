@@ -13,6 +13,7 @@ import torch
 
 from .i18n import _, label, ngettext, phrase
 from .runs import count_reproduced
+from .stats import REFERENCE, Verdict
 from .tables import difference_text, p_statement, percent
 
 _pct = percent
@@ -103,7 +104,7 @@ def describe_effects(table: pd.DataFrame, experiment: str | None = None) -> str:
     """
     rows = table if experiment is None else table[table.experiment == experiment]
     parts = []
-    for _index, row in rows[rows.verdict != "reference"].iterrows():
+    for _index, row in rows[rows.verdict != REFERENCE].iterrows():
         parts.append(_("{variant} minus {reference}: **{difference} points** ({verdict})").format(
             variant=label(row.variant), reference=label(row.reference),
             difference=difference_text(row.difference, row.low, row.high), verdict=phrase(row.verdict)))
@@ -171,14 +172,14 @@ def describe_noise(noise, seeds: int) -> str:
 
 def describe_resolution(effects: pd.DataFrame) -> str:
     """Section 6: how many comparisons of a family this budget resolved, and the smallest one it resolved."""
-    rows = effects[effects.verdict != "reference"]
+    rows = effects[effects.verdict != REFERENCE]
     seeds = int(rows.seeds.min())
     if rows.p_value.isna().all():
         return _("With {seeds} seed per variant and nothing to pool, no comparison can be tested: every verdict reads "
                  "'not resolved' (the full profile trains 7 seeds per variant).").format(seeds=seeds)
-    decided = rows[rows.verdict.isin(["better", "worse"])]
+    decided = rows[[v.decided for v in rows.verdict]]
     values = {"comparisons": len(rows), "family_size": int(rows.family_size.iloc[0]), "decided": len(decided),
-              "equivalent": int(rows.verdict.str.startswith("equivalent").sum())}
+              "equivalent": sum(v.kind == "equivalent" for v in rows.verdict)}
     if len(decided):
         return _("Of these {comparisons} comparisons (Holm over a family of {family_size}), **{decided}** are resolved "
                  "as better or worse and **{equivalent}** as equivalent within ±0.5 points; the smallest difference "
@@ -215,12 +216,12 @@ def describe_translation(curve: pd.DataFrame, similarity: pd.DataFrame) -> str:
 def describe_data_size(efficiency: pd.DataFrame) -> str:
     """Section 7.3: the CNN's lead at each training-set size, with its interval and verdict, and the same lead as a
     share of the dense model's errors."""
-    rows = efficiency[efficiency.verdict != "reference"].sort_values("train_size")
+    rows = efficiency[efficiency.verdict != REFERENCE].sort_values("train_size")
     parts = [_("{size:,} images: **{difference} points** ({verdict})").format(
         size=int(r.train_size), difference=difference_text(r.difference, r.low, r.high), verdict=phrase(r.verdict))
         for r in rows.itertuples()]
     leads = rows.difference
-    dense = efficiency[efficiency.verdict == "reference"].set_index("experiment").test_accuracy_mean
+    dense = efficiency[efficiency.verdict == REFERENCE].set_index("experiment").test_accuracy_mean
     cuts = [(r.test_accuracy_mean - dense[r.experiment]) / (1 - dense[r.experiment]) * 100 for r in rows.itertuples()]
     cuts = [(_("{cut:.0f} % fewer errors with {size:,} images") if cut >= 0
              else _("{cut:.0f} % more errors with {size:,} images")).format(cut=abs(cut), size=int(r.train_size))
@@ -262,9 +263,9 @@ def describe_recipe(table: pd.DataFrame, model: str) -> str:
 
 def describe_per_class_tests(tests: pd.DataFrame) -> str:
     """Section 5.3: which per-class differences McNemar's test resolves for these two trained models."""
-    better = [label(name) for name in tests[tests.verdict == "better"]["class"]]
-    worse = [label(name) for name in tests[tests.verdict == "worse"]["class"]]
-    open_ = [label(name) for name in tests[tests.verdict == "not resolved"]["class"]]  # i18n: key
+    better = [label(name) for name in tests[tests.verdict == Verdict("better")]["class"]]
+    worse = [label(name) for name in tests[tests.verdict == Verdict("worse")]["class"]]
+    open_ = [label(name) for name in tests[tests.verdict == Verdict("not resolved")]["class"]]  # i18n: key
     if len(better) == len(tests):
         clauses = [_("the CNN is better on **every class**")]
     elif not better:

@@ -21,7 +21,7 @@ LOCALE_DIR = Path(__file__).with_name("locale")
 LANGUAGES = {"en": "English", "es": "español"}
 # Modules whose run-time text goes through the catalog (the test scans them for text that does not).
 TRANSLATED_MODULES = ("findings", "tables", "plots", "exercises", "environment", "session", "by_hand", "serve_demo",
-                      "report", "i18n")
+                      "report", "catalogue", "i18n")
 
 _active: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
@@ -59,7 +59,7 @@ def N_(message: str) -> str:
     return message
 
 
-# How the names of experiments and variants are built (experiments.py): the name is data (a run key in
+# How the names of experiments and variants are built (catalogue.py): the name is data (a run key in
 # results/runs.csv), so it is translated only where it is shown, one known word or pattern at a time.
 NAME_PARTS = re.compile(r"^(?P<head>.+?)(?P<tail> n=[\d,]+)$")
 
@@ -74,21 +74,10 @@ def label(name: str) -> str:
     return _(match["head"]) + match["tail"] if match else _(name)
 
 
-# Every name the experiments give their families, experiments and arms (experiments.families), marked for the
-# catalog here because experiments.py is training code, which this module must not change.
+# Names shown beside the catalogue's (catalogue.py marks its own where it declares them): the reference, the kinds
+# of model and the augmentations as tables show them.
 NAMES = (
-    N_("headline"), N_("CNN vs dense"), N_("dense baseline"), N_("CNN"), N_("dense"), N_("dense model"),
-    N_("reference"), N_("kernel size"), N_("controlled"), N_("depth"), N_("2 blocks (32, 64)"), N_("1 block (32)"),
-    N_("3 blocks (32, 64, 128)"), N_("1 conv per block"), N_("downsampling"), N_("max pooling"),
-    N_("stride-2 conv"), N_("padding"), N_("same"), N_("valid"), N_("pooling"), N_("max"), N_("average"),
-    N_("width"), N_("32 → 64 channels"), N_("32 → 32 channels"), N_("batch norm"), N_("with batch norm"),
-    N_("without batch norm"), N_("head"), N_("flatten + dense 128"), N_("global average pool"),
-    N_("GAP, 3 blocks (32, 64, 128)"), N_("small GAP (16, 32, 64)"), N_("augmentation"), N_("augmentation, dense"),
-    N_("augmentation, CNN"), N_("no augmentation"), N_("flips"), N_("shifts"), N_("none"), N_("shifts (±2 px)"),
-    N_("dense, no augmentation"), N_("dense, flips"), N_("dense, shifts"), N_("CNN, no augmentation"),
-    N_("CNN, flips"), N_("CNN, shifts"), N_("schedule"), N_("dense schedule"), N_("dense baseline, CNN's epochs"),
-    N_("small GAP"), N_("small GAP vs dense"), N_("scrambling"), N_("scrambled, dense"), N_("scrambled, CNN"),
-    N_("dense (intact)"), N_("dense (scrambled)"), N_("CNN (intact)"), N_("CNN (scrambled)"), N_("data size"),
+    N_("dense"), N_("dense model"), N_("reference"), N_("none"), N_("shifts (±2 px)"),
     # the probes' models (section 7.1) and the blocks of section 7.4
     N_("CNN (max pool)"), N_("CNN (stride-2 conv)"), N_("CNN (GAP head)"), N_("block 1"), N_("block 2"),
     N_("block 3"),
@@ -97,31 +86,33 @@ NAMES = (
 )
 
 
-# Verdicts (stats.verdict) are data, compared by the code that reads them; they are translated where shown.
+# Verdicts (stats.Verdict) are data, compared by the code that reads them; they are put into words where shown.
 VERDICT_WORDS = (N_("better"), N_("worse"), N_("chosen"), N_("larger with fewer images"),
-                 N_("smaller with fewer images"), N_("not measured"), N_("one seed: no test"))
-NOT_RESOLVED = re.compile(r"^not resolved with (?P<count>\d+) seeds?$")
-EQUIVALENT = re.compile(r"^equivalent within ±(?P<margin>\S+)$")
-CHOSEN = re.compile(r"^(?P<mark>✓ )chosen$")
-NOT_INVARIANT = re.compile(r"^not invariant: accuracy falls by (?P<drop>\S+) points \(95 % interval (?P<low>\S+) to "
-                           r"(?P<high>\S+), (?P<seeds>\d+) seeds\)$")  # stats.ShiftTest.verdict
+                 N_("smaller with fewer images"), N_("not measured"), N_("one seed: no test"), N_("not resolved"),
+                 N_("reference"))
+
+
+def verdict_words(verdict) -> str:
+    """A stats.Verdict in the current language, from its fields (its kind, seeds, margin, drop)."""
+    if verdict.kind == "not resolved" and verdict.seeds is not None:
+        return ngettext("not resolved with {count} seed", "not resolved with {count} seeds", verdict.seeds).format(
+            count=verdict.seeds)
+    if verdict.kind == "equivalent":
+        return _("equivalent within ±{margin}").format(margin=f"{verdict.margin:g}")
+    if verdict.kind == "not invariant":
+        return _("not invariant: accuracy falls by {drop} points (95 % interval {low} to {high}, {seeds} "
+                 "seeds)").format(drop=f"{verdict.drop:.1f}", low=f"{verdict.low:.1f}", high=f"{verdict.high:.1f}",
+                                  seeds=verdict.seeds)
+    return _(verdict.kind)
 
 
 def phrase(text):
-    """A word or name shown in a table cell, in the current language: a verdict, a run's name, or the text itself."""
+    """A word or name shown in a table cell, in the current language: a verdict (stats.Verdict), a run's name or a
+    table's mark (through the catalog), or the text itself."""
+    if callable(getattr(text, "words", None)):
+        return text.words()
     if _language == "en" or not isinstance(text, str):
         return text
-    if match := NOT_RESOLVED.match(text):
-        count = int(match["count"])
-        return ngettext("not resolved with {count} seed", "not resolved with {count} seeds", count).format(
-            count=count)
-    if match := EQUIVALENT.match(text):
-        return _("equivalent within ±{margin}").format(margin=match["margin"])
-    if match := NOT_INVARIANT.match(text):
-        return _("not invariant: accuracy falls by {drop} points (95 % interval {low} to {high}, {seeds} "
-                 "seeds)").format(**match.groupdict())
-    if match := CHOSEN.match(text):
-        return match["mark"] + _("chosen")
     return label(text)
 
 

@@ -24,6 +24,7 @@ from matplotlib.ticker import FormatStrFormatter, FuncFormatter, LogLocator, Max
 
 from .atomic import write_atomic
 from .i18n import _, label, ngettext, phrase
+from .stats import REFERENCE
 from .tables import percent
 
 DIVERGING = "RdBu_r"  # red = positive, blue = negative
@@ -662,16 +663,16 @@ def experiment_effects(effects: pd.DataFrame, title: str, reference: pd.DataFram
     significant after Holm correction within the family. `reference`: the same rows from another run (grey), named
     `reference_label` in the legend ("committed full run" by default)."""
     reference_label = _("committed full run") if reference_label is None else reference_label
-    rows = effects[effects.verdict != "reference"].reset_index(drop=True)
+    rows = effects[effects.verdict != REFERENCE].reset_index(drop=True)
     figure, axis = plt.subplots(figsize=(8.5, 0.6 + 0.55 * max(len(rows), 2)))
     y = np.arange(len(rows))
     offset = 0.18 if reference is not None else 0.0
     for i, row in rows.iterrows():
-        resolved = not row.verdict.startswith("not resolved")  # i18n: key
-        colour = {"better": "C2", "worse": "C3"}.get(row.verdict, "C7" if resolved else "C0")
+        resolved = row.verdict.kind != "not resolved"  # i18n: key
+        colour = {"better": "C2", "worse": "C3"}.get(row.verdict.kind, "C7" if resolved else "C0")
         if not math.isnan(row.low):
             axis.hlines(y[i] - offset, row.low, row.high, color=colour, lw=2)
-        axis.plot(row.difference, y[i] - offset, "s" if row.verdict.startswith("equivalent") else "o", ms=8,
+        axis.plot(row.difference, y[i] - offset, "s" if row.verdict.kind == "equivalent" else "o", ms=8,
                   color=colour, mfc=colour if resolved else "white", mew=2)
         if reference is not None:
             match = reference[(reference.experiment == row.experiment) & (reference.variant == row.variant)]
@@ -718,13 +719,6 @@ def validation_curves(histories: dict[str, list[list[dict]]], title: str) -> plt
     _legend_right(axis)
     axis.grid(alpha=0.3)
     return figure
-
-
-def configuration_numbers(points: pd.DataFrame) -> pd.Series:
-    """1, 2, … for the rows of `points`, most accurate first (ties keep their order): the numbers of the figure's key
-    and of tables.pareto. Used in section 6.10."""
-    order = points.sort_values("test_accuracy_mean", ascending=False, kind="stable").index
-    return pd.Series(range(1, len(order) + 1), index=order).reindex(points.index)
 
 
 def _overlap(box, others) -> float:
@@ -780,7 +774,7 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
-    from .stats import interval_from_summary, pareto_front
+    from .stats import configuration_numbers, interval_from_summary, pareto_front
 
     points = points.reset_index(drop=True)
     epochs = int(points.epochs.iloc[0])
@@ -938,10 +932,10 @@ def data_efficiency(table: pd.DataFrame, reference: pd.DataFrame | None = None,
     axis.grid(alpha=0.3, which="both")
     _legend_right(axis, title=_("bars: 95 % interval"), title_fontsize=8)
     if lead is not None:
-        rows = lead[lead.verdict != "reference"].sort_values("train_size")
+        rows = lead[lead.verdict != REFERENCE].sort_values("train_size")
         axis = axes[0, 1]
         for row in rows.itertuples():
-            resolved = row.verdict in ("better", "worse")
+            resolved = row.verdict.decided
             if not math.isnan(row.low):
                 axis.vlines(row.train_size, row.low, row.high, color="C2" if resolved else "C0", lw=2)
             axis.plot(row.train_size, row.difference, "o", ms=8, color="C2" if resolved else "C0",

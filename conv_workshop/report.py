@@ -19,12 +19,14 @@ import torch
 
 from . import tables
 from .atomic import write_atomic
+from .catalogue import families
 from .data import TRAIN_SIZE
-from .experiments import DENSE_EPOCH_FACTOR, choose_augmentation, families, recorded_tests
 from .i18n import N_, _, current_language, in_language
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
-from .profiles import PROFILES
-from .runs import RecordedRuns, count_reproduced, load_runs
+from .profiles import DENSE_EPOCH_FACTOR, PROFILES
+from .recorded import recorded_tests
+from .runner import choose_augmentation
+from .runs import RecordedRuns, count_reproduced, load_runs, provenance
 from .stats import effects_table, lead_change
 from .tables import percent, to_markdown
 
@@ -86,11 +88,21 @@ def _reference_run(runs: pd.DataFrame, root: Path) -> str:
     facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
     timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
-    text = _("Reference run: profile `{profile}`, {device} ({device_name}, {precision}), torch {torch}, commit "
-             "`{commit}`, {date}; {minutes:.1f} min of training in all").format(
-        profile=first.profile, device=first.device, device_name=first.device_name, precision=first.precision,
-        torch=first.torch_version, commit=first.git_commit, date=runs.timestamp.min()[:10],
-        minutes=runs.train_seconds.sum() / 60)
+    sources = provenance(runs)
+    if len(sources) == 1:
+        text = _("Reference run: profile `{profile}`, {device} ({device_name}, {precision}), torch {torch}, commit "
+                 "`{commit}`, {date}; {minutes:.1f} min of training in all").format(
+            profile=first.profile, device=first.device, device_name=first.device_name, precision=first.precision,
+            torch=first.torch_version, commit=first.git_commit, date=runs.timestamp.min()[:10],
+            minutes=runs.train_seconds.sum() / 60)
+    else:  # records extended over several runs: each commit, device and precision with its share
+        text = _("Reference run: profile `{profile}`, torch {torch}, {first_date} to {last_date}, recorded by "
+                 "{sources}; {minutes:.1f} min of training in all").format(
+            profile=first.profile, torch=", ".join(runs.torch_version.unique()), first_date=runs.timestamp.min()[:10],
+            last_date=runs.timestamp.max()[:10], minutes=runs.train_seconds.sum() / 60,
+            sources="; ".join(_("{runs} runs at commit `{commit}` on {device} ({device_name}, {precision})").format(
+                runs=s["runs"], commit=s["git_commit"], device=s["device"], device_name=s["device_name"],
+                precision=s["precision"]) for s in sources))
     if "full" in timings:
         text += ", " + _("{minutes:.1f} min for the whole notebook").format(minutes=timings["full"]["seconds"] / 60)
     text += "; " + _("{count} training runs in `results/runs.csv`").format(count=len(runs))

@@ -1,8 +1,10 @@
 """Recorded runs: one CSV row per training run (with versions and device), its history and test predictions in JSONL,
-the key that makes two runs the same run, and the records of an earlier execution found again by that key.
+the key that makes two runs the same run, and the records of earlier runs found again by that key.
 
-The notebook records every run the moment it ends (`Recorder`), and a replay re-renders the notebook from the
-records (`RecordedRuns`), retraining only the models a figure needs (`Outcome.ensure_model`).
+The notebook records every run the moment it ends (`Recorder`). A later run of the same folder takes every run it
+finds in the records (`RecordedRuns`) instead of training it again: it trains only what is missing, and a replay
+re-renders the notebook from the records, retraining only the models a figure needs (`Outcome.ensure_model`).
+Records are only ever added to: nothing here deletes one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import io
 import json
 import os
 import platform
-import shutil
 import socket
 import subprocess
 import warnings
@@ -33,15 +34,22 @@ from torch import nn
 from . import __version__
 from .atomic import write_atomic
 from .models import ModelConfig, build_model, config_from_dict, config_to_dict
-from .settings import run_settings
 from .training import FitResult, Runtime, TrainConfig
 
 RUN_FIELDS = (
     "run_id", "timestamp", "profile", "experiment", "variant", "model", "config", "train_config", "seed",
     "epochs", "data", "train_size", "parameters", "macs", "train_seconds", "images_per_second", "best_epoch",
     "best_val_accuracy", "test_accuracy", "test_loss", "device", "device_name", "precision", "torch_version",
-    "python_version", "git_commit",
+    "python_version", "git_commit", "recipe_version",
 )
+
+# The version of the code that computes a run from its key (data.py, models.py, training.py, runner.py): recorded
+# with every run, and a run recorded by another version is never reused. tests/test_recipe_version.py holds a
+# fingerprint of that code and fails when it changes: bump this number when a run's numbers can change (the records
+# of older versions are then trained again), and update the fingerprint either way.
+RECIPE_VERSION = 1
+# Columns that runs.csv files written before them lack, with the value those records had.
+ADDED_FIELDS = {"recipe_version": 1}
 
 # What a notebook run itself rewrites: changes there say nothing about the code that ran.
 RUN_OUTPUTS = ("results", "fashion_mnist_cnn_model_pytorch", "runs", "convolutional_layers_workshop.ipynb")
@@ -50,8 +58,9 @@ RUN_OUTPUTS = ("results", "fashion_mnist_cnn_model_pytorch", "runs", "convolutio
 REPRODUCED_TOLERANCE = 5e-5
 
 
-def git_commit(root: str | os.PathLike | None = None) -> str:
-    """The commit the code ran at ('unknown' outside a git checkout), with '+dirty' for uncommitted code changes."""
+def git_commit(root: str | os.PathLike | None = None, outside: str | None = None) -> str:
+    """The commit the code ran at, with '+dirty' for uncommitted code changes; outside a git checkout, `outside`
+    (the WORKSHOP_GIT_COMMIT setting) or 'unknown'."""
     root = Path(root) if root else Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
@@ -61,7 +70,7 @@ def git_commit(root: str | os.PathLike | None = None) -> str:
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return run_settings().git_commit or "unknown"
+        return outside or "unknown"
 
 
 @dataclass(frozen=True)
@@ -90,11 +99,12 @@ class Environment:
         return {"torch": self.torch, "python": self.python, "numpy": self.numpy}
 
 
-def capture_environment(runtime: Runtime | None = None) -> Environment:
-    """The one place the run environment is captured (records, setup table, run facts, checkpoints, model card)."""
+def capture_environment(runtime: Runtime | None = None, commit: str | None = None) -> Environment:
+    """The one place the run environment is captured (records, setup table, run facts, checkpoints, model card);
+    `commit` is the one a session resolved at its start (default: git_commit() now)."""
     return Environment(
         python=platform.python_version(), torch=str(torch.__version__), numpy=np.__version__,
-        pandas=pd.__version__, conv_workshop=__version__, git_commit=git_commit(),
+        pandas=pd.__version__, conv_workshop=__version__, git_commit=commit or git_commit(),
         cpu_threads=torch.get_num_threads(), machine=platform.machine(),
         device=runtime.device if runtime else "", device_name=runtime.device_name if runtime else "",
         precision=runtime.precision if runtime else "")
@@ -141,8 +151,11 @@ def _drop_cut_line(path: Path) -> None:
 
 
 def append_rows(path: str | os.PathLike, rows: list[dict], fields: tuple[str, ...] = RUN_FIELDS) -> None:
-    """Append rows to a CSV file (the header first when the file is new or empty)."""
+    """Append rows to a CSV file (the header first when the file is new or empty; a runs file written before a
+    column was added gets that column first, see upgrade_runs_file)."""
     path = Path(path)
+    if fields == RUN_FIELDS:
+        upgrade_runs_file(path)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="raise", lineterminator="\n")
     if not path.exists() or path.stat().st_size == 0:
@@ -200,9 +213,9 @@ def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(RUN_FIELDS))
-    with open(path) as stream:
-        fields = next(csv.reader([stream.readline()]))
-    if set(fields) != set(RUN_FIELDS):
+    fields = _header(path)
+    # A complete header, or one written before a column of ADDED_FIELDS existed
+    if not set(RUN_FIELDS) - set(ADDED_FIELDS) <= set(fields) <= set(RUN_FIELDS):
         missing, unknown = sorted(set(RUN_FIELDS) - set(fields))[:3], sorted(set(fields) - set(RUN_FIELDS))[:3]
         raise RecordsError(f"{path}, line 1: the header is not that of a runs file (missing: {missing}, unknown: "
                            f"{unknown}); restore the file from git, or delete it to start this profile afresh")
@@ -214,12 +227,50 @@ def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     # Exact floats, so a replay reproduces the file: pandas 3 parses round-trip by default, older pandas on request.
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
     runs = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), **exact)
+    for name, value in ADDED_FIELDS.items():
+        if name not in runs:
+            runs[name] = value
     for name in NUMERIC_FIELDS:
         bad = pd.to_numeric(runs[name], errors="coerce").isna() & runs[name].notna()
         if bad.any():
             line = int(bad.to_numpy().argmax()) + 2
             raise RecordsError(f"{path}, line {line}: {name} is {runs[name][bad].iloc[0]!r}, not a number")
     return runs
+
+
+def _header(path: Path) -> list[str]:
+    with open(path) as stream:
+        return next(csv.reader([stream.readline()]), [])
+
+
+def upgrade_runs_file(path: str | os.PathLike) -> None:
+    """Give a runs file written before a column of ADDED_FIELDS existed that column, with the value its records had
+    (rewritten atomically, every number kept as written), so that new rows can be appended to it."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    fields = _header(path)
+    missing = [name for name in RUN_FIELDS if name not in fields]
+    if not missing:
+        return
+    if not set(missing) <= set(ADDED_FIELDS):
+        load_runs(path)  # raises the RecordsError that names what is wrong with the header
+    _drop_cut_line(path)
+    rows = list(csv.reader(io.StringIO(path.read_text())))[1:]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields + missing)
+    writer.writerows(row + [ADDED_FIELDS[name] for name in missing] for row in rows)
+    write_atomic(path, buffer.getvalue().encode())
+
+
+def provenance(runs: pd.DataFrame) -> list[dict]:
+    """Who produced a set of records: each commit, device and precision with its number of runs, the most first."""
+    if runs.empty:
+        return []
+    groups = runs.groupby(["git_commit", "device", "device_name", "precision"], dropna=False).size()
+    return [{"git_commit": commit, "device": device, "device_name": name, "precision": precision, "runs": int(count)}
+            for (commit, device, name, precision), count in groups.sort_values(ascending=False, kind="stable").items()]
 
 
 def encode_predictions(predictions: np.ndarray) -> str:
@@ -233,10 +284,22 @@ def decode_predictions(text: str) -> np.ndarray:
 
 def run_key(config: ModelConfig | dict, train_config: TrainConfig | dict, seed: int, data: str,
             train_size: int) -> str:
-    """What makes two runs the same run: model config, recipe, seed, data and its size (not the experiment's name)."""
+    """What makes two runs the same run: model config, recipe, seed, data and its size (not the experiment's name).
+
+    The key names what a run computes: config fields equal to their default stay out of it (compared in their
+    recorded form, a tuple as a list), so a new field with a default that changes nothing keeps every recorded key.
+    The records keep the full config."""
     config = config if isinstance(config, dict) else config_to_dict(config)
     train_config = train_config if isinstance(train_config, dict) else asdict(train_config)
-    return json.dumps([config, train_config, int(seed), data, int(train_size)], sort_keys=True)
+    model_defaults = config_to_dict(config_from_dict({"kind": config["kind"]}))
+    return json.dumps([_without_defaults(config, model_defaults, keep=("kind",)),
+                       _without_defaults(train_config, asdict(TrainConfig())), int(seed), data, int(train_size)],
+                      sort_keys=True)
+
+
+def _without_defaults(values: dict, defaults: dict, keep: tuple[str, ...] = ()) -> dict:
+    return {name: value for name, value in values.items()
+            if name in keep or name not in defaults or value != defaults[name]}
 
 
 @dataclass(frozen=True)
@@ -308,15 +371,18 @@ class Outcome:
 
 
 class RecordedRuns:
-    """The runs an earlier execution recorded (runs.csv, histories.jsonl, predictions.jsonl), found by run key.
+    """The runs earlier executions recorded (runs.csv, histories.jsonl, predictions.jsonl), found by run key.
 
-    Used to replay a notebook (for example to re-render its figures) without training every run again, and to show
-    the committed full run beside a smaller profile's results.
+    Used to train only what is missing, to replay a notebook (for example to re-render its figures) without training
+    every run again, and to show the committed full run beside a smaller profile's results. Runs recorded by another
+    RECIPE_VERSION are not found: they are counted in `other_versions`, by version.
     """
 
     def __init__(self, results_dir: str | os.PathLike):
         results_dir = self.results_dir = Path(results_dir)
         self.runs: dict[str, dict] = {}
+        self.other_versions: dict[int, int] = {}
+        self.table = pd.DataFrame(columns=list(RUN_FIELDS))
         self.histories: dict[str, list[dict]] = {}
         self.predictions: dict[str, np.ndarray] = {}
         for item in read_jsonl(results_dir / "predictions.jsonl"):
@@ -324,8 +390,13 @@ class RecordedRuns:
         for item in read_jsonl(results_dir / "histories.jsonl"):
             self.histories[item["run_id"]] = item["history"]
         if (results_dir / "runs.csv").exists():
-            for row in load_runs(results_dir / "runs.csv").to_dict(orient="records"):
+            self.table = load_runs(results_dir / "runs.csv")
+            for row in self.table.to_dict(orient="records"):
                 record = json.loads(json.dumps(row, default=lambda v: v.item()))
+                if record["recipe_version"] != RECIPE_VERSION:
+                    version = int(record["recipe_version"])
+                    self.other_versions[version] = self.other_versions.get(version, 0) + 1
+                    continue
                 record["config"], record["train_config"] = json.loads(row["config"]), json.loads(row["train_config"])
                 key = run_key(record["config"], record["train_config"], record["seed"], record["data"],
                               record["train_size"])
@@ -388,11 +459,18 @@ class Recorder:
         """A file of the records folder: run_state.json (how the last run went) or .lock (who records now)."""
         return self.results_dir / name
 
-    def discard_records(self) -> None:
-        """Delete this profile's records, so that a new run records its own, complete set."""
-        for path in (self.runs_path, self.histories_path, self.predictions_path):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(self.results_dir / "models", ignore_errors=True)
+    def set_aside(self) -> Path | None:
+        """Move this folder's records (and saved weights) into set_aside/<time>/ inside it, so that a fresh start
+        records its own set and loses nothing; that folder, or None when there was nothing to move."""
+        present = [path for path in (self.runs_path, self.histories_path, self.predictions_path,
+                                     self.results_dir / "models") if path.exists()]
+        if not present:
+            return None
+        folder = self.results_dir / "set_aside" / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        folder.mkdir(parents=True)
+        for path in present:
+            os.replace(path, folder / path.name)
+        return folder
 
     def lock(self) -> None:
         """Take this folder's lock for this process, or raise RecordsLocked naming the lock and the other process
@@ -456,15 +534,3 @@ def _alive(pid) -> bool:
     except PermissionError:
         return True
     return True
-
-
-# The code that decides what a run computes given its run key: a change here means a record may not be reused.
-TRAINING_CODE = ("constants.py", "data.py", "models.py", "training.py", "experiments.py", "profiles.py")
-
-
-def training_code_version() -> str:
-    """A fingerprint of the training code (TRAINING_CODE), recorded with a run so that a resume can check it."""
-    digest = hashlib.sha256()
-    for name in TRAINING_CODE:
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:16]

@@ -1,102 +1,44 @@
-"""The notebook's session: one call (`start_session`) sets up the device, the profile, the data, the recorder and
-any replay; the session then trains and remembers runs, shows and saves figures, and finds the committed full run's
-results to show beside a smaller profile's."""
+"""The notebook's session: one call (`start_session`) resolves the settings and sets up the device, the profile, the
+data and the records; the session then trains (or takes from the records) and remembers runs, shows and saves
+figures, finds the committed full run's results to show beside a smaller profile's, and records how the run went."""
 
 from __future__ import annotations
 
 import datetime
-import inspect
 import json
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
 from .atomic import write_atomic
+from .catalogue import AUGMENTATION_EXPERIMENTS, Family, Variant, families, family_size, model_kind
 from .data import FashionMNIST, Splits, balanced_subset, load_fashion_mnist, shrink, split_validation
+from .display import is_live_kernel, show_markdown
 from .environment import PackageStatus, describe_packages
-from .experiments import (
-    DENSE_EPOCH_FACTOR,
-    Family,
-    Recipe,
-    Variant,
-    choose_augmentation,
-    families,
-    family_size,
-    model_kind,
-    recorded_tests,
-    run_variants,
-)
-from .i18n import N_, _, current_language, label, set_language
+from .i18n import N_, _, label, set_language
+from .layout import COMMITTED, RunLayout
 from .plots import save_figure
-from .profiles import Profile, choose_profile
-from .runs import Outcome, RecordedRuns, Recorder, capture_environment, load_runs, training_code_version
+from .profiles import DENSE_EPOCH_FACTOR, Profile, choose_profile
+from .recorded import committed_runs, recorded_tests
+from .runner import Recipe, RunContext, choose_augmentation, run_variants
+from .runs import (
+    RECIPE_VERSION,
+    Outcome,
+    RecordedRuns,
+    Recorder,
+    capture_environment,
+    git_commit,
+    load_runs,
+    provenance,
+)
 from .settings import RunSettings, run_settings
 from .stats import effects_table
 from .training import Runtime, choose_runtime
-
-COMMITTED = Path("results")  # the committed full-profile run, relative to the repository root
-
-
-def show_markdown(markdown: str) -> None:
-    """Show one generated sentence (Markdown, from findings) as cell output. Used throughout sections 0–12."""
-    from IPython.display import Markdown, display
-
-    display(Markdown(markdown))
-
-
-def show_source(*objects) -> None:
-    """Show the package code of functions or classes where the notebook teaches with them (sections 3.2, 4.1, 5.1)."""
-    from IPython.display import Markdown, display
-
-    code = "\n\n".join(inspect.getsource(o).rstrip() for o in objects)
-    display(Markdown(f"```python\n{code}\n```"))
-
-
-def is_live_kernel() -> bool:
-    """True in a live Jupyter kernel; False when the notebook runs headless (tools/run_notebook.py, CI), where a
-    widget would be saved as a dead control, so cells show a static figure instead (section 4.10)."""
-    if run_settings().headless:
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
-def use_notebook_display() -> None:
-    """How the notebook shows tables and figures: sentences in tables are never cut, figures at 100 dpi.
-
-    Used in section 0.
-    """
-    pd.set_option("display.max_colwidth", None)  # tables hold sentences (claims, verdicts): never cut them
-    matplotlib.rcParams.update({"figure.dpi": 100, "axes.titlesize": 11})
-    if current_language() != "en":
-        _show_tables_translated()
-
-
-def _show_tables_translated() -> None:
-    """Tables keep English column names (code reads them by name); the notebook shows them translated
-    (tables.localise), as HTML and as plain text."""
-    from IPython import get_ipython
-
-    from .tables import localise
-
-    shell = get_ipython()
-    if shell is None:
-        return
-    formatters = shell.display_formatter.formatters
-    formatters["text/html"].for_type(pd.DataFrame, lambda frame: localise(frame)._repr_html_())
-    formatters["text/plain"].for_type(pd.DataFrame, lambda frame, printer, cycle: printer.text(
-        repr(localise(frame))))
 
 
 @dataclass
@@ -104,42 +46,58 @@ class Workshop:
     """Everything one notebook run shares: settings, device, profile, data and splits, where runs are recorded, and
     the runs (identical runs are trained once)."""
 
-    settings: RunSettings
+    settings: RunSettings  # resolved once, at start_session
     profile: Profile
-    runtime: Runtime
-    recorder: Recorder
-    replay: RecordedRuns | None
-    resume: RecordedRuns | None  # an interrupted run's records, continued (see start_session)
+    layout: RunLayout
+    context: RunContext  # device, recorder, the records found at the start, this session's runs
     data: FashionMNIST
     splits: Splits  # the headline models' train / validation / test sets
     experiment_splits: Splits  # the controlled experiments' (a class-balanced subset of the training set)
     started: float = field(default_factory=time.perf_counter)
     run_date: str = ""
-    cache: dict[str, Outcome] = field(default_factory=dict)  # run key -> outcome
-    start_note: str = ""  # how this run started: fresh, resumed, or why it could not resume
+    start_note: str = ""  # how this run started: what the records held, or where they were put aside
     recipe: Recipe = field(default_factory=Recipe)  # each model's augmentation, once chosen on validation
+    committed: RunLayout = COMMITTED  # the committed full run, shown beside a smaller profile's
+
+    @property
+    def runtime(self) -> Runtime:
+        """The device and arithmetic every model of this session uses (throughout sections 3–8)."""
+        return self.context.runtime
+
+    @property
+    def recorder(self) -> Recorder:
+        """Where this session's runs are recorded (section 12)."""
+        return self.context.recorder
+
+    @property
+    def cache(self) -> dict[str, Outcome]:
+        """This session's runs by run key (identical runs are trained once)."""
+        return self.context.cache
+
+    @property
+    def live(self) -> bool:
+        """Whether live widgets can answer here (a live kernel, not a headless run). Used in section 4.10."""
+        return is_live_kernel(self.settings.headless)
 
     @property
     def figures(self) -> Path:
-        """Where figures are saved (every section's `show_figure`): results/figures/, and for another edition than
-        the English one results/figures/<language>/ (its labels are in that language)."""
-        folder = self.profile.output_dir / "results" / "figures"
-        return folder if self.settings.language == "en" else folder / self.settings.language
+        """Where figures are saved (every section's `show_figure`), in this edition's language."""
+        return self.layout.figures(self.settings.language)
 
     @property
     def artifacts(self) -> Path:
         """Where the model files go (sections 9 and 10)."""
-        return self.profile.output_dir / "fashion_mnist_cnn_model_pytorch"
+        return self.layout.artifacts
 
     @property
     def results(self) -> Path:
         """Where this profile's records and probe tables go (sections 7 and 12)."""
-        return self.profile.output_dir / "results"
+        return self.layout.results
 
     def setup_table(self, packages: list[PackageStatus] | None = None) -> pd.DataFrame:
         """Section 0: the versions (beside the locked ones, given the environment check's `packages`), device,
         budget and resolved settings of this run (what a reader needs to trust a number)."""
-        env = capture_environment(self.runtime)
+        env = capture_environment(self.runtime, self.context.commit)
         locked = {p.name: p.locked for p in packages or []}
 
         def version(name: str, installed: str) -> str:
@@ -158,9 +116,6 @@ class Workshop:
         }
         if packages:
             rows[N_("packages")] = describe_packages(packages)
-        if self.replay is not None:
-            rows[N_("replay")] = _("{count} recorded runs reused; models retrained only where used").format(
-                count=len(self.replay))
         if self.start_note:
             rows[N_("records")] = self.start_note
         rows |= {_("setting {variable}").format(variable=name): value for name, value in self.settings.table().items()}
@@ -179,15 +134,14 @@ class Workshop:
                 self.choose_augmentation(model_kind(config))
         seeds = partial(self.profile.seeds_for, primary=primary)
         return run_variants(experiment, variants, splits, epochs or self.profile.experiment_epochs, seeds,
-                            self.runtime, self.recorder, self.recipe, cache=self.cache, replay=self.replay,
-                            resume=self.resume, dense_epoch_factor=dense_epoch_factor)
+                            self.recipe, self.context, dense_epoch_factor=dense_epoch_factor)
 
     def choose_augmentation(self, kind: str) -> pd.DataFrame:
         """Run one model's augmentation experiment (none, flips, shifts on the experiments' images, section 3.3 for
         the dense model, 5.2 for the CNN) and keep the augmentation with the best mean validation accuracy as that
         model's recipe; the table it was chosen from. Nothing is trained again once chosen in this session."""
         family = families(self.profile)["augmentation"]
-        experiment = f"augmentation, {kind}"
+        experiment = AUGMENTATION_EXPERIMENTS[kind]
         runs = self.train(experiment, family.experiments[experiment], *self.data_and_epochs(family, experiment))
         augment, table = choose_augmentation(runs)
         self.recipe = self.recipe.choose(kind, augment)
@@ -204,10 +158,15 @@ class Workshop:
         runs = {experiment: self.train(experiment, variants, *self.data_and_epochs(family, experiment),
                                        primary=family.tests == "primary")
                 for experiment, variants in family.experiments.items()}
+        outcomes = [o for variants in runs.values() for per_seed in variants.values() for o in per_seed]
+        trained = sum(o.source == "trained" for o in outcomes)
         if len(self.cache) == known:
-            count = sum(len(outcomes) for variants in runs.values() for outcomes in variants.values())
             show_markdown(_("Reused: all {count} runs of the {family} family were already trained in this session; "
-                            "nothing was trained again.").format(count=count, family=_(name)))
+                            "nothing was trained again.").format(count=len(outcomes), family=_(name)))
+        elif trained and trained < len(outcomes):
+            show_markdown(_("New runs trained for the {family} family: {trained}; taken from the records of earlier "
+                            "runs: {recorded}.").format(trained=trained, family=_(name),
+                                                        recorded=len(outcomes) - trained))
         return runs
 
     def data_and_epochs(self, family: Family, experiment: str) -> tuple[Splits, int]:
@@ -256,7 +215,7 @@ class Workshop:
             return None
         tables = []
         for name in family:
-            runs, size = recorded_tests(committed_runs(), name)
+            runs, size = recorded_tests(committed_runs(self.committed.results), name)
             if runs:
                 table = effects_table(runs, self.data.test_labels, size)
                 table = table[table.experiment.isin(families()[name].experiments)]
@@ -269,14 +228,15 @@ class Workshop:
 
         Used in section 0.
         """
-        return len(committed_runs()) > 0 and bool(committed_runs().predictions)
+        committed = committed_runs(self.committed.results)
+        return len(committed) > 0 and bool(committed.predictions)
 
     def full_run_table(self, name: str) -> pd.DataFrame | None:
         """A committed result table of the full run (e.g. translation.csv), when this is a smaller profile.
 
         Used in sections 7.1, 7.4.
         """
-        path = COMMITTED / name
+        path = self.committed.results / name
         if self.profile.name == "full" or not path.exists():
             return None
         return pd.read_csv(path)
@@ -312,64 +272,67 @@ class Workshop:
         write_atomic(self.results / name, table.to_csv(index=False).encode())
 
     def record_run_facts(self) -> dict:
-        """Section 11: record how the run went (profile, device, minutes, runs, replay) in results/notebook_run.json."""
+        """Section 12: record how the run went (profile, device, minutes, runs, replay) in results/notebook_run.json."""
         outcomes = {id(o): o for o in self.cache.values()}
         replayed = [o for o in outcomes.values() if o.source == "replayed"]
         resumed = [o for o in outcomes.values() if o.source == "resumed"]
         checked = [o for o in outcomes.values() if o.replay_check is not None]
-        env = capture_environment(self.runtime)
+        env = capture_environment(self.runtime, self.context.commit)
+        records = load_runs(self.recorder.runs_path)
         facts = {"profile": self.profile.name, "device": env.device, "device_name": env.device_name,
                  "precision": env.precision, "date": self.run_date,
                  "minutes": round((time.perf_counter() - self.started) / 60, 1), "torch": env.torch,
-                 "python": env.python, "training_runs": len(load_runs(self.recorder.runs_path)),
+                 "python": env.python, "training_runs": len(records),
+                 "trained_runs": sum(o.source == "trained" for o in outcomes.values()),
                  "replayed_runs": len(replayed), "resumed_runs": len(resumed), "retrained_for_models": len(checked),
                  "recorded_device_name": _recorded_device(replayed),
+                 "records_provenance": provenance(records),
                  "replay_checks": [{"variant": o.record["variant"], "seed": int(o.record["seed"]),
                                     "recorded": o.replay_check.recorded, "retrained": o.replay_check.retrained}
                                    for o in checked]}
-        name = "notebook_run.json" if self.settings.language == "en" else f"notebook_run.{self.settings.language}.json"
-        write_atomic(self.results / name, json.dumps(facts, indent=2).encode())
+        write_atomic(self.layout.run_facts(self.settings.language), json.dumps(facts, indent=2).encode())
         self.recorder.write_state(**{**self.recorder.read_state(), "status": "finished"})
         self.recorder.unlock()
         return facts
 
 
-_COMMITTED_CACHE: dict[str, RecordedRuns] = {}
+def start_session(profile_name: str | None = None, replay: bool | None = None, resume: bool | None = None,
+                  language: str | None = None, edition: str = "en") -> Workshop:
+    """Section 1: resolve the settings (once: later changes to the environment have no effect on this session),
+    choose device and profile, load and split the data, and start recording.
 
-
-def committed_runs() -> RecordedRuns:
-    """The committed full run's records (results/ of the checkout), read once."""
-    if "runs" not in _COMMITTED_CACHE:
-        _COMMITTED_CACHE["runs"] = RecordedRuns(COMMITTED)
-    return _COMMITTED_CACHE["runs"]
-
-
-def start_session(profile_name: str | None = None, replay: bool | None = None,
-                  resume: bool | None = None, language: str | None = None) -> Workshop:
-    """Section 1: resolve the settings, choose device and profile, load and split the data, and start recording.
-
-    The folder is locked for this process (a second run of the same profile refuses to start). Records left by an
-    interrupted run of the same profile, code and device are continued (`resume`, default on): only what is missing
-    is trained. Otherwise the records start afresh; a replay first reads the complete earlier run's records.
-    `language` ('en', 'es'; None: $WORKSHOP_LANGUAGE) is the language of every text generated from here on.
+    The folder is locked for this process (a second run of the same profile refuses to start). The runs already
+    recorded in the folder are taken as they are, and only what is missing is trained (MixedArithmetic refuses a
+    comparison that would mix devices or precisions). `resume=False` puts the records aside first (never deletes
+    them); `replay=True` takes every run from them and trains nothing new. The arguments are the notebook's
+    parameters; None takes the setting. `language` ('en', 'es'; None: WORKSHOP_LANGUAGE, else `edition`, the
+    notebook's own language) is the language of every text generated from here on.
     """
     settings = run_settings()
-    language = settings.language if language is None else language
-    set_language(language)
-    replay = settings.replay if replay is None else replay
-    resume = settings.resume if resume is None else resume
-    runtime = choose_runtime()
-    profile = choose_profile(profile_name, runtime.device)
-    recorder = Recorder(profile.output_dir, profile.name)
+    resolved = settings.model_copy(update={
+        "replay": settings.replay if replay is None else replay,
+        "resume": settings.resume if resume is None else resume,
+        "language": language or settings.language or edition})
+    set_language(resolved.language)
+    runtime = choose_runtime(precision=resolved.precision)
+    profile = choose_profile(profile_name or resolved.profile, runtime.device)
+    resolved = resolved.model_copy(update={"profile": profile.name})
+    layout = RunLayout.for_profile(profile.name, resolved.output_dir)
+    recorder = Recorder(layout.root, profile.name)
     recorder.lock()
-    recorded = RecordedRuns(recorder.results_dir) if replay else None
-    continued, note = (None, "") if replay else _interrupted_run(recorder, runtime, resume)
-    if continued is None:
-        recorder.discard_records()  # each run records its own, complete set
-    state = {"status": "running", "profile": profile.name, "code_version": training_code_version(),
-             **{k: v for k, v in capture_environment(runtime).record_fields().items() if k != "git_commit"}}
-    recorder.write_state(**state)
-    data = load_fashion_mnist()
+    note = ""
+    if not resolved.resume:
+        folder = recorder.set_aside()
+        if folder is not None:
+            note = _("fresh start (WORKSHOP_RESUME=0): the earlier records were moved to {folder}").format(
+                folder=folder.as_posix())
+    records = RecordedRuns(recorder.results_dir)
+    note = note or _records_note(records, resolved.replay)
+    recorder.write_state(status="running", profile=profile.name,
+                         **{k: v for k, v in capture_environment(runtime).record_fields().items() if k != "git_commit"})
+    context = RunContext(runtime, recorder, records, progress=resolved.progress, replay=resolved.replay,
+                         commit=git_commit(outside=resolved.git_commit))
+    data = load_fashion_mnist(resolved.data_dir)
     splits = split_validation(data)
     if profile.subset:
         splits = shrink(splits, *profile.subset)
@@ -378,9 +341,23 @@ def start_session(profile_name: str | None = None, replay: bool | None = None,
         experiment_splits = shrink(splits, profile.experiment_train_size, len(splits.val_labels),
                                    len(splits.test_labels))
     run_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    resolved = replace(settings, profile=profile.name, replay=replay, resume=resume, language=language)
-    return Workshop(resolved, profile, runtime, recorder, recorded, continued, data, splits, experiment_splits,
-                    run_date=run_date, start_note=note)
+    return Workshop(resolved, profile, layout, context, data, splits, experiment_splits, run_date=run_date,
+                    start_note=note)
+
+
+def _records_note(records: RecordedRuns, replay: bool) -> str:
+    """What the folder's records hold for this run: how many runs it will take instead of training them, and how many
+    were recorded by another recipe version (trained again)."""
+    parts = []
+    if replay:
+        parts.append(_("{count} recorded runs reused; models retrained only where used").format(count=len(records)))
+    elif len(records):
+        parts.append(_("{count} runs found in the records are taken as they are; only what is missing is "
+                       "trained").format(count=len(records)))
+    for version, count in sorted(records.other_versions.items()):
+        parts.append(_("{count} runs recorded by recipe version {old} are trained again (this code computes version "
+                       "{new})").format(count=count, old=version, new=RECIPE_VERSION))
+    return "; ".join(parts)
 
 
 def _recorded_device(outcomes: list[Outcome]) -> str | None:
@@ -389,25 +366,3 @@ def _recorded_device(outcomes: list[Outcome]) -> str | None:
     names = pd.Series([f"{o.record['device_name']}, {o.record.get('precision')}" for o in outcomes
                        if o.record.get("device_name")])
     return str(names.mode().iloc[0]) if len(names) else None
-
-
-def _interrupted_run(recorder: Recorder, runtime: Runtime, resume: bool) -> tuple[RecordedRuns | None, str]:
-    """The records of an interrupted run of this profile to continue, or None, and one line saying which and why."""
-    state = recorder.read_state()
-    if state.get("status") != "running" or not recorder.runs_path.exists():
-        return None, ""
-    found = RecordedRuns(recorder.results_dir)
-    if not resume:
-        return None, _("fresh start (WORKSHOP_RESUME=0): the {count} runs of an interrupted run were discarded").format(
-            count=len(found))
-    now = {"profile": recorder.profile, "code_version": training_code_version(),
-           **capture_environment(runtime).record_fields()}
-    changed = [name for name in ("profile", "code_version", "device", "device_name", "precision", "torch_version")
-               if state.get(name) != now[name]]
-    if changed:
-        return None, _("not resumed: the interrupted run's {fields} differ from this run's ({changes}); its {count} "
-                       "runs were discarded and everything is trained again").format(
-            fields=", ".join(changed), changes=", ".join(f"{state.get(n)} → {now[n]}" for n in changed),
-            count=len(found))
-    return found, _("resumed: {count} runs taken from the interrupted run of this profile (same code and device); "
-                    "only what is missing is trained").format(count=len(found))

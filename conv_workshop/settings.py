@@ -1,79 +1,66 @@
 """Every setting read from the environment, in one module: how a notebook run is configured and the service's limits.
 
-Nothing else in the package reads `os.environ`. Each field names its variable; `run_settings()` and
-`service_settings()` resolve them once, and the notebook's setup table prints what they resolved to. The module
-imports no torch, so that the prediction service can use it.
+Nothing else in the package reads `os.environ`. Each variable is declared once, as a typed field (pydantic-settings
+derives its name, WORKSHOP_<FIELD>, and parses and checks its value); `run_settings()` and `service_settings()` resolve
+them once, when a session, the CLI or the service starts, and what they return is passed down. The notebook's setup
+table prints what they resolved to. The module imports no torch, so that the prediction service can use it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .constants import ARTIFACT_DIR
 
-
-def _flag(value: str | None, default: bool) -> bool:
-    """'1' / '0' (also true/false, yes/no); unset keeps the default; anything else is refused with what to send."""
-    if value is None or value == "":
-        return default
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{value!r} is not a flag: send 1 or 0")
+PRECISIONS = ("bf16", "fp16", "fp32")
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
+class RunSettings(BaseSettings):
+    """How a run of the notebook (or of the CLI) is configured; each field is read from WORKSHOP_<FIELD> (the data
+    folder from FASHION_MNIST_DIR). Unset or empty keeps the default; a flag takes 1 / 0 (true / false, yes / no)."""
 
+    model_config = SettingsConfigDict(env_prefix="WORKSHOP_", env_ignore_empty=True, frozen=True, extra="ignore")
 
-@dataclass(frozen=True)
-class RunSettings:
-    """How a run of the notebook (or of the CLI) is configured; every field is read from the variable it names."""
-
-    profile: str | None = None  # WORKSHOP_PROFILE: smoke | quick | full; None: full on CUDA, quick elsewhere
-    replay: bool = False  # WORKSHOP_REPLAY=1: re-render from the recorded runs instead of training them again
-    resume: bool = True  # WORKSHOP_RESUME=0: start afresh instead of continuing an interrupted run of the profile
-    output_dir: Path | None = None  # WORKSHOP_OUTPUT_DIR: where records go (None: . for full, runs/<profile>/ else)
-    data_dir: Path | None = None  # FASHION_MNIST_DIR: a folder holding the four IDX .gz files
-    headless: bool = False  # WORKSHOP_HEADLESS=1: no live widgets (executed runs, CI); static figures instead
-    progress: bool = True  # WORKSHOP_PROGRESS=0: no progress bars
-    git_commit: str | None = None  # WORKSHOP_GIT_COMMIT: the commit to record outside a git checkout
-    language: str = "en"  # WORKSHOP_LANGUAGE: en | es, the language of generated text (the notebook's LANGUAGE)
+    profile: Literal["smoke", "quick", "full"] | None = None  # None: full on CUDA, quick elsewhere
+    replay: bool = False  # re-render from the recorded runs: every run must be in the records
+    resume: bool = True  # 0: put this profile's records aside and train everything afresh
+    output_dir: Path | None = None  # where records go (None: . for full, runs/<profile>/ otherwise)
+    data_dir: Path | None = Field(None, validation_alias=AliasChoices("FASHION_MNIST_DIR"))  # the four IDX .gz files
+    headless: bool = False  # 1: no live widgets (executed runs, CI); static figures instead
+    progress: bool = True  # 0: no progress bars
+    git_commit: str | None = None  # the commit to record outside a git checkout
+    language: Literal["en", "es"] | None = None  # the generated text's language (None: the notebook's edition)
+    precision: Literal["bf16", "fp16", "fp32"] | None = None  # None: bf16 where the device computes it natively
 
     def table(self) -> dict[str, str]:
         """The resolved settings as {environment variable: value}, for the setup table."""
-        return {VARIABLES[f.name]: "—" if getattr(self, f.name) is None else str(getattr(self, f.name))
-                for f in fields(self)}
+        return {variable(name): "—" if value is None else str(value) for name, value in self}
 
 
-VARIABLES = {"profile": "WORKSHOP_PROFILE", "replay": "WORKSHOP_REPLAY", "resume": "WORKSHOP_RESUME",
-             "output_dir": "WORKSHOP_OUTPUT_DIR",
-             "data_dir": "FASHION_MNIST_DIR", "headless": "WORKSHOP_HEADLESS", "progress": "WORKSHOP_PROGRESS",
-             "git_commit": "WORKSHOP_GIT_COMMIT", "language": "WORKSHOP_LANGUAGE"}
+def variable(name: str) -> str:
+    """The environment variable of a RunSettings field."""
+    alias = RunSettings.model_fields[name].validation_alias
+    return alias.choices[0] if isinstance(alias, AliasChoices) else f"WORKSHOP_{name.upper()}"
 
 
-def run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
-    """The run settings from the environment (or from `environ`, for tests)."""
-    env = os.environ if environ is None else environ
+class SettingsError(ValueError):
+    """An environment variable of the workshop has a value it does not accept: the message names both."""
+
+
+def run_settings() -> RunSettings:
+    """The run settings, resolved from the environment now (call it once, at start-up, and pass the result down);
+    a malformed variable is a ValueError naming it and what it accepts."""
     try:
-        return RunSettings(
-            profile=env.get("WORKSHOP_PROFILE") or None,
-            replay=_flag(env.get("WORKSHOP_REPLAY"), False),
-            resume=_flag(env.get("WORKSHOP_RESUME"), True),
-            output_dir=_path(env.get("WORKSHOP_OUTPUT_DIR")),
-            data_dir=_path(env.get("FASHION_MNIST_DIR")),
-            headless=_flag(env.get("WORKSHOP_HEADLESS"), False),
-            progress=_flag(env.get("WORKSHOP_PROGRESS"), True),
-            git_commit=env.get("WORKSHOP_GIT_COMMIT") or None,
-            language=env.get("WORKSHOP_LANGUAGE") or "en",
-        )
-    except ValueError as error:
-        raise ValueError(f"an environment variable of the workshop is malformed: {error}") from None
+        return RunSettings()
+    except ValidationError as error:
+        problems = "; ".join(f"{variable(str(e['loc'][0]))}={e['input']!r}: {e['msg']}" for e in error.errors())
+        raise SettingsError(f"an environment variable of the workshop is malformed: {problems}") from None
 
 
 @dataclass(frozen=True)
@@ -123,9 +110,16 @@ class ServiceSettings:
     log_burst: int = 10  # the same log message at most this often per 10 s; the rest are counted, not written
 
 
-def service_settings(environ: Mapping[str, str] | None = None) -> ServiceSettings:
-    """The service settings from the environment (or from `environ`, for tests): WORKSHOP_ONNX_MODEL names the model;
-    the limits are the defaults above (a deployment that needs others passes its own ServiceSettings)."""
-    env = os.environ if environ is None else environ
-    model = env.get("WORKSHOP_ONNX_MODEL")
-    return ServiceSettings(model_path=Path(model)) if model else ServiceSettings()
+class _ServiceEnvironment(BaseSettings):
+    """What the service reads from the environment: the model file (WORKSHOP_ONNX_MODEL)."""
+
+    model_config = SettingsConfigDict(env_prefix="WORKSHOP_", env_ignore_empty=True, extra="ignore")
+
+    onnx_model: Path | None = None
+
+
+def service_settings() -> ServiceSettings:
+    """The service settings, resolved from the environment now: WORKSHOP_ONNX_MODEL names the model; the limits are
+    the defaults above (a deployment that needs others passes its own ServiceSettings)."""
+    model = _ServiceEnvironment().onnx_model
+    return ServiceSettings(model_path=model) if model else ServiceSettings()

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from .i18n import in_language, verdict_words
+
 ALPHA = 0.05  # the level of every verdict (after correction within its family)
 EQUIVALENCE_MARGIN = 0.5  # points: "equivalent" means the difference is shown to lie within ± this (TOST)
 
@@ -180,15 +182,55 @@ VERDICTS = {
 }
 
 
+# What a test can decide. Effects tables mark their reference rows "reference"; the data-size interaction says whether
+# the lead is larger or smaller with fewer images; the shift probe may find no seeds or one.
+VERDICT_KINDS = ("better", "worse", "equivalent", "not resolved", "reference", "larger with fewer images",
+                 "smaller with fewer images", "not invariant", "not measured", "one seed: no test")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a test decided, as data: its kind and what its words need (the seeds, the margin, the shift's drop). It is
+    turned into words only where it is shown: `words()` in the current language, `str()` in English (files, README).
+    Code reads `kind` and the fields, never the words."""
+
+    kind: str  # one of VERDICT_KINDS
+    seeds: int | None = None  # "not resolved with N seeds", "not invariant ... N seeds"
+    margin: float | None = None  # "equivalent within ±margin"
+    drop: float | None = None  # "not invariant": the mean drop (points) and its 95 % interval
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in VERDICT_KINDS:
+            raise ValueError(f"{self.kind!r} is not a verdict: one of {', '.join(VERDICT_KINDS)}")
+
+    @property
+    def decided(self) -> bool:
+        """Better or worse: a difference the test established."""
+        return self.kind in ("better", "worse")
+
+    def words(self) -> str:
+        """The verdict in the current language (i18n.verdict_words)."""
+        return verdict_words(self)
+
+    def __str__(self) -> str:
+        with in_language("en"):
+            return verdict_words(self)
+
+
+REFERENCE = Verdict("reference")
+
+
 def verdict(difference: float, adjusted_p: float, seeds: int, adjusted_equivalence: float = float("nan"),
-            alpha: float = ALPHA, margin: float = EQUIVALENCE_MARGIN) -> str:
-    """'better' / 'worse' when the difference is significant after correction; 'equivalent within ±margin' when the
-    equivalence test is; otherwise what the budget could not resolve (VERDICTS explains each)."""
+            alpha: float = ALPHA, margin: float = EQUIVALENCE_MARGIN) -> Verdict:
+    """Better / worse when the difference is significant after correction; equivalent within ±margin when the
+    equivalence test is; otherwise not resolved with this many seeds (VERDICTS explains each)."""
     if not math.isnan(adjusted_p) and adjusted_p < alpha:
-        return "better" if difference > 0 else "worse"
+        return Verdict("better" if difference > 0 else "worse")
     if not math.isnan(adjusted_equivalence) and adjusted_equivalence < alpha:
-        return f"equivalent within ±{margin:g}"
-    return f"not resolved with {seeds} seed{'s' if seeds != 1 else ''}"
+        return Verdict("equivalent", margin=margin)
+    return Verdict("not resolved", seeds=seeds)
 
 
 def compare_family(comparisons: dict, alpha: float = ALPHA, family_size: int | None = None,
@@ -225,7 +267,7 @@ def mcnemar_by_class(correct_a, correct_b, labels, class_names: Sequence[str]) -
                      "p_value": p_value})
     table = pd.DataFrame(rows)
     table["p_holm"] = holm(table.p_value.tolist())
-    table["verdict"] = ["better" if p < ALPHA and a > b else "worse" if p < ALPHA else "not resolved"
+    table["verdict"] = [Verdict("better" if a > b else "worse") if p < ALPHA else Verdict("not resolved")
                         for p, a, b in zip(table.p_holm, table.only_a, table.only_b)]
     return table
 
@@ -428,7 +470,8 @@ def effects_table(groups: dict[str, dict[str, list]], test_labels, family_size: 
     family["experiment"] = [name[0] for name in family.comparison]
     family["variant"] = [name[1] for name in family.comparison]
     table = table.merge(family.drop(columns="comparison"), on=["experiment", "variant"], how="left")
-    table.loc[table.variant == table.reference, "verdict"] = "reference"
+    table["verdict"] = [REFERENCE if variant == reference else found
+                        for variant, reference, found in zip(table.variant, table.reference, table.verdict)]
     columns = ["experiment", "variant", "reference"]
     return table[columns + [c for c in table.columns if c not in columns]]
 
@@ -444,7 +487,8 @@ def lead_change(groups: dict[str, dict[str, list]], test_labels, small: str, lar
     result = contrast(arms, [1.0, -1.0, -1.0, 1.0])
     p_adjusted, equivalent = holm([result.p_value])[0], holm([result.p_equivalent])[0]
     word = verdict(result.difference, p_adjusted, min(a.seeds for a in arms), equivalent)
-    word = {"better": "larger with fewer images", "worse": "smaller with fewer images"}.get(word, word)
+    if word.decided:
+        word = Verdict("larger with fewer images" if word.kind == "better" else "smaller with fewer images")
     return pd.DataFrame([{"small": small, "large": large, **result.to_dict(), "p_holm": p_adjusted,
                           "p_equivalent_holm": equivalent, "verdict": word}])
 
@@ -457,9 +501,16 @@ def distinct_configurations(table: pd.DataFrame) -> pd.DataFrame:
     Used in section 6.10.
     """
     unique = table.copy()
-    unique.loc[unique.verdict == "reference", "variant"] = "default CNN"
-    unique.loc[unique.verdict == "reference", "experiment"] = "all"
+    unique.loc[unique.verdict == REFERENCE, "variant"] = "default CNN"
+    unique.loc[unique.verdict == REFERENCE, "experiment"] = "all"
     return unique.drop_duplicates(["parameters", "macs", "test_accuracy_mean"]).reset_index(drop=True)
+
+
+def configuration_numbers(points: pd.DataFrame) -> pd.Series:
+    """1, 2, … for the rows of `points`, most accurate first (ties keep their order): the numbers of the figure's key
+    (plots.accuracy_versus_cost) and of tables.pareto. Used in section 6.10."""
+    order = points.sort_values("test_accuracy_mean", ascending=False, kind="stable").index
+    return pd.Series(range(1, len(order) + 1), index=order).reindex(points.index)
 
 
 def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
@@ -484,15 +535,14 @@ class ShiftTest:
     high: float
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if self.seeds == 0:
-            return "not measured"
+            return Verdict("not measured")
         if self.seeds < 2:
-            return "one seed: no test"
+            return Verdict("one seed: no test")
         if self.low > 0:  # invariance is refuted only when the interval excludes 0
-            return (f"not invariant: accuracy falls by {self.drop:.1f} points (95 % interval {self.low:.1f} to "
-                    f"{self.high:.1f}, {self.seeds} seeds)")
-        return f"not resolved with {self.seeds} seeds"
+            return Verdict("not invariant", seeds=self.seeds, drop=self.drop, low=self.low, high=self.high)
+        return Verdict("not resolved", seeds=self.seeds)
 
 
 def shift_test(per_seed_drops: Sequence[float]) -> ShiftTest:

@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from .i18n import N_, _, current_language, label, ngettext, phrase
+from .stats import REFERENCE
 
 # Column names that are also the keys code reads them by: the catalog translates them where a table is shown.
 HEADERS = (N_("experiment"), N_("variant"), N_("seeds"), N_("epochs"), N_("parameters"), N_("MACs (M)"),
@@ -76,9 +77,9 @@ def summary(table: pd.DataFrame, columns: tuple[str, ...] = ("variant", "seeds",
         "MACs (M)": lambda t: t.macs.map(millions),
         "accuracy": lambda t: [accuracy_text(m, s, n) for m, s, n in zip(t.test_accuracy_mean, t.test_accuracy_std,
                                                                       t.seeds)],
-        "difference": lambda t: [difference_text(d, lo, hi) if v != "reference" else "reference"  # i18n: key
+        "difference": lambda t: [difference_text(d, lo, hi) if v != REFERENCE else "reference"  # i18n: key
                                  for d, lo, hi, v in zip(t.difference, t.low, t.high, t.verdict)],
-        "p (Holm)": lambda t: [("—" if v == "reference" or math.isnan(p) else p_text(p))
+        "p (Holm)": lambda t: [("—" if v == REFERENCE or math.isnan(p) else p_text(p))
                                for p, v in zip(t.p_holm, t.verdict)],
         "verdict": lambda t: t.verdict,
         N_("train s/run"): lambda t: t.train_seconds_mean.map(lambda v: f"{v:.0f}"),
@@ -370,10 +371,9 @@ def parity(result: dict) -> pd.DataFrame:
 
 
 def pareto(points: pd.DataFrame) -> pd.DataFrame:
-    """Every configuration, most accurate first, numbered as in the figure's key (plots.configuration_numbers), with
+    """Every configuration, most accurate first, numbered as in the figure's key (stats.configuration_numbers), with
     whether it is on the accuracy–parameters and on the accuracy–MACs Pareto front. Used in section 6.10."""
-    from .plots import configuration_numbers
-    from .stats import pareto_front
+    from .stats import configuration_numbers, pareto_front
 
     numbers = configuration_numbers(points).sort_values()
     by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")
@@ -472,7 +472,7 @@ def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.Da
 def localise(frame: pd.DataFrame) -> pd.DataFrame:
     """A table in the current language, for display: its column and index names and the words of its cells (run
     names, verdicts, class names) through the catalog. The data and their English keys are unchanged, so code keeps
-    reading columns by name; the notebook's display (session.use_notebook_display) and the README call this."""
+    reading columns by name; the notebook's display (display.use_notebook_display) and the README call this."""
     if current_language() == "en":
         return frame
     shown = frame.copy()

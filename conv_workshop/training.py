@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Splits, to_float_pixels
-from .settings import run_settings
 
 
 @dataclass(frozen=True)
@@ -314,8 +313,9 @@ def fit(model: nn.Module, splits: Splits, config: TrainConfig, runtime: Runtime,
 
 
 def _progress(total: int, description: str, enabled: bool):
-    # WORKSHOP_PROGRESS=0 (set by tools/run_notebook.py) keeps executed notebooks free of stale progress bars.
-    disabled = not enabled or not run_settings().progress
+    # The session passes WORKSHOP_PROGRESS=0 (set by tools/run_notebook.py) down as enabled=False: executed notebooks
+    # stay free of stale progress bars.
+    disabled = not enabled
     from tqdm.auto import tqdm  # a widget in Jupyter, a text bar in a terminal
 
     return tqdm(total=total, desc=description, leave=False, mininterval=0.5, disable=disabled)

@@ -37,9 +37,12 @@ def test_reads_what_was_written(tmp_path, tiny_counts, compress):
 
 
 def test_environment_variable_is_searched(tmp_path, tiny_counts, monkeypatch):
+    """FASHION_MNIST_DIR is resolved with the other settings and passed to the loader (which reads no environment)."""
+    from conv_workshop.settings import run_settings
+
     write_dataset(tmp_path, tiny_counts, compress=True)
     monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))
-    assert load_fashion_mnist(download=False).source == str(tmp_path)
+    assert load_fashion_mnist(run_settings().data_dir, download=False).source == str(tmp_path)
 
 
 def test_local_copy_means_no_download(tmp_path, tiny_counts, monkeypatch):

@@ -35,7 +35,7 @@ def test_code_cells_are_the_english_ones(language):
     for index, (a, b) in enumerate(zip(english.cells, translated.cells)):
         if a.cell_type != "code":
             continue
-        expected = code_without_comments(translate_notebook.LANGUAGE_LINE.sub(f'LANGUAGE = "{language}"', a.source))
+        expected = code_without_comments(translate_notebook.EDITION_ARGUMENT.sub(f'edition="{language}"', a.source))
         assert code_without_comments(b.source) == expected, f"code cell {index} differs from the English one"
         assert a.metadata == b.metadata
 
@@ -62,6 +62,8 @@ def test_hidden_solutions_are_the_english_code(language):
 
 
 def test_the_spanish_edition_selects_spanish():
-    parameters = next(c for c in jupytext.read(translate_notebook.translated_source("es")).cells
-                      if c.cell_type == "code")
-    assert 'LANGUAGE = "es"' in parameters.source and "parameters" in parameters.metadata.get("tags", [])
+    """Its session starts with edition="es", the language its text is generated in unless LANGUAGE or
+    WORKSHOP_LANGUAGE says otherwise."""
+    cells = [c for c in jupytext.read(translate_notebook.translated_source("es")).cells if c.cell_type == "code"]
+    assert "parameters" in cells[0].metadata.get("tags", []) and "LANGUAGE = None" in cells[0].source
+    assert sum('edition="es")' in c.source for c in cells) == 1

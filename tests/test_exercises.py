@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conv_workshop import by_hand, exercises, experiments
+from conv_workshop import by_hand, catalogue, exercises
 from conv_workshop.data import to_float_pixels
 from conv_workshop.export import save_checkpoint
 from conv_workshop.i18n import translate
@@ -53,7 +53,7 @@ def namespace(tmp_path_factory):
     images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
     images[:, :, :5] = 0
     return {"torch": torch, "np": np, "nn": nn, "F": F, "by_hand": by_hand, "itertools": itertools,
-            "exercises": exercises, "experiments": experiments, "to_float_pixels": to_float_pixels,
+            "exercises": exercises, "catalogue": catalogue, "to_float_pixels": to_float_pixels,
             "ConvConfig": ConvConfig, "ConvNet": ConvNet, "PixelPermutation": PixelPermutation,
             "data": SimpleNamespace(train_images=images), "scramble": PixelPermutation(0).order,
             "lab": SimpleNamespace(artifacts=folder), "translate": translate}

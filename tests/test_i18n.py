@@ -14,6 +14,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from conv_workshop import i18n
+from conv_workshop.stats import Verdict
 
 from .conftest import ROOT
 
@@ -122,14 +123,15 @@ def test_compiled_catalogs_are_those_of_the_po_files(language):
 
 def test_spanish_comes_out_and_english_is_restored():
     with i18n.in_language("es"):
-        assert i18n.phrase("not resolved with 7 seeds") == "sin resolver con 7 semillas"
-        assert i18n.phrase("not resolved with 1 seed") == "sin resolver con 1 semilla"
-        assert i18n.phrase("equivalent within ±0.5") == "equivalente dentro de ±0.5"
+        assert i18n.phrase(Verdict("not resolved", seeds=7)) == "sin resolver con 7 semillas"
+        assert i18n.phrase(Verdict("not resolved", seeds=1)) == "sin resolver con 1 semilla"
+        assert i18n.phrase(Verdict("equivalent", margin=0.5)) == "equivalente dentro de ±0.5"
+        assert str(Verdict("equivalent", margin=0.5)) == "equivalent within ±0.5"  # files keep English
         assert i18n.phrase("✓ chosen") == "✓ elegida"
         assert i18n.label("dense n=500") == "denso n=500"
         assert i18n.label("a name it does not know") == "a name it does not know"
         assert i18n.translate("") == "" and i18n.phrase("") == "", "gettext('') is the catalog's header, never a cell"
-    assert i18n.current_language() == "en" and i18n.phrase("worse") == "worse"
+    assert i18n.current_language() == "en" and i18n.phrase(Verdict("worse")) == "worse"
 
 
 def test_an_unknown_language_is_refused_with_what_to_send():

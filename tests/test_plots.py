@@ -18,8 +18,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from conv_workshop import analysis, by_hand, plots, stats  # noqa: E402
+from conv_workshop.catalogue import architecture_variants, kernel_size_variants  # noqa: E402
 from conv_workshop.data import CLASS_NAMES  # noqa: E402
-from conv_workshop.experiments import architecture_variants, kernel_size_variants  # noqa: E402
+from conv_workshop.stats import REFERENCE, Verdict  # noqa: E402
+
+UNRESOLVED = Verdict("not resolved", seeds=3)
 
 from .conftest import make_splits  # noqa: E402
 
@@ -99,7 +102,7 @@ def _effects(experiment: str, variants: list[str], seed: int = 0) -> pd.DataFram
                      "macs": int(rng.integers(4e6, 1e8)), "test_accuracy_mean": 0.9 + difference / 100,
                      "test_accuracy_std": 0.002, "difference": difference, "low": difference - 0.4,
                      "high": difference + 0.4, "p_value": 0.01, "p_holm": 0.04,
-                     "verdict": "reference" if i == 0 else ("worse" if i % 2 else "not resolved with 3 seeds")})
+                     "verdict": REFERENCE if i == 0 else (Verdict("worse") if i % 2 else UNRESOLVED)})
     return pd.DataFrame(rows)
 
 
@@ -198,7 +201,7 @@ def figures() -> dict[str, Figure]:
         "shift_similarity": plots.shift_similarity(analysis.shift_similarity(images[:50], (1, 2))),
         "data_efficiency": plots.data_efficiency(efficiency, efficiency.assign(
             test_accuracy_mean=efficiency.test_accuracy_mean - 0.01), lead=pd.DataFrame(
-            {"train_size": [500, 500, 55000, 55000], "verdict": ["reference", "better", "reference", "not resolved"],
+            {"train_size": [500, 500, 55000, 55000], "verdict": [REFERENCE, Verdict("better"), REFERENCE, UNRESOLVED],
              "difference": [0.0, 4.5, 0.0, 0.4], "low": [np.nan, 3.7, np.nan, -0.3],
              "high": [np.nan, 5.3, np.nan, 1.1]})),
         "receptive_fields": plots.receptive_fields(images[0], [("block 1, conv 1", 3), ("block 1, conv 2", 5),

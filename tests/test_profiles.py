@@ -6,25 +6,22 @@ from pathlib import Path
 
 import pytest
 
+from conv_workshop.layout import RunLayout
 from conv_workshop.profiles import PROFILES, choose_profile
 
 
-def test_default_profile_follows_the_device(monkeypatch):
-    monkeypatch.delenv("WORKSHOP_PROFILE", raising=False)
+def test_default_profile_follows_the_device():
     assert choose_profile(device="cuda").name == "full"
     assert choose_profile(device="cpu").name == "quick"
-    monkeypatch.setenv("WORKSHOP_PROFILE", "smoke")
-    assert choose_profile(device="cuda").name == "smoke"
+    assert choose_profile("smoke", device="cuda").name == "smoke"
     with pytest.raises(ValueError, match="choose one of smoke, quick, full"):
         choose_profile("huge")
 
 
-def test_only_the_full_profile_writes_the_committed_results(monkeypatch):
-    monkeypatch.delenv("WORKSHOP_OUTPUT_DIR", raising=False)
-    assert PROFILES["full"].output_dir == Path(".")
-    assert PROFILES["smoke"].output_dir == Path("runs/smoke")
-    monkeypatch.setenv("WORKSHOP_OUTPUT_DIR", "/tmp/elsewhere")
-    assert PROFILES["full"].output_dir == Path("/tmp/elsewhere")
+def test_only_the_full_profile_writes_the_committed_results():
+    assert RunLayout.for_profile("full").root == Path(".")
+    assert RunLayout.for_profile("smoke").root == Path("runs/smoke")
+    assert RunLayout.for_profile("full", Path("/tmp/elsewhere")).root == Path("/tmp/elsewhere")
 
 
 def test_full_profile_has_seven_seeds_per_cnn_arm_and_ten_where_runs_are_cheap():

@@ -10,6 +10,7 @@ import pytest
 from conv_workshop.i18n import in_language, phrase
 from conv_workshop.profiles import PROFILES
 from conv_workshop.report import generated_blocks, profiles_table, render, update_readmes
+from conv_workshop.stats import Verdict
 
 from .conftest import ROOT
 
@@ -54,12 +55,13 @@ def test_check_mode_finds_a_stale_readme(tmp_path, real_data):
     assert update_readmes(check=True, root=tmp_path) == []
 
 
-def test_verdicts_are_translated():
+def test_verdicts_are_translated_from_their_fields():
     with in_language("es"):
-        assert phrase("not resolved with 3 seeds") == "sin resolver con 3 semillas"
-        assert phrase("not resolved with 1 seed") == "sin resolver con 1 semilla"
-        assert phrase("worse") == "peor"
-        assert phrase("equivalent within ±0.5") == "equivalente dentro de ±0.5"
+        assert phrase(Verdict("not resolved", seeds=3)) == "sin resolver con 3 semillas"
+        assert phrase(Verdict("not resolved", seeds=1)) == "sin resolver con 1 semilla"
+        assert phrase(Verdict("worse")) == "peor"
+        assert phrase(Verdict("equivalent", margin=0.5)) == "equivalente dentro de ±0.5"
+        assert phrase("not resolved with 3 seeds") == "not resolved with 3 seeds"  # words are never parsed back
 
 
 def test_profiles_table_states_each_budget():
@@ -69,3 +71,16 @@ def test_profiles_table_states_each_budget():
         assert header in table
         for name, profile in PROFILES.items():
             assert f"`{name}`" in table and f"≤ {profile.cpu_budget_minutes} min" in table
+
+
+def test_the_reference_run_names_every_commit_device_and_precision_of_its_records():
+    from conv_workshop.report import ROOT, _reference_run
+    from conv_workshop.runs import load_runs
+
+    runs = load_runs(ROOT / "results" / "runs.csv")
+    one = _reference_run(runs, ROOT)
+    assert f"commit `{runs.git_commit.iloc[0]}`" in one and "recorded by" not in one
+    runs.loc[:9, ["git_commit", "precision"]] = ["abc1234", "fp32"]  # ten runs added later, elsewhere
+    several = _reference_run(runs, ROOT)
+    assert f"{len(runs) - 10} runs at commit `{runs.git_commit.iloc[-1]}` on cpu" in several
+    assert "10 runs at commit `abc1234` on cpu (AMD EPYC, fp32)" in several

@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 
 from conv_workshop import session
+from conv_workshop.layout import RunLayout
 from conv_workshop.profiles import PROFILES
+from conv_workshop.runner import RunContext
 from conv_workshop.runs import RUN_FIELDS, RecordedRuns, Recorder, RecordsError, RecordsLocked, append_rows, load_runs
 from conv_workshop.settings import RunSettings
 from conv_workshop.training import Runtime
@@ -65,7 +67,7 @@ def test_a_run_killed_mid_training_resumes_and_ends_with_the_uninterrupted_recor
     resumed = _start(killed)
     output = resumed.communicate(timeout=240)[0]
     assert resumed.returncode == 0, output
-    assert f"NOTE: resumed: {len(kept)} runs taken from the interrupted run" in output
+    assert f"NOTE: {len(kept)} runs found in the records are taken as they are" in output
     assert f"FACTS: 10 {len(kept)} 0" in output  # it trained only the missing runs, and loaded the others' weights
     assert uninterrupted.communicate(timeout=240)[0] and uninterrupted.returncode == 0
     expected = load_runs(whole / "results" / "runs.csv").drop(columns=CLOCK)
@@ -139,28 +141,13 @@ def test_a_second_run_of_the_same_folder_refuses_to_start(tmp_path):
     assert not (tmp_path / "results" / ".lock").exists()
 
 
-def test_a_changed_training_code_is_not_resumed_and_says_why(tmp_path):
-    recorder = _recorded(tmp_path)
-    runtime = Runtime("cpu", "cpu", "fp32", False)
-    recorder.write_state(status="running", profile="test", code_version="0123", device="cpu", device_name="cpu",
-                         precision="fp32", torch_version=__import__("torch").__version__)
-    found, note = session._interrupted_run(recorder, runtime, resume=True)
-    assert found is None and note.startswith("not resumed: the interrupted run's code_version differ")
-    recorder.write_state(**{**recorder.read_state(), "code_version": session.training_code_version()})
-    found, note = session._interrupted_run(recorder, runtime, resume=True)
-    assert len(found) == 2 and note.startswith("resumed: 2 runs")
-    found, note = session._interrupted_run(recorder, runtime, resume=False)
-    assert found is None and "WORKSHOP_RESUME=0" in note
-    recorder.write_state(**{**recorder.read_state(), "status": "finished"})
-    assert session._interrupted_run(recorder, runtime, resume=True) == (None, "")  # a finished run is not resumed
-
-
 def test_executing_an_experiment_cell_again_trains_nothing(tiny_splits, tmp_path, monkeypatch):
     said = []
     monkeypatch.setattr(session, "show_markdown", said.append)
-    lab = session.Workshop(RunSettings(), PROFILES["smoke"], Runtime("cpu", "cpu", "fp32", False),
-                           Recorder(tmp_path, "smoke"), None, None,
-                           SimpleNamespace(test_labels=tiny_splits.test_labels), tiny_splits, tiny_splits)
+    lab = session.Workshop(RunSettings(), PROFILES["smoke"], RunLayout(tmp_path),
+                           RunContext(Runtime("cpu", "cpu", "fp32", False), Recorder(tmp_path, "smoke"),
+                                      progress=False), SimpleNamespace(test_labels=tiny_splits.test_labels),
+                           tiny_splits, tiny_splits)
     first = lab.train_family("augmentation")
     assert said == [] and len(load_runs(lab.recorder.runs_path)) == 6
     again = lab.train_family("augmentation")

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from conv_workshop.atomic import write_atomic
-from conv_workshop.experiments import DENSE_EPOCH_FACTOR, Recipe, default_train_config, run_variants, train_and_record
 from conv_workshop.models import ConvConfig, DenseConfig
+from conv_workshop.profiles import DENSE_EPOCH_FACTOR
+from conv_workshop.runner import Job, Recipe, RunContext, default_train_config, run_variants, train_and_record
 from conv_workshop.runs import (
     RUN_FIELDS,
     RecordedRuns,
@@ -30,8 +31,8 @@ CHOSEN = Recipe(dense="flip", cnn="flip")  # a recipe as the augmentation experi
 
 def test_a_run_records_one_complete_row(tiny_splits, tmp_path):
     recorder = Recorder(tmp_path, "test")
-    outcome = train_and_record("exp", "dense", DenseConfig(), tiny_splits, TrainConfig(epochs=1, batch_size=32),
-                               seed=3, runtime=FP32, recorder=recorder, progress=False)
+    job = Job("exp", "dense", DenseConfig(), TrainConfig(epochs=1, batch_size=32), seed=3)
+    outcome = train_and_record(job, tiny_splits, RunContext(FP32, recorder, progress=False))
     runs = load_runs(recorder.runs_path)
     assert list(runs.columns) == list(RUN_FIELDS) and len(runs) == 1
     row = runs.iloc[0]
@@ -44,17 +45,18 @@ def test_a_run_records_one_complete_row(tiny_splits, tmp_path):
 
 
 def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
-    recorder, cache = Recorder(tmp_path, "test"), {}
+    context = RunContext(FP32, Recorder(tmp_path, "test"), progress=False)
+    recorder = context.recorder
     small = ConvConfig(channels=(4,), hidden=8)
-    run_variants("a", {"small": small}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN, progress=False, cache=cache)
+    run_variants("a", {"small": small}, tiny_splits, 1, (0,), CHOSEN, context)
     second = run_variants("b", {"same small": small, "wider": ConvConfig(channels=(8,), hidden=8)}, tiny_splits, 1,
-                          (0,), FP32, recorder, CHOSEN, progress=False, cache=cache)
+                          (0,), CHOSEN, context)
     assert len(load_runs(recorder.runs_path)) == 2  # the repeated config was not trained again
     assert second["same small"][0].record["experiment"] == "a"
 
 
 def test_one_recipe_for_every_model_with_the_dense_schedule_declared():
-    from conv_workshop.experiments import Recipe, RecipeNotChosen, recipe
+    from conv_workshop.runner import Recipe, RecipeNotChosen, recipe
 
     assert DENSE_EPOCH_FACTOR > 1
     assert default_train_config(ConvConfig(), 10, "flip") == TrainConfig(epochs=10, augment="flip")
@@ -69,12 +71,12 @@ def test_one_recipe_for_every_model_with_the_dense_schedule_declared():
 
 
 def test_variants_record_the_epochs_each_model_trained(tiny_splits, tmp_path):
-    recorder, cache = Recorder(tmp_path, "test"), {}
+    context = RunContext(FP32, Recorder(tmp_path, "test"), progress=False)
+    recorder = context.recorder
     small = ConvConfig(channels=(4,), hidden=8)
-    longer = run_variants("a", {"dense": DenseConfig(), "cnn": small}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN,
-                          progress=False, cache=cache)
-    equal = run_variants("a", {"dense, 1 epoch": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN,
-                         progress=False, cache=cache, dense_epoch_factor=1)
+    longer = run_variants("a", {"dense": DenseConfig(), "cnn": small}, tiny_splits, 1, (0,), CHOSEN, context)
+    equal = run_variants("a", {"dense, 1 epoch": DenseConfig()}, tiny_splits, 1, (0,), CHOSEN, context,
+                         dense_epoch_factor=1)
     runs = load_runs(recorder.runs_path).set_index("variant")
     assert runs.loc["dense", "epochs"] == DENSE_EPOCH_FACTOR and runs.loc["cnn", "epochs"] == 1
     assert runs.loc["dense, 1 epoch", "epochs"] == 1  # a different recipe is a different run, not a cache hit
@@ -118,16 +120,18 @@ def test_write_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
 
 def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path):
-    first = Recorder(tmp_path / "first", "test")
+    first = Recorder(tmp_path, "test")
     small = {"small": ConvConfig(channels=(4,), hidden=8), "dense": DenseConfig()}
-    original = run_variants("a", small, tiny_splits, 2, (0, 1), FP32, first, CHOSEN, progress=False)
+    original = run_variants("a", small, tiny_splits, 2, (0, 1), CHOSEN, RunContext(FP32, first, progress=False))
+    recorded = load_runs(first.runs_path)
+    for path in first.results_dir.glob("models/*.pt"):
+        path.unlink()  # a fresh clone: the records are committed, the weights are not
     replay = RecordedRuns(first.results_dir)
     assert len(replay) == 4
-    second = Recorder(tmp_path / "second", "test")
-    replayed = run_variants("b", small, tiny_splits, 2, (0, 1), FP32, second, CHOSEN, progress=False, replay=replay)
-    assert load_runs(second.runs_path).test_accuracy.tolist() == load_runs(first.runs_path).test_accuracy.tolist()
-    # recorded under the experiment that asked for it now, as a fresh run would be
-    assert set(load_runs(second.runs_path).experiment) == {"b"}
+    replayed = run_variants("b", small, tiny_splits, 2, (0, 1), CHOSEN,
+                            RunContext(FP32, first, replay, progress=False, replay=True))
+    # the records stay as they are: nothing appended, nothing renamed
+    assert load_runs(first.runs_path).equals(recorded) and set(recorded.experiment) == {"a"}
     outcome = replayed["small"][1]
     assert outcome.source == "replayed" and outcome.model is None
     assert (outcome.test_predictions == original["small"][1].test_predictions).all()
@@ -162,7 +166,8 @@ def test_git_commit_marks_code_changes_but_not_the_runs_own_outputs(tmp_path):
 
 def test_a_recorded_outcome_without_a_way_to_retrain_says_so(tiny_splits, tmp_path):
     recorder = Recorder(tmp_path, "test")
-    run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), FP32, recorder, CHOSEN, progress=False)
+    run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), CHOSEN,
+                 RunContext(FP32, recorder, progress=False))
     found = next(iter(RecordedRuns(recorder.results_dir).runs))
     outcome = RecordedRuns(recorder.results_dir).find(found)
     assert outcome.model is None and outcome.from_records

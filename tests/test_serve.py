@@ -89,7 +89,7 @@ def test_malformed_multipart_gets_the_envelope(client, kwargs, message):
                                       "number"]),
     ({"pixels": [["0.5"] * 28] * 28}, ["pixels[0][0]", "valid number"]),
     ({"pixels": PIXELS, "topk": 2}, ["topk: unknown field"]),
-    ({"pixels": PIXELS, "top_k": 11}, ["top_k: input should be less than or equal to 10", "whole number from 1"]),
+    ({"pixels": PIXELS, "top_k": 11}, ["top_k is 11: send a whole number from 1 to 10"]),
     ({"pixels": PIXELS, "top_k": "2"}, ["top_k: input should be a valid integer"]),
     ([1, 2], ["input should be an object"]),
 ])
@@ -99,7 +99,7 @@ def test_json_validation_names_the_field_and_what_to_send(client, body, fields):
     assert "validation error for" not in error
 
 
-@pytest.mark.parametrize("params,message", [({"top_k": 0}, "top_k: input should be greater than or equal to 1"),
+@pytest.mark.parametrize("params,message", [({"top_k": "two"}, "top_k: input should be a valid integer"),
                                             ({"invert": "maybe"}, "invert: input should be a valid boolean"),
                                             ({"topk": 2}, "topk: unknown query parameter")])
 def test_bad_query_parameters_are_a_422_naming_them(client, params, message):
@@ -119,6 +119,22 @@ def test_deeply_nested_json_is_a_400(client, depth):
 def test_a_json_body_over_its_limit_is_a_413(client):
     body = b'{"pixels": [' + b"0," * (ServiceSettings().max_json_bytes // 2) + b"0]}"
     assert "limit" in _error(client.post("/predict", content=body, headers={"content-type": "application/json"}), 413)
+
+
+def test_top_k_has_one_home_the_settings_for_every_body_type():
+    """The range and default of top_k come from the service's settings only: a deployment's tighter limit holds for
+    the query and the JSON body alike, with the same message."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(ServiceSettings(model_path=MODEL, max_top_k=5, default_top_k=2))) as tight:
+        png = encode(garment_photo())
+        for response in (tight.post("/predict?top_k=7", json={"pixels": PIXELS}),
+                         tight.post("/predict", json={"pixels": PIXELS, "top_k": 7}),
+                         tight.post("/predict?top_k=7", content=png, headers={"content-type": "image/png"})):
+            assert "top_k is 7: send a whole number from 1 to 5" in _error(response, 400)
+        assert "top_k is 0: send a whole number from 1 to 5" in _error(
+            tight.post("/predict?top_k=0", json={"pixels": PIXELS}), 400)
+        _check_prediction(tight.post("/predict", json={"pixels": PIXELS}), top_k=2)
 
 
 def test_top_k_is_honoured_for_every_body_type(client):

@@ -11,6 +11,7 @@ from scipy import stats as scipy_stats
 
 from conv_workshop.stats import (
     Arm,
+    Verdict,
     compare,
     compare_family,
     contrast,
@@ -81,7 +82,7 @@ def test_seed_flips_are_not_counted_twice():
 def test_one_seed_alone_cannot_be_tested_but_can_with_a_pool():
     result = compare(Arm.of([0.9]), Arm.of([0.8, 0.81]))
     assert math.isnan(result.p_value) and math.isnan(result.low)
-    assert verdict(result.difference, float("nan"), 1) == "not resolved with 1 seed"
+    assert verdict(result.difference, float("nan"), 1) == Verdict("not resolved", seeds=1)
     pooled = compare(Arm.of([0.9], pool="p"), Arm.of([0.8, 0.81, 0.805], pool="p"))
     assert pooled.df == pytest.approx(2) and pooled.p_value < 0.05
 
@@ -102,7 +103,7 @@ def test_equivalence_is_two_one_sided_tests():
     a, b = [0.9001, 0.9003, 0.8999, 0.9002], [0.9000, 0.9002, 0.8998, 0.9001]  # 0.01 points apart, tiny noise
     result = compare(Arm.of(a), Arm.of(b))
     assert result.p_equivalent < 0.001
-    assert verdict(result.difference, result.p_value, 4, result.p_equivalent) == "equivalent within ±0.5"
+    assert verdict(result.difference, result.p_value, 4, result.p_equivalent) == Verdict("equivalent", margin=0.5)
     noisy = compare(Arm.of([0.90, 0.91, 0.89]), Arm.of([0.905, 0.895, 0.90]))
     assert noisy.p_equivalent > 0.05  # an interval wider than the margin cannot show equivalence
     # TOST at level α is the (1 − 2α) interval inside the margin.
@@ -122,10 +123,10 @@ def test_holm_matches_known_values():
 
 
 def test_verdicts_say_better_or_worse_only_when_significant():
-    assert verdict(+0.5, 0.01, 3) == "better"
-    assert verdict(-0.5, 0.049, 3) == "worse"
-    assert verdict(-0.5, 0.05, 3) == "not resolved with 3 seeds"
-    assert verdict(-0.1, 0.6, 7, 0.01) == "equivalent within ±0.5"
+    assert verdict(+0.5, 0.01, 3) == Verdict("better")
+    assert verdict(-0.5, 0.049, 3) == Verdict("worse")
+    assert verdict(-0.5, 0.05, 3) == Verdict("not resolved", seeds=3)
+    assert verdict(-0.1, 0.6, 7, 0.01) == Verdict("equivalent", margin=0.5)
 
 
 def test_a_family_is_corrected_together():
@@ -135,7 +136,7 @@ def test_a_family_is_corrected_together():
                    for i, shift in enumerate([0.0, -0.02, 0.001])}
     table = compare_family(comparisons)
     assert (table.p_holm >= table.p_value).all() and table.family_size.iloc[0] == 3
-    assert table.set_index("comparison").loc["v1", "verdict"] == "worse"
+    assert table.set_index("comparison").loc["v1", "verdict"] == Verdict("worse")
     assert compare_family(comparisons, family_size=5).family_size.iloc[0] == 5
 
 

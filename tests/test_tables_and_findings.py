@@ -11,7 +11,7 @@ import torch
 from conv_workshop import findings, tables
 from conv_workshop.models import ConvNet, DenseBaseline, layer_summary
 from conv_workshop.runs import Outcome
-from conv_workshop.stats import effects_table
+from conv_workshop.stats import REFERENCE, Verdict, effects_table
 from conv_workshop.training import FitResult
 
 
@@ -41,8 +41,8 @@ def test_effects_tables_and_sentences_follow_the_statistics():
                               "5×5": _outcomes([0.8995, 0.9005, 0.901], labels, 2)}}
     table = effects_table(groups, torch.from_numpy(labels))
     rows = table.set_index("variant")
-    assert rows.loc["3×3", "verdict"] == "reference" and rows.loc["7×7", "verdict"] == "worse"
-    assert rows.loc["5×5", "verdict"] == "not resolved with 3 seeds"
+    assert str(rows.loc["3×3", "verdict"]) == "reference" and str(rows.loc["7×7", "verdict"]) == "worse"
+    assert str(rows.loc["5×5", "verdict"]) == "not resolved with 3 seeds"
     assert rows.loc["7×7", "family_size"] == 2 and rows.loc["7×7", "p_holm"] >= rows.loc["7×7", "p_value"]
     shown = tables.effects(table)
     assert list(shown.columns) == ["variant", "seeds", "parameters", "MACs (M)", "test accuracy (%)",
@@ -81,17 +81,17 @@ def test_one_seed_is_reported_as_unresolved():
     groups = {"x": {"a": _outcomes([0.9], labels), "b": _outcomes([0.7], labels, 1)}}
     table = effects_table(groups, torch.from_numpy(labels))
     row = table.set_index("variant").loc["b"]
-    assert row.verdict == "not resolved with 1 seed" and math.isnan(row.low)
+    assert str(row.verdict) == "not resolved with 1 seed" and math.isnan(row.low)
     assert tables.effects(table).iloc[1]["test accuracy (%)"].count("±") == 0
 
 
 def test_the_shift_claim_is_refuted_only_when_the_interval_of_the_drop_excludes_zero():
     from conv_workshop.stats import shift_test
 
-    assert shift_test([3.0, 3.4, 2.8]).verdict.startswith("not invariant: accuracy falls by 3.1 points")
-    assert shift_test([1.0, -0.8, 0.3]).verdict == "not resolved with 3 seeds"
-    assert shift_test([2.0, float("nan")]).verdict == "one seed: no test"
-    assert shift_test([]).verdict == "not measured"
+    assert str(shift_test([3.0, 3.4, 2.8]).verdict).startswith("not invariant: accuracy falls by 3.1 points")
+    assert str(shift_test([1.0, -0.8, 0.3]).verdict) == "not resolved with 3 seeds"
+    assert str(shift_test([2.0, float("nan")]).verdict) == "one seed: no test"
+    assert str(shift_test([]).verdict) == "not measured"
 
 
 def test_integer_columns_get_thousands_separators_and_the_rest_is_left_alone():
@@ -110,7 +110,7 @@ def test_a_negative_difference_that_rounds_to_zero_keeps_its_sign():
 def test_data_size_finding_gives_every_size_and_does_not_claim_a_trend():
     dense = {500: 0.80, 55_000: 0.89}  # the same lead in points is a larger share of fewer errors
     rows = pd.DataFrame([{"experiment": f"n={n}", "variant": v, "train_size": n, "difference": d, "low": d - 0.5,
-                          "high": d + 0.5, "verdict": "reference" if v == "dense" else "better",
+                          "high": d + 0.5, "verdict": REFERENCE if v == "dense" else Verdict("better"),
                           "test_accuracy_mean": dense[n] + (d / 100 if v == "CNN" else 0.0)}
                          for n, d in ((500, 4.5), (55_000, 4.6)) for v in ("dense", "CNN")])
     text = findings.describe_data_size(rows)
@@ -160,7 +160,7 @@ def test_the_saved_model_sentence_puts_the_files_beside_the_training_record():
 
 
 def test_every_experiment_has_one_key_unique_across_families():
-    from conv_workshop.experiments import families
+    from conv_workshop.catalogue import families
 
     keys = [experiment for family in families().values() for experiment in family.experiments]
     assert len(keys) == len(set(keys)), "an experiment key names two experiments"

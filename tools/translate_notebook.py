@@ -7,7 +7,7 @@
 The English source (convolutional_layers_workshop.py) is the only one anybody edits. Its markdown cells and the
 comments in its code cells are the entries of a gettext catalog, locale/es/notebook.po (one entry per markdown cell
 and per comment); the Spanish source is the English one with those texts replaced, its code cells unchanged except
-for the parameters cell's `LANGUAGE`, which selects the language of the text the package generates. Edit a
+for `start_session`'s `edition`, the language of the text the package generates. Edit a
 translation in the catalog (any PO editor works), then run this script: the build is deterministic, and the tests
 check that the committed Spanish source is exactly its output.
 """
@@ -32,7 +32,7 @@ from conv_workshop.i18n import LANGUAGES as EDITIONS  # noqa: E402  (the package
 SOURCE = ROOT / "convolutional_layers_workshop.py"
 LANGUAGES = tuple(language for language in EDITIONS if language != "en")  # the translations of the English source
 # The one line of code that differs between the editions: the parameters cell's choice of language.
-LANGUAGE_LINE = re.compile(r'^LANGUAGE = "en"', re.M)
+EDITION_ARGUMENT = re.compile(r'\bedition="en"')  # start_session's edition: the language a translation generates
 # Comments that are instructions to tools, not prose.
 PRAGMA = re.compile(r"^(noqa|type:|fmt:|ruff:|%%)")
 
@@ -85,7 +85,7 @@ def translate_code(code: str, catalog: Catalog, language: str) -> str:
         if message and message.string:
             line = lines[row - 1]
             lines[row - 1] = line[:column] + "# " + message.string + line[column + len(token.string):]
-    return LANGUAGE_LINE.sub(f'LANGUAGE = "{language}"', "\n".join(lines))
+    return EDITION_ARGUMENT.sub(f'edition="{language}"', "\n".join(lines))
 
 
 def build(language: str, catalog: Catalog | None = None) -> str:

@@ -30,6 +30,7 @@ class Classifier:
                                    settings.max_heavy_decodes)
 
     def top_k(self, top_k: int | None) -> int:
+        """How many classes to return: the one place its range and default (the settings') are applied."""
         if top_k is not None and not 1 <= top_k <= self.settings.max_top_k:
             raise InputError(f"top_k is {top_k}: send a whole number from 1 to {self.settings.max_top_k}")
         return top_k or self.settings.default_top_k
@@ -52,7 +53,8 @@ class Classifier:
         if top_k is not None and payload.top_k is not None and top_k != payload.top_k:
             raise InputError(f"top_k is given twice, {top_k} in the query and {payload.top_k} in the body: "
                              "send it once")
-        return self.classify(validate_array(payload.pixels), top_k or payload.top_k, "pixels used as sent")
+        return self.classify(validate_array(payload.pixels), payload.top_k if top_k is None else top_k,
+                             "pixels used as sent")
 
     def image(self, data: bytes, top_k: int | None, invert: bool | None) -> Prediction:
         """An encoded image, checked, decoded within the budget and its deadline, shrunk and classified."""

@@ -14,13 +14,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .input_errors import InputError
-from .schemas import DEFAULTS, PIXELS_SHAPE
+from .schemas import PIXELS_SHAPE
 
 ECHO_CHARS = 40  # the most characters of a client's field name, path or method an error repeats
 ROUTES = "GET /health, GET /classes and POST /predict (documentation at /docs)"
 SEND = {  # what to send instead, by the field an error is about
     "pixels": f"send {PIXELS_SHAPE}",
-    "top_k": f"send a whole number from 1 to {DEFAULTS.max_top_k}",
+    "top_k": "send a whole number, such as 3",
     "invert": "send true or false",
 }
 RETRY_AFTER_S = "1"

@@ -16,7 +16,7 @@ class PixelsRequest(BaseModel):
 
     pixels: list[list[StrictFloat]] = Field(description=f"{IMAGE_SIZE}×{IMAGE_SIZE} rows of numbers in [0, 1], "
                                                         "light garment on black")
-    top_k: int | None = Field(None, ge=1, le=DEFAULTS.max_top_k, strict=True,
+    top_k: int | None = Field(None, strict=True,  # its range and default: Classifier.top_k, from the settings
                               description="how many classes to return (or ?top_k=, not both)")
 
 

@@ -54,9 +54,10 @@ def check_query(request: Request) -> None:
                          f"{IMAGE_SIZE}×{IMAGE_SIZE} pixel array. A content type other than JSON and multipart is "
                          "read as an image file. " + LIMITS_TEXT)
 async def predict(request: Request, classifier: ClassifierDep, pool: PoolDep,
-                  top_k: int | None = Query(None, ge=1, le=DEFAULTS.max_top_k,
-                                            description=f"how many classes to return (default "
-                                                        f"{DEFAULTS.default_top_k}); for every body type"),
+                  top_k: int | None = Query(None, description=f"how many classes to return, from 1 to the "
+                                                              f"service's maximum ({DEFAULTS.max_top_k} unless "
+                                                              f"configured; default {DEFAULTS.default_top_k}); for "
+                                                              "every body type"),
                   invert: bool | None = Query(None, description="images only: force (true) or forbid (false) "
                                                                 "inverting a light background; default automatic")):
     check_query(request)

@@ -1,0 +1,76 @@
+"""The declared families (catalogue.py) found again in recorded runs, by run key: the recipe a recorded run chose
+and the runs of each family of tests. The notebook sets the committed full run's beside a smaller profile's, and the
+README's tables are built from them (report.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .catalogue import AUGMENTATION_EXPERIMENTS, Family, families, family_of_tests, family_size
+from .layout import COMMITTED
+from .profiles import PROFILES, Profile
+from .runner import Recipe, RecipeNotChosen, choose_augmentation, recipe
+from .runs import Outcome, RecordedRuns, run_key
+
+_COMMITTED_CACHE: dict[str, RecordedRuns] = {}
+
+
+def committed_runs(folder: Path = COMMITTED.results) -> RecordedRuns:
+    """The committed full run's records (results/ of the checkout), read once per folder."""
+    key = str(folder)
+    if key not in _COMMITTED_CACHE:
+        _COMMITTED_CACHE[key] = RecordedRuns(folder)
+    return _COMMITTED_CACHE[key]
+
+
+def recorded_outcomes(recorded: RecordedRuns, variants: dict, train_size: int, epochs: int, chosen: Recipe,
+                      data: str = "Fashion-MNIST", seeds: range = range(20)) -> dict[str, list[Outcome]]:
+    """The recorded runs of these variants (found by run key, whatever experiment trained them), without models;
+    variants whose augmentation the recipe has not chosen are left out."""
+    found = {}
+    for variant, entry in variants.items():
+        try:
+            config, train_config = recipe(entry, epochs, chosen)
+        except RecipeNotChosen:
+            continue
+        runs = []
+        for seed in seeds:
+            hit = recorded.find(run_key(config, train_config, seed, data, train_size))
+            if hit is not None:
+                runs.append(hit)
+        if runs:
+            found[variant] = runs
+    return found
+
+
+def recorded_recipe(recorded: RecordedRuns, profile: Profile = PROFILES["full"]) -> Recipe:
+    """The recipe a recorded run chose (by default the committed full run's): each model's augmentation experiment
+    found in the records, then choose_augmentation; a model whose experiment was not recorded stays unchosen."""
+    family = families(profile)["augmentation"]
+    chosen = Recipe()
+    for kind, experiment in AUGMENTATION_EXPERIMENTS.items():
+        variants = family.experiments[experiment]
+        found = recorded_outcomes(recorded, variants, *family.budget(experiment, profile), chosen=chosen)
+        if len(found) == len(variants):
+            chosen = chosen.choose(kind, choose_augmentation(found)[0])
+    return chosen
+
+
+def recorded_tests(recorded: RecordedRuns, name: str, profile: Profile = PROFILES["full"],
+                   ) -> tuple[dict[str, dict[str, list[Outcome]]], int]:
+    """The recorded runs of the whole family of tests of Family `name` (by default the committed full run's, with
+    the recipe it chose) and the family's size: what stats.effects_table corrects together."""
+    chosen = recorded_recipe(recorded, profile)
+    runs = {experiment: outcomes for family in family_of_tests(name, profile)
+            for experiment, outcomes in recorded_family_runs(recorded, family, chosen, profile).items()}
+    return runs, family_size(name, profile)
+
+
+def recorded_family_runs(recorded: RecordedRuns, family: Family, chosen: Recipe,
+                         profile: Profile = PROFILES["full"]) -> dict[str, dict[str, list[Outcome]]]:
+    """A Family's recorded runs ({experiment: {variant: runs}}) at its budget in `profile`: the experiments whose
+    reference and at least one other variant were recorded."""
+    found = {name: recorded_outcomes(recorded, variants, *family.budget(name, profile), chosen=chosen)
+             for name, variants in family.experiments.items()}
+    return {name: runs for name, runs in found.items()
+            if len(runs) > 1 and next(iter(family.experiments[name])) in runs}
