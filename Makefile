@@ -36,7 +36,7 @@ data:
 	@if [ ! -f $(DATA_PACKAGE) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get install -y -q dataset-fashion-mnist >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null) || true; fi
 
-run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full, EDITION=en|es) into runs/$(PROFILE)/; an interrupted run resumes (FRESH=1: start afresh)
+run: $(VENV)/.installed data  ## execute the whole notebook (PROFILE=smoke|quick|full, EDITION=en|es) into runs/$(PROFILE)/; runs already recorded there are taken, only what is missing is trained (FRESH=1: set them aside, start afresh)
 	$(PY) tools/run_notebook.py --profile $(PROFILE) --language $(EDITION) $(if $(filter full,$(PROFILE)),--in-place,) $(if $(FRESH),--fresh,)
 
 test: $(VENV)/.installed data  ## lint + the architecture's contracts + the whole test suite (what CI runs)

@@ -20,7 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conv_workshop.atomic import write_atomic  # noqa: E402
-from conv_workshop.export import ARTIFACT_DIR, load_model  # noqa: E402
+from conv_workshop.export import load_model  # noqa: E402
+from conv_workshop.layout import COMMITTED  # noqa: E402
 from conv_workshop.serving.inference import onnx_session  # noqa: E402
 from conv_workshop.training import cpu_name  # noqa: E402
 
@@ -38,8 +39,8 @@ def timings(call, batch: np.ndarray, repeats: int, warmup: int = 20) -> np.ndarr
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=ARTIFACT_DIR / "best_model.pth")
-    parser.add_argument("--onnx", type=Path, default=ARTIFACT_DIR / "fashion_mnist_cnn.onnx")
+    parser.add_argument("--weights", type=Path, default=COMMITTED.artifacts.checkpoint)
+    parser.add_argument("--onnx", type=Path, default=COMMITTED.artifacts.onnx)
     parser.add_argument("--single", type=int, default=1000, help="batch-1 calls timed per runtime")
     parser.add_argument("--batches", type=int, default=30, help="batch-256 calls timed per runtime")
     parser.add_argument("--json", type=Path, default=None)

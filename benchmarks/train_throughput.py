@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conv_workshop.atomic import write_atomic  # noqa: E402
 from conv_workshop.data import SPLIT_FILES, Splits, _find_file, candidate_dirs, load_fashion_mnist  # noqa: E402
 from conv_workshop.models import ConvNet  # noqa: E402
+from conv_workshop.settings import run_settings  # noqa: E402
 from conv_workshop.training import TrainConfig, choose_runtime, fit  # noqa: E402
 
 
@@ -76,7 +77,7 @@ def project_trainer(data, images: int) -> tuple[float, str]:
 
 def raw_copy(folder: Path) -> Path:
     """torchvision reads the uncompressed IDX files from <root>/FashionMNIST/raw."""
-    source = next(f for f in candidate_dirs() if _find_file(f, "train-images-idx3-ubyte"))
+    source = next(f for f in candidate_dirs(run_settings().data_dir) if _find_file(f, "train-images-idx3-ubyte"))
     raw = folder / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     for images_stem, labels_stem, _ in SPLIT_FILES.values():
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    data = load_fashion_mnist()
+    data = load_fashion_mnist(run_settings().data_dir)
     device = choose_runtime().device
     # Alternate the two pipelines for several rounds: a noisy neighbour then slows both, not one of them.
     ours_rounds, baseline_rounds = [], []

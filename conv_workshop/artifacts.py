@@ -17,9 +17,12 @@ from .atomic import write_atomic
 from .constants import CLASS_NAMES
 from .data import to_float_pixels
 from .export import load_complete_model, load_model, save_checkpoint, save_complete_model
+from .layout import ModelFiles
 from .models import count_macs, count_parameters
 from .runs import capture_environment
 from .training import choose_runtime, evaluate, predict_logits
+
+NAMES = ModelFiles(Path())  # the model files' names
 
 
 @dataclass
@@ -50,10 +53,11 @@ def save_and_verify(outcome, folder: str | Path, test_images: torch.Tensor, test
                "best_val_accuracy": record["best_val_accuracy"], "seed": int(record["seed"]),
                "epochs": int(record["epochs"]), "train_size": int(record["train_size"]), "profile": profile,
                "device": record["device"], "precision": record["precision"]}
-    save_checkpoint(folder / "best_model.pth", model, record["train_config"], metrics)
-    save_complete_model(folder / "complete_model.pth", model)
-    reloaded, checkpoint = load_model(folder / "best_model.pth")  # torch.load(..., weights_only=True) inside
-    complete = load_complete_model(folder / "complete_model.pth")
+    files = ModelFiles(folder)
+    save_checkpoint(files.checkpoint, model, record["train_config"], metrics)
+    save_complete_model(files.complete_model, model)
+    reloaded, checkpoint = load_model(files.checkpoint)  # torch.load(..., weights_only=True) inside
+    complete = load_complete_model(files.complete_model)
     again = evaluate(reloaded, test_images, test_labels, cpu32).accuracy
     with torch.no_grad():
         complete_accuracy = float((complete(to_float_pixels(test_images)).argmax(1)
@@ -90,9 +94,9 @@ def write_model_card(path: str | Path, outcome, saved: SavedModel, parity: dict,
         "known_confusions": analysis.top_confusions(matrix, CLASS_NAMES).to_dict(orient="records"),
         "preprocessing_for_photos": (preprocessing or "").strip(),
         "date": run_date, "git_commit": capture_environment().git_commit, "versions": saved.checkpoint["versions"],
-        "files": {"best_model.pth": "torch.load(path, weights_only=True) -> checkpoint dict",
-                  "complete_model.pth": "torch.export.load(path).module()",
-                  "fashion_mnist_cnn.onnx": "onnxruntime.InferenceSession(path); input 'images', output 'logits'"},
+        "files": {NAMES.checkpoint.name: "torch.load(path, weights_only=True) -> checkpoint dict",
+                  NAMES.complete_model.name: "torch.export.load(path).module()",
+                  NAMES.onnx.name: "onnxruntime.InferenceSession(path); input 'images', output 'logits'"},
     }
     write_atomic(path, json.dumps(card, indent=2).encode())
     return card

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .constants import ARTIFACT_DIR
+from .layout import COMMITTED, ModelFiles
 from .profiles import DENSE_EPOCH_FACTOR, PROFILES
 from .serving.inference import ModelFileError
 from .serving.input_errors import InputError
@@ -69,7 +69,7 @@ def _output_folder(text: str) -> Path:
 def _output_file(text: str) -> Path:
     path = Path(text)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder: pass a file name, e.g. {path / 'best_model.pth'}")
+        raise argparse.ArgumentTypeError(f"{text} is a folder: pass a file name, e.g. {ModelFiles(path).checkpoint}")
     if (blocker := _file_in_the_way(path.parent)) is not None:
         raise argparse.ArgumentTypeError(f"{blocker} is a file, not a folder: pass a path whose folders are folders")
     return path
@@ -87,20 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"epochs (default: the full profile's recipe, {PROFILES['full'].main_epochs} for the CNN "
                             f"and {PROFILES['full'].main_epochs * DENSE_EPOCH_FACTOR} for the dense model)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--output", type=_output_file, default=Path("runs/cli/best_model.pth"))
+    train.add_argument("--output", type=_output_file, default=ModelFiles(Path("runs/cli")).checkpoint)
     train.add_argument("--record", type=Path, default=None, help="folder whose results/runs.csv gets the run's row")
     train.add_argument("--data-dir", default=None, help="folder with the four IDX files (default: search)")
     train.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None)
     train.add_argument("--dry-run", action="store_true", help="one epoch on 2,000 images: checks the pipeline")
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
-    evaluate.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth")
+    evaluate.add_argument("--weights", type=_existing_file, default=COMMITTED.artifacts.checkpoint)
     evaluate.add_argument("--data-dir", default=None)
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     predict = commands.add_parser("predict", help="classify image files (any size/format Pillow reads)")
     predict.add_argument("images", nargs="+", type=_existing_file, metavar="IMAGE")
-    predict.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth",
+    predict.add_argument("--weights", type=_existing_file, default=COMMITTED.artifacts.checkpoint,
                          help="a .pth checkpoint or an .onnx file")
     predict.add_argument("--top-k", type=_positive, default=ServiceSettings().default_top_k,
                          help="how many classes to print (default: the service's default)")
@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="invert a light background (auto: when the border is mostly light)")
 
     export = commands.add_parser("export", help="write complete_model.pth and the ONNX file, check parity")
-    export.add_argument("--weights", type=_existing_file, default=ARTIFACT_DIR / "best_model.pth")
-    export.add_argument("--output-dir", type=_output_folder, default=ARTIFACT_DIR)
+    export.add_argument("--weights", type=_existing_file, default=COMMITTED.artifacts.checkpoint)
+    export.add_argument("--output-dir", type=_output_folder, default=COMMITTED.artifacts.folder)
     export.add_argument("--data-dir", default=None)
 
     serve = commands.add_parser("serve", help="start the prediction service (FastAPI + ONNX Runtime)")
@@ -209,8 +209,9 @@ def command_export(args) -> dict:
     from .export import export_onnx, load_model, onnx_parity, save_complete_model
 
     model, _ = load_model(args.weights)
-    complete = save_complete_model(args.output_dir / "complete_model.pth", model)
-    onnx_path = export_onnx(args.output_dir / "fashion_mnist_cnn.onnx", model)
+    files = ModelFiles(args.output_dir)
+    complete = save_complete_model(files.complete_model, model)
+    onnx_path = export_onnx(files.onnx, model)
     data = load_fashion_mnist(args.data_dir)
     parity = onnx_parity(onnx_path, model, data.test_images, data.test_labels)
     return {"complete_model": str(complete), "onnx": str(onnx_path), **parity}
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .report import update_readmes
 
-            stale = update_readmes(check=args.check)
+            stale = update_readmes(check=args.check, data_dir=settings.data_dir)
             verb = "out of date" if args.check else "updated"
             print("\n".join(f"{path.name}: {verb}" for path in stale) or "READMEs are up to date")
             return 1 if (args.check and stale) else 0

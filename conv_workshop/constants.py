@@ -5,8 +5,6 @@ They live here, not in `data` or `export`, so that the prediction service can us
 
 from __future__ import annotations
 
-from pathlib import Path
-
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top",
     "Trouser",
@@ -21,4 +19,3 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 
 IMAGE_SIZE = 28
-ARTIFACT_DIR = Path("fashion_mnist_cnn_model_pytorch")

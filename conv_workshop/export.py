@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from .atomic import write_atomic
-from .constants import ARTIFACT_DIR, CLASS_NAMES, IMAGE_SIZE
+from .constants import CLASS_NAMES, IMAGE_SIZE
 from .data import to_float_pixels
+from .layout import COMMITTED
 from .models import Normalize, build_model, config_from_dict, config_to_dict
 from .runs import capture_environment
 from .serving.inference import onnx_session
@@ -58,7 +59,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint. Train one (python -m conv_workshop train) or use "
-                              f"{ARTIFACT_DIR / 'best_model.pth'} from the repository.")
+                              f"{COMMITTED.artifacts.checkpoint} from the repository.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or foreign files

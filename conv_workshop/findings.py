@@ -13,7 +13,7 @@ import torch
 
 from .i18n import _, label, ngettext, phrase
 from .runs import count_reproduced
-from .stats import REFERENCE, Verdict
+from .stats import REFERENCE
 from .tables import difference_text, p_statement, percent
 
 _pct = percent
@@ -263,9 +263,9 @@ def describe_recipe(table: pd.DataFrame, model: str) -> str:
 
 def describe_per_class_tests(tests: pd.DataFrame) -> str:
     """Section 5.3: which per-class differences McNemar's test resolves for these two trained models."""
-    better = [label(name) for name in tests[tests.verdict == Verdict("better")]["class"]]
-    worse = [label(name) for name in tests[tests.verdict == Verdict("worse")]["class"]]
-    open_ = [label(name) for name in tests[tests.verdict == Verdict("not resolved")]["class"]]  # i18n: key
+    better = [label(name) for name in tests[[v.kind == "better" for v in tests.verdict]]["class"]]
+    worse = [label(name) for name in tests[[v.kind == "worse" for v in tests.verdict]]["class"]]
+    open_ = [label(name) for name in tests[[v.kind == "not resolved" for v in tests.verdict]]["class"]]  # i18n: key
     if len(better) == len(tests):
         clauses = [_("the CNN is better on **every class**")]
     elif not better:
@@ -395,7 +395,7 @@ def describe_run(run: dict, runs_path) -> str:
                            "the figures and the saved model are this run's retrained ones").format(
                 recorded=recorded_on, here=here))
     if run.get("resumed_runs"):
-        parts.append(_("resumed: {resumed} of {training_runs} runs taken from the interrupted run, {retrained} of them "
-                       "retrained because figures use their models").format(
+        parts.append(_("{resumed} of {training_runs} runs taken from the records of earlier runs of this folder, "
+                       "{retrained} of them retrained because figures use their models").format(
             resumed=run["resumed_runs"], training_runs=run["training_runs"], retrained=run["retrained_for_models"]))
     return "; ".join(parts) + "."

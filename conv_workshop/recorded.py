@@ -4,13 +4,17 @@ README's tables are built from them (report.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+
+import pandas as pd
 
 from .catalogue import AUGMENTATION_EXPERIMENTS, Family, families, family_of_tests, family_size
 from .layout import COMMITTED
 from .profiles import PROFILES, Profile
 from .runner import Recipe, RecipeNotChosen, choose_augmentation, recipe
 from .runs import Outcome, RecordedRuns, run_key
+from .stats import effects_table
 
 _COMMITTED_CACHE: dict[str, RecordedRuns] = {}
 
@@ -74,3 +78,19 @@ def recorded_family_runs(recorded: RecordedRuns, family: Family, chosen: Recipe,
              for name, variants in family.experiments.items()}
     return {name: runs for name, runs in found.items()
             if len(runs) > 1 and next(iter(family.experiments[name])) in runs}
+
+
+def family_effects(recorded: RecordedRuns, names: Iterable[str], test_labels,
+                   profile: Profile = PROFILES["full"]) -> dict[str, pd.DataFrame]:
+    """Each named Family's effects table from the records, corrected within its whole family of tests as the notebook
+    corrects it, restricted to its own experiments; a Family with nothing recorded is left out. The committed full
+    run's tables beside a smaller profile's (session.Workshop.full_run_effects) and in the README (report.py)."""
+    found = {}
+    for name in names:
+        runs, size = recorded_tests(recorded, name, profile)
+        if runs:
+            table = effects_table(runs, test_labels, size)
+            table = table[table.experiment.isin(families(profile)[name].experiments)].reset_index(drop=True)
+            if not table.empty:
+                found[name] = table
+    return found

@@ -4,7 +4,7 @@
   python -m conv_workshop report --check  # exit 1 if a README is out of date (the tests run this)
 
 The verdicts are computed here exactly as in the notebook: the same declared families of comparisons
-(experiments.families), found in the recorded runs by run key, tested by conv_workshop.stats against the real test
+(catalogue.families), found in the recorded runs by run key, tested by conv_workshop.stats against the real test
 labels.
 """
 
@@ -19,18 +19,19 @@ import torch
 
 from . import tables
 from .atomic import write_atomic
-from .catalogue import families
+from .catalogue import AUGMENTATION_EXPERIMENTS, families
 from .data import TRAIN_SIZE
 from .i18n import N_, _, current_language, in_language
+from .layout import CHECKOUT, RunLayout
 from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
 from .profiles import DENSE_EPOCH_FACTOR, PROFILES
-from .recorded import recorded_tests
+from .recorded import family_effects, recorded_tests
 from .runner import choose_augmentation
-from .runs import RecordedRuns, count_reproduced, load_runs, provenance
-from .stats import effects_table, lead_change
+from .runs import RecordedRuns, count_reproduced, current_runs, provenance
+from .stats import lead_change
 from .tables import percent, to_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = CHECKOUT
 READMES = {"en": ROOT / "README.md", "es": ROOT / "README.es.md"}
 BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)  # i18n: key
 
@@ -45,27 +46,21 @@ def _markdown(frame: pd.DataFrame) -> str:
     return to_markdown(tables.localise(frame))
 
 
-def test_labels() -> torch.Tensor:
-    """The Fashion-MNIST test labels the recorded predictions are scored against (the data must be installed)."""
+def test_labels(data_dir: Path | None = None) -> torch.Tensor:
+    """The Fashion-MNIST test labels the recorded predictions are scored against (the data must be installed;
+    `data_dir` is the FASHION_MNIST_DIR setting)."""
     from .data import load_fashion_mnist
 
-    return load_fashion_mnist(download=False).test_labels
+    return load_fashion_mnist(data_dir, download=False).test_labels
 
 
-def recorded_families(root: Path = ROOT, labels: torch.Tensor | None = None) -> dict[str, pd.DataFrame]:
-    """Every family of comparisons of the committed full run (experiments.families), with the notebook's grouping
-    and statistics."""
-    recorded = RecordedRuns(root / "results")
+def recorded_families(recorded: RecordedRuns, labels: torch.Tensor | None = None) -> dict[str, pd.DataFrame]:
+    """Every family of comparisons of the committed full run (catalogue.families), with the notebook's grouping
+    and statistics (recorded.family_effects); a family with nothing recorded has an empty table."""
     if not len(recorded):
         return {}
-    labels = test_labels() if labels is None else labels
-    tables_by_name = {}
-    for name in families():
-        runs, size = recorded_tests(recorded, name)
-        table = effects_table(runs, labels, size) if runs else pd.DataFrame()
-        own = set(families()[name].experiments)
-        tables_by_name[name] = table[table.experiment.isin(own)].reset_index(drop=True) if runs else table
-    return tables_by_name
+    found = family_effects(recorded, families(), test_labels() if labels is None else labels)
+    return {name: found.get(name, pd.DataFrame()) for name in families()}
 
 
 def _effects_table(table: pd.DataFrame, experiment: bool = False, extra: tuple[str, ...] = ()) -> str:
@@ -77,17 +72,14 @@ def _effects_table(table: pd.DataFrame, experiment: bool = False, extra: tuple[s
     return _markdown(tables.summary(table, columns))
 
 
-def _reference_run(runs: pd.DataFrame, root: Path) -> str:
+def _reference_run(runs: pd.DataFrame, layout: RunLayout) -> str:
     """The README's sentence on the committed full run: where and when it ran, how long it took, and the replay that
     rendered this README's edition of the notebook (results/notebook_run.json, notebook_run.es.json), timed inside the
     notebook as its section 12 states it (the profiles table times the whole process, kernel start included)."""
     first = runs.iloc[0]
     language = current_language()
-    edition = "" if language == "en" else f".{language}"
-    facts_path = root / "results" / f"notebook_run{edition}.json"
-    facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
-    timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    facts = _json(layout.run_facts(language))
+    timings = _json(layout.profile_timings)
     sources = provenance(runs)
     if len(sources) == 1:
         text = _("Reference run: profile `{profile}`, {device} ({device_name}, {precision}), torch {torch}, commit "
@@ -118,10 +110,13 @@ def _reference_run(runs: pd.DataFrame, root: Path) -> str:
     return text + "."
 
 
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def profiles_table(root: Path = ROOT) -> str:
     """What each profile runs (from conv_workshop.profiles) beside its budget and its measured duration."""
-    timings_path = root / "results" / "benchmarks" / "notebook_profiles.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    timings = _json(RunLayout(root).profile_timings)
     default = {"full": "CUDA", "quick": "CPU, MPS", "smoke": "CI"}  # i18n: key
     rows = []
     for name, profile in PROFILES.items():
@@ -145,22 +140,21 @@ def profiles_table(root: Path = ROOT) -> str:
     return to_markdown(pd.DataFrame(rows).rename(columns=_))
 
 
-def _recipe_tables(root: Path) -> list[str]:
+def _recipe_tables(recorded: RecordedRuns) -> list[str]:
     """Each model's augmentation choice on validation (sections 3.3 and 5.2), from the recorded runs."""
-    recorded = RecordedRuns(root / "results")
     runs, _size = recorded_tests(recorded, "augmentation")
     out = []
-    for experiment, outcomes in runs.items():
-        if len(outcomes) == len(families()["augmentation"].experiments[experiment]):
+    for kind, experiment in AUGMENTATION_EXPERIMENTS.items():
+        outcomes = runs.get(experiment, {})
+        if outcomes and len(outcomes) == len(families()["augmentation"].experiments[experiment]):
             table = tables.recipe_choice(choose_augmentation(outcomes)[1])
-            out.append(_markdown(table.assign(model=experiment.removeprefix("augmentation, "))[
-                ["model", *table.columns]]))
+            out.append(_markdown(table.assign(model=kind)[["model", *table.columns]]))
     return out
 
 
-def _lead_change(root: Path, labels: torch.Tensor | None) -> str:
+def _lead_change(recorded: RecordedRuns, labels: torch.Tensor | None) -> str:
     """The interaction test of section 7.3: the CNN's lead with the fewest images minus with the most."""
-    runs, _size = recorded_tests(RecordedRuns(root / "results"), "data size")  # i18n: key
+    runs, _size = recorded_tests(recorded, "data size")  # i18n: key
     if len(runs) < 2:
         return ""
     names = list(runs)
@@ -180,47 +174,51 @@ def generated_blocks(language: str, root: Path = ROOT, labels: torch.Tensor | No
 
 
 def _blocks(root: Path, labels: torch.Tensor | None) -> dict[str, str]:
-    runs = load_runs(root / "results" / "runs.csv")
+    layout = RunLayout(root)
+    recorded = RecordedRuns(layout.results)  # read once for every block
+    runs = current_runs(recorded.table)
     blocks: dict[str, str] = {"profiles": profiles_table(root)}
-    families = recorded_families(root, labels) if not runs.empty else {}
+    families = recorded_families(recorded, labels) if not runs.empty else {}
     if not families:
         for name in ("reference-run", "headline", "kernel", "architecture", "augmentation", "probes", "artifacts"):
             blocks[name] = _no_results()
     else:
-        blocks["reference-run"] = _reference_run(runs, root)
+        blocks["reference-run"] = _reference_run(runs, layout)
         headline = pd.concat([families["headline"], families["schedule"]], ignore_index=True)
         blocks["headline"] = _effects_table(headline, experiment=True, extra=("train images", "epochs"))  # i18n: key
         blocks["kernel"] = _effects_table(families["kernel size"])  # i18n: key
         blocks["architecture"] = _effects_table(pd.concat([families["controlled"], families["small GAP"]],  # i18n: key
                                                           ignore_index=True), experiment=True)
-        blocks["augmentation"] = "\n\n".join([*_recipe_tables(root),
+        blocks["augmentation"] = "\n\n".join([*_recipe_tables(recorded),
                                                 _effects_table(families["augmentation"], experiment=True)])
         probes = [_effects_table(families["scrambling"], experiment=True),
                   _effects_table(families["data size"], experiment=True, extra=("train images", "epochs")),  # i18n: key
-                  _lead_change(root, labels)]
-        translation = root / "results" / "translation.csv"
+                  _lead_change(recorded, labels)]
+        translation = layout.table("translation.csv")
         if translation.exists():
             table = tables.translation(pd.read_csv(translation)).reset_index()
             probes.append(_markdown(table[table.direction != "diagonal"]))
-        selectivity = root / "results" / "selectivity.csv"
+        selectivity = layout.table("selectivity.csv")
         if selectivity.exists():
             probes.append(_markdown(tables.selectivity(pd.read_csv(selectivity))))
         blocks["probes"] = "\n\n".join(probes)
-        blocks["artifacts"] = _artifacts(root)
+        blocks["artifacts"] = _artifacts(layout)
     blocks["cnn-parameters"] = _cnn_parameters()
-    blocks["benchmarks"] = _benchmarks(root)
+    blocks["benchmarks"] = _benchmarks(layout)
     return blocks
 
 
-def _artifacts(root: Path) -> str:
-    card_path = root / "fashion_mnist_cnn_model_pytorch" / "model_card.json"
+def _artifacts(layout: RunLayout) -> str:
+    files = layout.artifacts
+    card_path = files.model_card
     if not card_path.exists():
         return _no_results()
     card = json.loads(card_path.read_text())
     metrics, onnx = card["metrics"], card["metrics"]["onnx"]
     table = pd.DataFrame([
-        ["best_model.pth / complete_model.pth", f"{metrics['test_accuracy'] * 100:.2f} %"],  # i18n: key
-        ["fashion_mnist_cnn.onnx (ONNX Runtime)", f"{onnx['onnx_accuracy'] * 100:.2f} %"],  # i18n: key
+        [f"{files.checkpoint.name} / {files.complete_model.name}",
+         f"{metrics['test_accuracy'] * 100:.2f} %"],
+        [f"{files.onnx.name} (ONNX Runtime)", f"{onnx['onnx_accuracy'] * 100:.2f} %"],  # i18n: key
         [_("max abs logit difference, PyTorch vs ONNX"), f"{onnx['max_abs_logit_diff']:.2e}"],
         [_("same predicted class"), f"{onnx['prediction_agreement'] * 100:.2f} %"],
         [_("parameters"), f"{card['parameters']:,}"],
@@ -236,8 +234,8 @@ def _cnn_parameters() -> str:
         ratio=cnn / dense, cnn=cnn, dense=dense, share=percent(head / cnn, 0), head=head)
 
 
-def _benchmarks(root: Path) -> str:
-    benchmark = root / "results" / "benchmarks"
+def _benchmarks(layout: RunLayout) -> str:
+    root, benchmark = layout.root, layout.benchmarks
     sections = []
     for path in sorted(benchmark.glob("*.json")) if benchmark.exists() else []:
         data = json.loads(path.read_text())
@@ -267,15 +265,17 @@ def render(text: str, blocks: dict[str, str]) -> str:
     return BLOCK.sub(replace, text)
 
 
-def update_readmes(check: bool = False, root: Path = ROOT) -> list[Path]:
-    """Rewrite (or, with check, only compare) the generated blocks; returns the READMEs that were out of date."""
+def update_readmes(check: bool = False, root: Path = ROOT, data_dir: Path | None = None) -> list[Path]:
+    """Rewrite (or, with check, only compare) the generated blocks; returns the READMEs that were out of date.
+    `data_dir` is the FASHION_MNIST_DIR setting (the test labels)."""
     stale = []
+    labels = test_labels(data_dir) if RunLayout(root).runs_csv.exists() else None
     for language, path in READMES.items():
         path = root / path.name
         if not path.exists():
             continue
         text = path.read_text()
-        updated = render(text, generated_blocks(language, root))
+        updated = render(text, generated_blocks(language, root, labels))
         if updated != text:
             stale.append(path)
             if not check:

@@ -189,8 +189,10 @@ def run_variants(experiment: str, variants: dict[str, ModelConfig | Variant], sp
     for variant, runs in jobs.items():
         outcomes[variant] = []
         for job, outcome in zip(runs, found[variant]):
-            outcome = outcome or train_and_record(job, splits, context)
-            context.cache[job.key(splits)] = outcome
+            key = job.key(splits)
+            # a second variant of this call with the same key takes the first one's run
+            outcome = outcome or context.cache.get(key) or train_and_record(job, splits, context)
+            context.cache[key] = outcome
             outcomes[variant].append(outcome)
     return outcomes
 
@@ -202,8 +204,8 @@ def _seeds(seeds: SeedChoice, entry: ModelConfig | Variant, splits: Splits) -> t
 
 def _found(job: Job, splits: Splits, context: RunContext) -> Outcome | None:
     """The run of this job from this session's cache or from the records (None if neither has it). A recorded run
-    can still give its model: the weights saved with it where they are, else by training it again without recording
-    (Outcome.ensure_model)."""
+    can still give its model (Outcome.ensure_model): in a replay it is trained again without recording and checked
+    against its record ("replayed"); otherwise the weights saved with it are loaded where they are ("resumed")."""
     key = job.key(splits)
     if key in context.cache:
         return context.cache[key]
@@ -211,8 +213,7 @@ def _found(job: Job, splits: Splits, context: RunContext) -> Outcome | None:
     if recorded is None:
         return None
     retrain = partial(train_and_record, job, splits, replace(context, recorder=None, progress=False))
-    has_weights = recorded.weights is not None and recorded.weights.exists()
-    return replace(recorded, retrain=retrain, source="resumed" if has_weights else "replayed")
+    return replace(recorded, retrain=retrain, source="replayed" if context.replay else "resumed")
 
 
 def _check_arms(experiment: str, found: list[tuple[Job, Outcome | None]], context: RunContext) -> None:

@@ -13,7 +13,6 @@ import atexit
 import base64
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -33,6 +32,7 @@ from torch import nn
 
 from . import __version__
 from .atomic import write_atomic
+from .layout import CHECKOUT, RUN_OUTPUTS, RecordFiles, RunLayout
 from .models import ModelConfig, build_model, config_from_dict, config_to_dict
 from .training import FitResult, Runtime, TrainConfig
 
@@ -43,16 +43,15 @@ RUN_FIELDS = (
     "python_version", "git_commit", "recipe_version",
 )
 
-# The version of the code that computes a run from its key (data.py, models.py, training.py, runner.py): recorded
-# with every run, and a run recorded by another version is never reused. tests/test_recipe_version.py holds a
-# fingerprint of that code and fails when it changes: bump this number when a run's numbers can change (the records
-# of older versions are then trained again), and update the fingerprint either way.
+# The version of the code that computes a run from its key (constants, data, models, training, and the recipe and
+# train_and_record of runner.py): recorded with every run, and a run recorded by another version is never reused.
+# tests/test_recipe_version.py holds a fingerprint of that code and fails when it changes: bump this number when a
+# run's numbers can change (the records of older versions are then trained again), and update the fingerprint either
+# way.
 RECIPE_VERSION = 1
 # Columns that runs.csv files written before them lack, with the value those records had.
 ADDED_FIELDS = {"recipe_version": 1}
 
-# What a notebook run itself rewrites: changes there say nothing about the code that ran.
-RUN_OUTPUTS = ("results", "fashion_mnist_cnn_model_pytorch", "runs", "convolutional_layers_workshop.ipynb")
 
 # A retrained model reproduces its record when their test accuracies agree to well under one test image.
 REPRODUCED_TOLERANCE = 5e-5
@@ -61,7 +60,7 @@ REPRODUCED_TOLERANCE = 5e-5
 def git_commit(root: str | os.PathLike | None = None, outside: str | None = None) -> str:
     """The commit the code ran at, with '+dirty' for uncommitted code changes; outside a git checkout, `outside`
     (the WORKSHOP_GIT_COMMIT setting) or 'unknown'."""
-    root = Path(root) if root else Path(__file__).resolve().parent.parent
+    root = Path(root) if root else CHECKOUT
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                                 timeout=5, check=True).stdout.strip()
@@ -264,6 +263,11 @@ def upgrade_runs_file(path: str | os.PathLike) -> None:
     write_atomic(path, buffer.getvalue().encode())
 
 
+def current_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The records this code would reuse: those computed by its RECIPE_VERSION (older ones stay in the file)."""
+    return runs[runs.recipe_version == RECIPE_VERSION].reset_index(drop=True)
+
+
 def provenance(runs: pd.DataFrame) -> list[dict]:
     """Who produced a set of records: each commit, device and precision with its number of runs, the most first."""
     if runs.empty:
@@ -316,11 +320,6 @@ class ReplayCheck:
         return abs(self.recorded - self.retrained) < self.tolerance
 
 
-def weights_file(run_id: str) -> str:
-    """Where a run's trained weights are kept, relative to the records folder (a name safe on any file system)."""
-    return f"models/{hashlib.sha256(run_id.encode()).hexdigest()[:20]}.pt"
-
-
 def load_weights(config: dict, path: Path) -> nn.Module:
     """The model a recorded config describes, with the weights saved for it (tensors only: weights_only=True)."""
     model = build_model(config_from_dict(config))
@@ -348,11 +347,13 @@ class Outcome:
     retrain: Callable[[], Outcome] | None = field(default=None, repr=False)
     replay_check: ReplayCheck | None = None
     weights: Path | None = None  # the trained weights saved with the record (resume loads them instead of training)
-    source: str = "trained"  # trained in this session, or from records: "replayed", "resumed" or "recorded"
+    # trained in this session, or taken from records: "replayed" (a replay), "resumed" (any other run of the folder),
+    # "recorded" (looked up, as the committed full run is)
+    source: str = "trained"
 
     def ensure_model(self) -> nn.Module:
-        """The trained model. A resumed run loads the weights saved when it was trained; a replayed run (or one
-        whose weights are gone) is retrained first and checked against its record."""
+        """The trained model. A resumed run loads the weights saved when it was trained; a replayed run (or a resumed
+        one whose weights are gone, as in a fresh clone) is retrained first and checked against its record."""
         if self.model is None and self.source == "resumed" and self.weights is not None and self.weights.exists():
             self.model = load_weights(self.record["config"], self.weights)
         if self.model is None:
@@ -366,7 +367,7 @@ class Outcome:
 
     @property
     def from_records(self) -> bool:
-        """Taken from records (a replay's or an interrupted run's) rather than trained in this session."""
+        """Taken from records (by a replay or any later run of the folder) rather than trained in this session."""
         return self.source != "trained"
 
 
@@ -380,17 +381,18 @@ class RecordedRuns:
 
     def __init__(self, results_dir: str | os.PathLike):
         results_dir = self.results_dir = Path(results_dir)
+        files = self.files = RecordFiles(results_dir)
         self.runs: dict[str, dict] = {}
         self.other_versions: dict[int, int] = {}
         self.table = pd.DataFrame(columns=list(RUN_FIELDS))
         self.histories: dict[str, list[dict]] = {}
         self.predictions: dict[str, np.ndarray] = {}
-        for item in read_jsonl(results_dir / "predictions.jsonl"):
+        for item in read_jsonl(files.predictions):
             self.predictions[item["run_id"]] = decode_predictions(item["test_predictions"])
-        for item in read_jsonl(results_dir / "histories.jsonl"):
+        for item in read_jsonl(files.histories):
             self.histories[item["run_id"]] = item["history"]
-        if (results_dir / "runs.csv").exists():
-            self.table = load_runs(results_dir / "runs.csv")
+        if files.runs_csv.exists():
+            self.table = load_runs(files.runs_csv)
             for row in self.table.to_dict(orient="records"):
                 record = json.loads(json.dumps(row, default=lambda v: v.item()))
                 if record["recipe_version"] != RECIPE_VERSION:
@@ -414,32 +416,36 @@ class RecordedRuns:
                                best_val_accuracy=record["best_val_accuracy"], train_seconds=record["train_seconds"],
                                images_per_second=record["images_per_second"])
         return Outcome(record=record, fit=fit_result, test_predictions=self.predictions[record["run_id"]],
-                       weights=self.results_dir / weights_file(record["run_id"]), source="recorded")
+                       weights=self.files.weights(record["run_id"]), source="recorded")
 
 
 @dataclass(frozen=True)
 class Recorder:
-    """Where runs are recorded: <output_dir>/results/runs.csv, histories.jsonl and predictions.jsonl."""
+    """Where runs are recorded: the records folder of the run whose root is `output_dir` (layout.RecordFiles)."""
 
     output_dir: Path
     profile: str
 
     @property
+    def files(self) -> RecordFiles:
+        return RunLayout(Path(self.output_dir)).records
+
+    @property
     def results_dir(self) -> Path:
         """The folder of this profile's records (results/ of the checkout for the full profile)."""
-        return Path(self.output_dir) / "results"
+        return self.files.folder
 
     @property
     def runs_path(self) -> Path:
-        return self.results_dir / "runs.csv"
+        return self.files.runs_csv
 
     @property
     def histories_path(self) -> Path:
-        return self.results_dir / "histories.jsonl"
+        return self.files.histories
 
     @property
     def predictions_path(self) -> Path:
-        return self.results_dir / "predictions.jsonl"
+        return self.files.predictions
 
     def record(self, row: dict, history: list[dict], test_predictions: np.ndarray,
                model: nn.Module | None = None) -> None:
@@ -449,24 +455,21 @@ class Recorder:
         if model is not None:
             buffer = io.BytesIO()
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
-            write_atomic(self.results_dir / weights_file(row["run_id"]), buffer.getvalue())
+            write_atomic(self.files.weights(row["run_id"]), buffer.getvalue())
         append_jsonl(self.predictions_path, [{"run_id": row["run_id"],
                                               "test_predictions": encode_predictions(test_predictions)}])
         append_jsonl(self.histories_path, [{"run_id": row["run_id"], "history": history}])
         append_rows(self.runs_path, [row])
 
-    def path(self, name: str) -> Path:
-        """A file of the records folder: run_state.json (how the last run went) or .lock (who records now)."""
-        return self.results_dir / name
-
     def set_aside(self) -> Path | None:
         """Move this folder's records (and saved weights) into set_aside/<time>/ inside it, so that a fresh start
         records its own set and loses nothing; that folder, or None when there was nothing to move."""
-        present = [path for path in (self.runs_path, self.histories_path, self.predictions_path,
-                                     self.results_dir / "models") if path.exists()]
+        files = self.files
+        present = [path for path in (files.runs_csv, files.histories, files.predictions, files.models)
+                   if path.exists()]
         if not present:
             return None
-        folder = self.results_dir / "set_aside" / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        folder = files.set_aside / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         folder.mkdir(parents=True)
         for path in present:
             os.replace(path, folder / path.name)
@@ -476,7 +479,7 @@ class Recorder:
         """Take this folder's lock for this process, or raise RecordsLocked naming the lock and the other process
         (a lock left by a process that is gone is taken over with a warning)."""
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        lock = self.path(".lock")
+        lock = self.files.lock
         mine = {"pid": os.getpid(), "host": socket.gethostname(),
                 "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
         for _ in range(2):
@@ -503,18 +506,18 @@ class Recorder:
 
     def unlock(self) -> None:
         """Release this process's lock (nothing if another process holds it)."""
-        if _read_lock(self.path(".lock")).get("pid") == os.getpid():
-            self.path(".lock").unlink(missing_ok=True)
+        if _read_lock(self.files.lock).get("pid") == os.getpid():
+            self.files.lock.unlink(missing_ok=True)
 
     def read_state(self) -> dict:
         """What the last run of this folder said about itself (run_state.json), {} if nothing."""
         try:
-            return json.loads(self.path("run_state.json").read_text())
+            return json.loads(self.files.state.read_text())
         except (OSError, ValueError):
             return {}
 
     def write_state(self, **state) -> None:
-        write_atomic(self.path("run_state.json"), json.dumps(state, indent=2).encode())
+        write_atomic(self.files.state, json.dumps(state, indent=2).encode())
 
 
 def _read_lock(path: Path) -> dict:

@@ -24,7 +24,7 @@ from .i18n import N_, _, label, set_language
 from .layout import COMMITTED, RunLayout
 from .plots import save_figure
 from .profiles import DENSE_EPOCH_FACTOR, Profile, choose_profile
-from .recorded import committed_runs, recorded_tests
+from .recorded import committed_runs, family_effects
 from .runner import Recipe, RunContext, choose_augmentation, run_variants
 from .runs import (
     RECIPE_VERSION,
@@ -32,6 +32,7 @@ from .runs import (
     RecordedRuns,
     Recorder,
     capture_environment,
+    current_runs,
     git_commit,
     load_runs,
     provenance,
@@ -87,7 +88,7 @@ class Workshop:
     @property
     def artifacts(self) -> Path:
         """Where the model files go (sections 9 and 10)."""
-        return self.layout.artifacts
+        return self.layout.artifacts.folder
 
     @property
     def results(self) -> Path:
@@ -123,10 +124,10 @@ class Workshop:
 
     def train(self, experiment: str, variants: dict, splits: Splits | None = None, epochs: int | None = None,
               dense_epoch_factor: int = DENSE_EPOCH_FACTOR, primary: bool = False) -> dict[str, list[Outcome]]:
-        """Train (or take from the cache / replay) every variant with the profile's seeds (its primary seeds for
-        the primary family), recorded under `experiment`; {variant: outcomes}. Each kind of model trains with the
-        recipe's augmentation, chosen first if it was not yet. Used in section 6 (exercise 6.2) and by
-        train_family."""
+        """Train (or take from this session's runs or the folder's records) every variant with the profile's seeds
+        (its primary seeds for the primary family), recorded under `experiment`; {variant: outcomes}. Each kind of
+        model trains with the recipe's augmentation, chosen first if it was not yet. Used in section 6 (exercise 6.2)
+        and by train_family."""
         splits = splits or self.experiment_splits
         for entry in variants.values():
             config = entry.config if isinstance(entry, Variant) else entry
@@ -148,25 +149,26 @@ class Workshop:
         return table
 
     def train_family(self, name: str) -> dict[str, dict[str, list[Outcome]]]:
-        """Every experiment of a declared family (experiments.families), each on its data with its epochs, recorded
+        """Every experiment of a declared family (catalogue.families), each on its data with its epochs, recorded
         under its experiment's name: {experiment: {variant: outcomes}} (sections 3.3, 3.4, 5.2, 6, 7.2, 7.3).
 
         Executing the cell again in the same kernel trains nothing: every run comes from this session's cache, and
         one line says so."""
         family = families(self.profile)[name]
-        known = len(self.cache)
+        known = {id(outcome) for outcome in self.cache.values()}
         runs = {experiment: self.train(experiment, variants, *self.data_and_epochs(family, experiment),
                                        primary=family.tests == "primary")
                 for experiment, variants in family.experiments.items()}
         outcomes = [o for variants in runs.values() for per_seed in variants.values() for o in per_seed]
-        trained = sum(o.source == "trained" for o in outcomes)
-        if len(self.cache) == known:
+        # this family's runs that this session had neither trained nor found before this call
+        new = list({id(o): o for o in outcomes if id(o) not in known}.values())
+        trained = sum(o.source == "trained" for o in new)
+        if not new:
             show_markdown(_("Reused: all {count} runs of the {family} family were already trained in this session; "
                             "nothing was trained again.").format(count=len(outcomes), family=_(name)))
-        elif trained and trained < len(outcomes):
+        elif trained and trained < len(new):
             show_markdown(_("New runs trained for the {family} family: {trained}; taken from the records of earlier "
-                            "runs: {recorded}.").format(trained=trained, family=_(name),
-                                                        recorded=len(outcomes) - trained))
+                            "runs: {recorded}.").format(trained=trained, family=_(name), recorded=len(new) - trained))
         return runs
 
     def data_and_epochs(self, family: Family, experiment: str) -> tuple[Splits, int]:
@@ -200,7 +202,7 @@ class Workshop:
 
     def effects(self, runs: dict[str, dict[str, list[Outcome]]], family: str | None = None) -> pd.DataFrame:
         """stats.effects_table of `runs`, corrected as part of the declared family of tests of Family `family`
-        (experiments.family_of_tests: tests not among `runs` count as p = 1); without a family, as a family of its
+        (catalogue.family_of_tests: tests not among `runs` count as p = 1); without a family, as a family of its
         own. Used throughout sections 3–7."""
         size = family_size(family, self.profile) if family else None
         return effects_table(runs, self.splits.test_labels, size)
@@ -213,15 +215,8 @@ class Workshop:
         """
         if self.profile.name == "full":
             return None
-        tables = []
-        for name in family:
-            runs, size = recorded_tests(committed_runs(self.committed.results), name)
-            if runs:
-                table = effects_table(runs, self.data.test_labels, size)
-                table = table[table.experiment.isin(families()[name].experiments)]
-                if not table.empty:
-                    tables.append(table)
-        return pd.concat(tables, ignore_index=True) if tables else None
+        found = family_effects(committed_runs(self.committed.results), family, self.data.test_labels)
+        return pd.concat(found.values(), ignore_index=True) if found else None
 
     def full_run_found(self) -> bool:
         """Whether the committed full run's records (with test predictions) are there to compare with.
@@ -236,7 +231,7 @@ class Workshop:
 
         Used in sections 7.1, 7.4.
         """
-        path = self.committed.results / name
+        path = self.committed.table(name)
         if self.profile.name == "full" or not path.exists():
             return None
         return pd.read_csv(path)
@@ -269,7 +264,7 @@ class Workshop:
 
     def write_table(self, table: pd.DataFrame, name: str) -> None:
         """Save a probe's table under results/ (translation.csv, selectivity.csv). Used in sections 7.1, 7.4."""
-        write_atomic(self.results / name, table.to_csv(index=False).encode())
+        write_atomic(self.layout.table(name), table.to_csv(index=False).encode())
 
     def record_run_facts(self) -> dict:
         """Section 12: record how the run went (profile, device, minutes, runs, replay) in results/notebook_run.json."""
@@ -278,7 +273,7 @@ class Workshop:
         resumed = [o for o in outcomes.values() if o.source == "resumed"]
         checked = [o for o in outcomes.values() if o.replay_check is not None]
         env = capture_environment(self.runtime, self.context.commit)
-        records = load_runs(self.recorder.runs_path)
+        records = current_runs(load_runs(self.recorder.runs_path))
         facts = {"profile": self.profile.name, "device": env.device, "device_name": env.device_name,
                  "precision": env.precision, "date": self.run_date,
                  "minutes": round((time.perf_counter() - self.started) / 60, 1), "torch": env.torch,
@@ -313,6 +308,7 @@ def start_session(profile_name: str | None = None, replay: bool | None = None, r
         "replay": settings.replay if replay is None else replay,
         "resume": settings.resume if resume is None else resume,
         "language": language or settings.language or edition})
+    resolved.check()
     set_language(resolved.language)
     runtime = choose_runtime(precision=resolved.precision)
     profile = choose_profile(profile_name or resolved.profile, runtime.device)

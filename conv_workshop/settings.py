@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .constants import ARTIFACT_DIR
+from .layout import COMMITTED
 
 PRECISIONS = ("bf16", "fp16", "fp32")
 
@@ -37,6 +37,12 @@ class RunSettings(BaseSettings):
     git_commit: str | None = None  # the commit to record outside a git checkout
     language: Literal["en", "es"] | None = None  # the generated text's language (None: the notebook's edition)
     precision: Literal["bf16", "fp16", "fp32"] | None = None  # None: bf16 where the device computes it natively
+
+    def check(self) -> None:
+        """Refuse settings that contradict each other (SettingsError), once the notebook's parameters are in."""
+        if self.replay and not self.resume:
+            raise SettingsError("a replay takes every run from the records (REPLAY / WORKSHOP_REPLAY=1), and a fresh "
+                                "start puts them aside (RESUME = False / WORKSHOP_RESUME=0): choose one of the two")
 
     def table(self) -> dict[str, str]:
         """The resolved settings as {environment variable: value}, for the setup table."""
@@ -68,7 +74,7 @@ class ServiceSettings:
     """The prediction service's model file and limits (see the README's service section): every accepted byte has a
     bounded price in memory, CPU and time. Tests pass tighter ones to `serving.app.create_app`."""
 
-    model_path: Path = ARTIFACT_DIR / "fashion_mnist_cnn.onnx"  # WORKSHOP_ONNX_MODEL: the ONNX file served
+    model_path: Path = COMMITTED.artifacts.onnx  # WORKSHOP_ONNX_MODEL: the ONNX file served
     # What one request may send
     max_upload_bytes: int = 5 * 2**20  # a body, counted while it streams in (with or without Content-Length)
     max_json_bytes: int = 256 * 2**10  # a JSON body: a 28×28 array is about 20 KB even pretty-printed

@@ -326,7 +326,7 @@ def family_noise(groups: dict[str, dict[str, list]], test_labels, family_size: i
     reference), measured on the first experiment's reference pool. Used in section 6."""
     if isinstance(family_size, bool) or not isinstance(family_size, (int, np.integer)) or family_size < 1:
         raise ValueError(f"family_size is {family_size!r}: send the declared family's number of tests, a whole "
-                         "number ≥ 1 (experiments.family_size)")
+                         "number ≥ 1 (catalogue.family_size)")
     table = effects_table(groups, test_labels, family_size)
     reference = next(iter(next(iter(groups.values())).values()))
     arms = [arm(runs, test_labels) for outcomes in groups.values() for runs in outcomes.values()]

@@ -387,10 +387,10 @@ def pareto(points: pd.DataFrame) -> pd.DataFrame:
 
 def run_summary(runs_path) -> pd.DataFrame:
     """Section 11: every training run of a notebook execution, one row per experiment (as recorded) and variant."""
-    from .runs import load_runs
+    from .runs import current_runs, load_runs
     from .stats import summarise_runs
 
-    table = summarise_runs(load_runs(runs_path))
+    table = summarise_runs(current_runs(load_runs(runs_path)))
     if table.empty:
         return table
     table["test_accuracy_std"] = [s if n > 1 else float("nan") for s, n in zip(table.test_accuracy_std, table.seeds)]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conv_workshop.data import SPLIT_FILES, Splits, candidate_dirs, load_fashion_mnist
+from conv_workshop.settings import run_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,14 +53,14 @@ def tiny_counts(monkeypatch):
 def real_data_available() -> bool:
     from conv_workshop.data import _has_all_files
 
-    return any(_has_all_files(folder) for folder in candidate_dirs())
+    return any(_has_all_files(folder) for folder in candidate_dirs(run_settings().data_dir))
 
 
 @pytest.fixture(scope="session")
 def real_data():
     if not real_data_available():
         pytest.skip("real Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
-    return load_fashion_mnist(download=False)
+    return load_fashion_mnist(run_settings().data_dir, download=False)
 
 
 def make_splits(train: int = 256, val: int = 64, test: int = 64, seed: int = 0) -> Splits:

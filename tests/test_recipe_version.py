@@ -11,10 +11,12 @@ from conv_workshop.runs import RECIPE_VERSION
 
 from .conftest import ROOT
 
-# The code that computes a run from its key: the data, the models, the trainer and the runner.
+# The code that computes a run from its key: the data, the models, the trainer, and the runner's recipe and training
+# of one run (not how it finds, orders or refuses runs).
 RECIPE_CODE = ("constants.py", "data.py", "models.py", "training.py", "runner.py")
+RUNNER_RECIPE = ("default_train_config", "recipe", "train_and_record")
 # What that code was when RECIPE_VERSION was last decided.
-DECIDED = {1: "d6ef2812c471c4d8"}
+DECIDED = {1: "50f696c2d79c21e1"}
 
 
 def fingerprint(sources: list[str]) -> str:
@@ -32,7 +34,11 @@ def fingerprint(sources: list[str]) -> str:
 
 
 def _sources() -> list[str]:
-    return [(ROOT / "conv_workshop" / name).read_text() for name in RECIPE_CODE]
+    sources = [(ROOT / "conv_workshop" / name).read_text() for name in RECIPE_CODE[:-1]]
+    runner = ast.parse((ROOT / "conv_workshop" / RECIPE_CODE[-1]).read_text())
+    recipe = [node for node in runner.body if isinstance(node, ast.FunctionDef) and node.name in RUNNER_RECIPE]
+    assert [node.name for node in recipe] == list(RUNNER_RECIPE), "the runner's recipe functions moved: update this"
+    return sources + [ast.unparse(node) for node in recipe]
 
 
 def test_the_recipe_code_is_the_one_its_version_was_decided_for():

@@ -223,3 +223,30 @@ def test_the_provenance_names_every_commit_device_and_precision():
     assert sum(item["runs"] for item in found) == len(runs)
     assert {(i["git_commit"], i["device"], i["precision"]) for i in found} == set(
         zip(runs.git_commit, runs.device, runs.precision))
+
+
+def test_a_replay_retrains_and_checks_even_where_saved_weights_exist(tmp_path, tiny_splits):
+    """On the machine that trained the records their weights are there; a replay still retrains the models figures
+    use and checks them against their records, and says it is a replay."""
+    recorder = Recorder(tmp_path, "test")
+    chosen = Recipe("none", "none")
+    run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), chosen,
+                 RunContext(FP32, recorder, progress=False))
+    assert len(list(recorder.files.models.glob("*.pt"))) == 1
+    replayed = run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), chosen,
+                            RunContext(FP32, recorder, RecordedRuns(recorder.results_dir), progress=False,
+                                       replay=True))["dense"][0]
+    assert replayed.source == "replayed"
+    replayed.ensure_model()
+    assert replayed.replay_check is not None and replayed.replay_check.reproduced
+    resumed = run_variants("a", {"dense": DenseConfig()}, tiny_splits, 1, (0,), chosen,
+                           RunContext(FP32, recorder, RecordedRuns(recorder.results_dir), progress=False))["dense"][0]
+    resumed.ensure_model()
+    assert resumed.source == "resumed" and resumed.replay_check is None  # its saved weights, loaded
+
+
+def test_two_variants_with_one_key_in_one_call_train_once(tmp_path, tiny_splits):
+    recorder = Recorder(tmp_path, "test")
+    runs = run_variants("a", {"dense": DenseConfig(), "the same dense": DenseConfig()}, tiny_splits, 1, (0,),
+                        Recipe("none", "none"), RunContext(FP32, recorder, progress=False))
+    assert runs["dense"][0] is runs["the same dense"][0] and len(load_runs(recorder.runs_path)) == 1

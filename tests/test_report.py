@@ -74,13 +74,14 @@ def test_profiles_table_states_each_budget():
 
 
 def test_the_reference_run_names_every_commit_device_and_precision_of_its_records():
+    from conv_workshop.layout import RunLayout
     from conv_workshop.report import ROOT, _reference_run
     from conv_workshop.runs import load_runs
 
     runs = load_runs(ROOT / "results" / "runs.csv")
-    one = _reference_run(runs, ROOT)
+    one = _reference_run(runs, RunLayout(ROOT))
     assert f"commit `{runs.git_commit.iloc[0]}`" in one and "recorded by" not in one
     runs.loc[:9, ["git_commit", "precision"]] = ["abc1234", "fp32"]  # ten runs added later, elsewhere
-    several = _reference_run(runs, ROOT)
+    several = _reference_run(runs, RunLayout(ROOT))
     assert f"{len(runs) - 10} runs at commit `{runs.git_commit.iloc[-1]}` on cpu" in several
     assert "10 runs at commit `abc1234` on cpu (AMD EPYC, fp32)" in several

@@ -76,3 +76,12 @@ def test_the_output_folder_follows_the_setting(clean, tmp_path):
     assert RunLayout.for_profile("full").root == Path(".")
     assert RunLayout.for_profile("smoke").runs_csv == Path("runs/smoke/results/runs.csv")
     assert RunLayout.for_profile("quick", tmp_path).results == tmp_path / "results"
+
+
+def test_a_replay_with_a_fresh_start_is_refused_before_anything_moves(clean):
+    clean.setenv("WORKSHOP_REPLAY", "1")
+    clean.setenv("WORKSHOP_RESUME", "0")
+    with pytest.raises(SettingsError, match="choose one of the two"):
+        run_settings().check()
+    clean.delenv("WORKSHOP_RESUME")
+    run_settings().check()  # a replay of the records as they are is fine

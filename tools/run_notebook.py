@@ -45,9 +45,10 @@ def record_timing(path: Path, profile: str, seconds: float, replay: bool, langua
     import torch
 
     from conv_workshop.atomic import write_atomic
+    from conv_workshop.settings import run_settings
     from conv_workshop.training import choose_runtime
 
-    runtime = choose_runtime()
+    runtime = choose_runtime(precision=run_settings().precision)  # as the notebook's session chose it
     timings = json.loads(path.read_text()) if path.exists() else {}
     details = ", ".join(([] if not replay else ["replay"]) + ([] if language == "en" else [language]))
     timings[f"{profile} ({details})" if details else profile] = {
@@ -72,7 +73,8 @@ def main() -> int:
     parser.add_argument("--replay", action="store_true",
                         help="reuse the profile's recorded runs (re-render outputs); retrain only models in use")
     parser.add_argument("--fresh", action="store_true",
-                        help="start afresh even if an interrupted run of this profile left records to resume from")
+                        help="set this profile's records aside (results/set_aside/) and train everything afresh, "
+                             "instead of taking the runs already recorded")
     args = parser.parse_args()
 
     source, committed = edition(args.language)
@@ -86,6 +88,7 @@ def main() -> int:
     else:
         os.environ.pop("WORKSHOP_REPLAY", None)
     os.environ["WORKSHOP_RESUME"] = "0" if args.fresh else "1"
+    os.environ["WORKSHOP_LANGUAGE"] = args.language  # the edition asked for, whatever the caller's environment says
     os.environ.setdefault("WORKSHOP_PROGRESS", "0")  # progress bars are for people; an executed file keeps summaries
     client = NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}})
