@@ -270,7 +270,7 @@ BAD_REQUESTS = {
     "deep JSON": (dict(content=b"[" * 1_100 + b"]" * 1_100, headers={"content-type": "application/json"}), 400,
                   "recursion limit"),
     "multipart without file": (dict(files={"other": ("a.png", b"x", "image/png")}), 400, "no file field"),
-    "bad top_k": (dict(content=b"x", headers={"content-type": "image/png"}, params={"top_k": 0}), 422, "top_k"),
+    "bad top_k": (dict(content=b"x", headers={"content-type": "image/png"}, params={"top_k": "two"}), 422, "top_k"),
     "oversized upload": (dict(content=b"\x00" * (5 * 1024 * 1024 + 1), headers={"content-type": "image/png"}), 413,
                          "limit"),
 }
