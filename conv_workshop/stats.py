@@ -379,7 +379,7 @@ def summarise_runs(runs: pd.DataFrame, by: tuple[str, ...] = ("experiment", "var
     if runs.empty:
         return pd.DataFrame()
     grouped = runs.groupby(list(by), sort=False)
-    table = grouped.agg(
+    columns = dict(
         seeds=("seed", "nunique"),
         epochs=("epochs", "first"),
         train_size=("train_size", "first"),
@@ -390,7 +390,8 @@ def summarise_runs(runs: pd.DataFrame, by: tuple[str, ...] = ("experiment", "var
         test_loss_mean=("test_loss", "mean"),
         best_val_accuracy_mean=("best_val_accuracy", "mean"),
         train_seconds_mean=("train_seconds", "mean"),
-    ).reset_index()
+    )
+    table = grouped.agg(**{name: how for name, how in columns.items() if name not in by}).reset_index()
     table["test_accuracy_std"] = table["test_accuracy_std"].fillna(0.0)
     return table
 

@@ -390,7 +390,8 @@ def run_summary(runs_path) -> pd.DataFrame:
     from .runs import current_runs, load_runs
     from .stats import summarise_runs
 
-    table = summarise_runs(current_runs(load_runs(runs_path)))
+    # a folder's records outlive a change of budget: runs of one variant at two budgets are two rows, never averaged
+    table = summarise_runs(current_runs(load_runs(runs_path)), by=("experiment", "variant", "epochs", "train_size"))
     if table.empty:
         return table
     table["test_accuracy_std"] = [s if n > 1 else float("nan") for s, n in zip(table.test_accuracy_std, table.seeds)]

@@ -94,6 +94,19 @@ def test_summary_is_mean_and_std_over_seeds():
     assert table.test_accuracy_std.iloc[0] == pytest.approx(0.02)
 
 
+def test_the_run_summary_never_averages_one_variant_across_budgets(tmp_path):
+    """Records accumulate in a folder: a variant recorded at 2 epochs, then at 5, is two rows of section 12's table."""
+    from conv_workshop.tables import run_summary
+
+    path = tmp_path / "runs.csv"
+    rows = [dict.fromkeys(RUN_FIELDS, 1) | {"experiment": "k", "variant": "3×3", "seed": seed, "epochs": epochs,
+                                             "train_size": 10_000, "test_accuracy": accuracy, "recipe_version": 1}
+            for seed, epochs, accuracy in ((0, 2, 0.80), (1, 2, 0.82), (0, 5, 0.90))]
+    append_rows(path, rows)
+    table = run_summary(path)
+    assert len(table) == 2 and table["epochs"].tolist() == [2, 5] and table["seeds"].tolist() == [2, 1]
+
+
 def test_appends_keep_earlier_rows_and_leave_no_temporary_files(tmp_path):
     path = tmp_path / "runs.csv"
     row = {field: 1 for field in RUN_FIELDS}
