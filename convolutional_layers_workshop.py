@@ -146,11 +146,15 @@ import torch.nn.functional as F
 from IPython.display import display
 from torch import nn
 
-from conv_workshop import analysis, attribution, by_hand, catalogue, exercises, findings, plots, probes, stats, tables
+from conv_workshop import stats
 from conv_workshop.data import CLASS_NAMES, to_float_pixels
-from conv_workshop.display import show_markdown, use_notebook_display
+from conv_workshop.experiments import catalogue
 from conv_workshop.i18n import label, translate
+from conv_workshop.inspection import analysis, attribution, probes
+from conv_workshop.lesson import by_hand, exercises
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, Normalize, PixelPermutation, layer_summary
+from conv_workshop.reporting import findings, plots, tables
+from conv_workshop.reporting.display import show_markdown, use_notebook_display
 from conv_workshop.session import start_session
 from conv_workshop.training import predict_logits
 
@@ -641,7 +645,7 @@ print(exercises.check("horizontal edge kernel", my_kernel))
 # %%
 cases = [(28, 3, 0, 1), (28, 3, 1, 1), (28, 5, 2, 1), (28, 5, 1, 2), (28, 7, 3, 1), (28, 3, 1, 2), (14, 3, 0, 1),
          (7, 3, 1, 2), (28, 2, 0, 2)]
-sizes = tables.output_sizes(cases)
+sizes = by_hand.output_size_check(cases)
 assert (sizes["formula"] == sizes["nn.Conv2d"]).all()
 sizes
 
@@ -725,10 +729,11 @@ print(exercises.check("head inputs", my_head_inputs))
 # C_out × H_out × W_out of them. The table checks both formulas against `layer_summary` for every convolution:
 
 # %%
-costs = tables.conv_costs(ConvNet())
+cnn = ConvNet()
+costs = by_hand.conv_cost_check(cnn)
 assert (costs["parameters (formula)"] == costs["parameters (layer_summary)"]).all()
 assert (costs["MACs (formula)"] == costs["MACs (layer_summary)"]).all()
-tables.with_thousands(costs)
+tables.conv_costs(costs, layer_summary(cnn))
 
 # %% [markdown]
 # **Why.** Parameters do not depend on the image size (weight sharing): they grow with C_in · C_out, so the last
@@ -860,7 +865,7 @@ print(exercises.check("average pooling", my_avg_pool2d))
 
 # %%
 summary_rows = layer_summary(ConvNet())
-fields = tables.receptive_fields(summary_rows)  # the layers that widen the field, with layer_summary's column
+fields = tables.receptive_fields(by_hand.receptive_field_check(summary_rows), summary_rows)
 field, jump, by_recurrence = 1, 1, []  # one pixel sees itself; neighbouring units are 1 pixel apart
 for k, s in zip(fields.kernel, fields.stride):
     field, jump = field + (k - 1) * jump, jump * s  # k − 1 more steps of the current grid, then a coarser grid
@@ -978,7 +983,7 @@ lab.show_figure(plots.learned_kernel(kernel, learned, losses, errors), "by_hand_
 
 # %%
 if lab.live:
-    from conv_workshop.playground import playground_widget
+    from conv_workshop.lesson.playground import playground_widget
 
     display(playground_widget(trousers[0]))
 else:
@@ -1572,7 +1577,7 @@ show_markdown(findings.describe_effects(augmented))
 # %%
 points = stats.distinct_configurations(effects)  # each configuration once; the reference is "default CNN"
 lab.show_figure(plots.accuracy_versus_cost(points), "pareto")
-tables.pareto(points)
+tables.pareto(stats.pareto_table(points))
 
 # %% [markdown]
 # **Why.** A ratio such as "accuracy per parameter" rewards the smallest model however inaccurate it is; the front
@@ -1630,7 +1635,7 @@ curve = probes.translation_curve({name: [o.ensure_model() for o in runs[:3]] for
                                  *lab.probe_images(), lab.runtime)
 lab.write_table(curve, "translation.csv")
 lab.show_figure(plots.translation(curve, lab.full_run_table("translation.csv")), "translation")
-tables.translation(curve, lab.full_run_table("translation.csv"))
+tables.translation(stats.shift_accuracy(curve), stats.shift_accuracy(lab.full_run_table("translation.csv")))
 
 # %% [markdown]
 # **Why.** Convolution is equivariant (section 4.8): a shifted garment gives shifted feature maps, exactly so before
@@ -1717,7 +1722,7 @@ print(exercises.check("unscramble", my_inverse, permutation=scramble))
 sizes = lab.train_family("data size")  # {"n=<size>": {variant: runs}}, each size with its epochs (table below)
 efficiency = lab.effects(sizes, "data size")  # the lead at each size: one family
 full_run_sizes = lab.full_run_effects("data size")
-lab.show_figure(plots.data_efficiency(tables.efficiency_points(efficiency), tables.efficiency_points(full_run_sizes),
+lab.show_figure(plots.data_efficiency(stats.efficiency_points(efficiency), stats.efficiency_points(full_run_sizes),
                                       lead=efficiency), "data_efficiency")
 display(tables.effects(efficiency, full_run_sizes, experiment=True, epochs=True))
 show_markdown(findings.describe_data_size(efficiency))
@@ -1769,8 +1774,9 @@ lab.show_figure(plots.top_patches(tops, patches, [CLASS_NAMES[c] for c in splits
 # %%
 selectivity = probes.class_selectivity(best_cnn.ensure_model(), splits.test_images, splits.test_labels, lab.runtime)
 lab.write_table(selectivity, "selectivity.csv")
-lab.show_figure(plots.selectivity(selectivity, lab.full_run_table("selectivity.csv")), "selectivity")
-display(tables.selectivity(selectivity, lab.full_run_table("selectivity.csv")))
+full_run_selectivity = lab.full_run_table("selectivity.csv")
+lab.show_figure(plots.selectivity(selectivity, full_run_selectivity), "selectivity")
+display(tables.selectivity(stats.selectivity_tests(selectivity), stats.selectivity_tests(full_run_selectivity)))
 show_markdown(findings.describe_hierarchy(selectivity))
 
 # %% [markdown]
@@ -1906,7 +1912,7 @@ print(exercises.check("occlusion", my_occlusion))
 # measured on the experiments' subset are labelled with its size.
 
 # %%
-tables.claims(primary, effects, small_gap, curve)
+tables.claims(primary, effects, small_gap, stats.shift_cost(curve, "CNN (max pool)"))
 
 # %% [markdown]
 # **Why.** A number without its comparator says little: "88 % with fewer parameters" means something only beside the
@@ -1936,7 +1942,7 @@ tables.claims(primary, effects, small_gap, curve)
 # Both are re-evaluated after saving: the accuracy stated is the accuracy of the files.
 
 # %%
-from conv_workshop.artifacts import save_and_verify, write_model_card
+from conv_workshop.deployment.artifacts import save_and_verify, write_model_card
 
 saved = save_and_verify(best_cnn, lab.artifacts, splits.test_images, splits.test_labels, lab.profile.name)
 show_markdown(findings.describe_saved_model(saved, best_cnn.record["test_accuracy"]))
@@ -1984,7 +1990,7 @@ print(exercises.check("safe loading", my_load_checkpoint, path=lab.artifacts / "
 # model card beside the weights records the architecture, recipe, metrics and known confusions.
 
 # %%
-from conv_workshop.export import export_onnx, onnx_parity
+from conv_workshop.deployment.export import export_onnx, onnx_parity
 
 onnx_path = export_onnx(lab.artifacts / "fashion_mnist_cnn.onnx", saved.model)
 parity = onnx_parity(onnx_path, saved.model, splits.test_images, splits.test_labels)
@@ -2010,7 +2016,7 @@ tables.parity(parity)
 # service's preprocessing inverts and shrinks back to 28×28; then a request that is not an image gets a clear error.
 
 # %%
-from conv_workshop.serve_demo import demo_requests, product_photo
+from conv_workshop.deployment.serve_demo import demo_requests, product_photo
 
 print(translate("true class of the photo:"), label(CLASS_NAMES[int(data.test_labels[1])]))
 for reply in demo_requests(onnx_path, product_photo(data.test_images[1])):
@@ -2034,7 +2040,7 @@ for reply in demo_requests(onnx_path, product_photo(data.test_images[1])):
 
 # %%
 run = lab.record_run_facts()
-tables.run_summary(lab.recorder.runs_path)
+tables.run_summary(lab.run_summary())
 
 # %%
 show_markdown(findings.describe_run(run, lab.recorder.runs_path))

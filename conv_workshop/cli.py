@@ -22,7 +22,7 @@ from .settings import ServiceSettings
 def user_errors() -> tuple[type[Exception], ...]:
     """The exceptions that mean the user must change something (imported here, so that serve never loads torch)."""
     from .data import DatasetFileError
-    from .export import CheckpointError
+    from .deployment.export import CheckpointError
     from .settings import SettingsError
 
     return DatasetFileError, CheckpointError, ModelFileError, InputError, SettingsError
@@ -124,10 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
 def committed_augmentation(config) -> str:
     """The augmentation the committed full run chose for this kind of model on validation data ('none' before a
     full run has chosen one)."""
+    from .experiments.recorded import recorded_recipe
+    from .experiments.runner import RecipeNotChosen
+    from .experiments.runs import RecordedRuns
     from .layout import CHECKOUT, RunLayout
-    from .recorded import recorded_recipe
-    from .runner import RecipeNotChosen
-    from .runs import RecordedRuns
 
     try:
         return recorded_recipe(RecordedRuns(RunLayout(CHECKOUT).results)).augment_for(config)
@@ -137,10 +137,10 @@ def committed_augmentation(config) -> str:
 
 def command_train(args) -> dict:
     from .data import load_fashion_mnist, shrink, split_validation
-    from .export import save_checkpoint
+    from .deployment.export import save_checkpoint
+    from .experiments.runner import Job, RunContext, default_train_config, train_and_record
+    from .experiments.runs import Recorder
     from .models import ConvConfig, DenseConfig
-    from .runner import Job, RunContext, default_train_config, train_and_record
-    from .runs import Recorder
     from .training import choose_runtime
 
     config = DenseConfig() if args.model == "dense" else ConvConfig(kernel_size=args.kernel_size)
@@ -164,7 +164,7 @@ def command_train(args) -> dict:
 
 def command_evaluate(args) -> dict:
     from .data import load_fashion_mnist
-    from .export import load_model
+    from .deployment.export import load_model
     from .training import choose_runtime, evaluate
 
     model, checkpoint = load_model(args.weights)
@@ -194,7 +194,7 @@ def command_predict(args) -> list[dict]:
     else:  # a checkpoint: torch only here
         import torch
 
-        from .export import load_model
+        from .deployment.export import load_model
 
         model, _ = load_model(args.weights)
         with torch.no_grad():
@@ -206,7 +206,7 @@ def command_predict(args) -> list[dict]:
 
 def command_export(args) -> dict:
     from .data import load_fashion_mnist
-    from .export import export_onnx, load_model, onnx_parity, save_complete_model
+    from .deployment.export import export_onnx, load_model, onnx_parity, save_complete_model
 
     model, _ = load_model(args.weights)
     files = ModelFiles(args.output_dir)
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             serve(args.host, args.port, str(args.model) if args.model else None)
             return 0
         if args.command == "report":
-            from .report import update_readmes
+            from .reporting.report import update_readmes
 
             stale = update_readmes(check=args.check, data_dir=settings.data_dir)
             verb = "out of date" if args.check else "updated"

@@ -16,17 +16,12 @@ import pandas as pd
 import torch
 
 from .atomic import write_atomic
-from .catalogue import AUGMENTATION_EXPERIMENTS, Family, Variant, families, family_size, model_kind
 from .data import FashionMNIST, Splits, balanced_subset, load_fashion_mnist, shrink, split_validation
-from .display import is_live_kernel, show_markdown
 from .environment import PackageStatus, describe_packages
-from .i18n import N_, _, label, set_language
-from .layout import COMMITTED, RunLayout
-from .plots import save_figure
-from .profiles import DENSE_EPOCH_FACTOR, Profile, choose_profile
-from .recorded import committed_runs, family_effects
-from .runner import Recipe, RunContext, choose_augmentation, run_variants
-from .runs import (
+from .experiments.catalogue import AUGMENTATION_EXPERIMENTS, Family, Variant, families, family_size, model_kind
+from .experiments.recorded import committed_runs, family_effects, run_summary
+from .experiments.runner import Recipe, RunContext, choose_augmentation, run_variants
+from .experiments.runs import (
     RECIPE_VERSION,
     Outcome,
     RecordedRuns,
@@ -37,6 +32,11 @@ from .runs import (
     load_runs,
     provenance,
 )
+from .i18n import N_, _, label, set_language
+from .layout import COMMITTED, RunLayout
+from .profiles import DENSE_EPOCH_FACTOR, Profile, choose_profile
+from .reporting.display import is_live_kernel, show_markdown
+from .reporting.plots import save_figure
 from .settings import RunSettings, run_settings
 from .stats import effects_table
 from .training import Runtime, choose_runtime
@@ -251,7 +251,7 @@ class Workshop:
         the committed full run's when there is one."""
         from IPython.display import display
 
-        from . import plots, tables
+        from .reporting import plots, tables
 
         rows = table if experiment is None else table[table.experiment == experiment]
         keys = set(zip(rows.experiment, rows.variant))
@@ -265,6 +265,10 @@ class Workshop:
     def write_table(self, table: pd.DataFrame, name: str) -> None:
         """Save a probe's table under results/ (translation.csv, selectivity.csv). Used in sections 7.1, 7.4."""
         write_atomic(self.layout.table(name), table.to_csv(index=False).encode())
+
+    def run_summary(self) -> pd.DataFrame:
+        """Section 12: every current-recipe run recorded in this run's folder (recorded.run_summary)."""
+        return run_summary(self.recorder.runs_path)
 
     def record_run_facts(self) -> dict:
         """Section 12: record how the run went (profile, device, minutes, runs, replay) in results/notebook_run.json."""

@@ -524,6 +524,17 @@ def pareto_front(points: pd.DataFrame, cost: str) -> pd.Series:
     return front
 
 
+def pareto_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Every configuration (distinct_configurations), most accurate first, with its number in the figure's key
+    (configuration_numbers) and whether it is on the accuracy–parameters and the accuracy–MACs Pareto fronts.
+    Used in section 6.10."""
+    numbers = configuration_numbers(points).sort_values()
+    by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")
+    return points.loc[numbers.index].assign(number=numbers.to_numpy(),
+                                            on_parameters_front=by_parameters[numbers.index].to_numpy(),
+                                            on_macs_front=by_macs[numbers.index].to_numpy())
+
+
 # --- the probes' tests (sections 7.1 and 7.4) ---
 
 @dataclass(frozen=True)
@@ -555,9 +566,58 @@ def shift_test(per_seed_drops: Sequence[float]) -> ShiftTest:
     return ShiftTest(len(drops), interval.mean, interval.low, interval.high)
 
 
-def selectivity_tests(table: pd.DataFrame) -> pd.DataFrame:
+def shift_accuracy(curve: pd.DataFrame | None, shifts: tuple[int, ...] = (0, 2, 4, 6)) -> pd.DataFrame | None:
+    """Accuracy in points (%) on shifted images (a probes.translation_curve table), per direction, shift and model:
+    the mean over seeds and its 95 % interval (columns mean, low, high). None for no curve. Used in section 7.1."""
+    if curve is None:
+        return None
+    part = curve[curve["shift"].isin(shifts)].assign(accuracy=lambda f: f.accuracy * 100)
+    intervals = part.groupby(["direction", "shift", "model"], sort=False).accuracy.apply(mean_interval)
+    return pd.DataFrame({"mean": [i.mean for i in intervals], "low": [i.low for i in intervals],
+                         "high": [i.high for i in intervals]}, index=intervals.index)
+
+
+@dataclass(frozen=True)
+class ShiftCost:
+    """What a shift of the test images costs, in accuracy points: each model's mean drop over seeds, and the test of
+    one model's per-seed drops."""
+
+    model: str  # the model tested
+    mean_drops: dict[str, float]
+    test: ShiftTest
+
+
+def shift_cost(curve: pd.DataFrame, model: str, shift: int = 2, direction: str = "horizontal") -> ShiftCost:
+    """Accuracy points lost when the test images move `shift` pixels in `direction` (a probes.translation_curve
+    table): every model's mean drop, and shift_test on `model`'s per-seed drops. Used in section 8.2."""
+    unshifted = curve[curve["shift"] == 0].groupby(["model", "seed"]).accuracy.mean()
+    shifted = curve[(curve["shift"] == shift) & (curve.direction == direction)].groupby(["model", "seed"]).accuracy
+    seed_drops = (unshifted - shifted.mean()) * 100
+    drops = seed_drops.groupby("model").mean()
+    tested = seed_drops.xs(model, level="model").tolist() if model in drops else []
+    return ShiftCost(model, {str(name): float(value) for name, value in drops.items()}, shift_test(tested))
+
+
+def efficiency_points(efficiency: pd.DataFrame | None) -> pd.DataFrame | None:
+    """An effects table of the data-size experiment as plot points: model, size, mean and its 95 % interval.
+
+    Used in section 7.3.
+    """
+    if efficiency is None:
+        return None
+    bounds = [interval_from_summary(m, s, n) for m, s, n in
+              zip(efficiency.test_accuracy_mean, efficiency.test_accuracy_std, efficiency.seeds)]
+    return pd.DataFrame({"model": efficiency.variant.str.split(" ").str[0], "train_size": efficiency.train_size,
+                         "test_accuracy_mean": efficiency.test_accuracy_mean,
+                         "low": [b[0] for b in bounds], "high": [b[1] for b in bounds]})
+
+
+def selectivity_tests(table: pd.DataFrame | None) -> pd.DataFrame | None:
     """Per block of a class_selectivity table: the median class entropy of its channels, the shuffled-label
-    baseline, Wilcoxon's p for 'below shuffled' (paired over channels) and Mann–Whitney's p against the first block."""
+    baseline, Wilcoxon's p for 'below shuffled' (paired over channels) and Mann–Whitney's p against the first block.
+    None for no table. Used in section 7.4."""
+    if table is None:
+        return None
     blocks = list(dict.fromkeys(table.block))
     first = table[table.block == blocks[0]].entropy
     rows = []

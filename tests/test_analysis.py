@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from conv_workshop import analysis
 from conv_workshop.data import CLASS_NAMES
+from conv_workshop.inspection import analysis
 
 
 def test_confusion_matrix_and_per_class_accuracy():

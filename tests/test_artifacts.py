@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from conv_workshop.export import load_model, onnx_parity
+from conv_workshop.deployment.export import load_model, onnx_parity
 from conv_workshop.training import choose_runtime, evaluate
 
 from .conftest import ROOT
@@ -59,6 +59,6 @@ def test_onnx_matches_pytorch_on_the_whole_test_set(real_data):
 
 
 def test_readme_tables_are_generated_from_results():
-    from conv_workshop.report import update_readmes
+    from conv_workshop.reporting.report import update_readmes
 
     assert update_readmes(check=True) == [], "run `make report` to regenerate the README tables"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from conv_workshop.attribution import choose_examples, grad_cam, last_block_layer, occlusion
 from conv_workshop.data import CLASS_NAMES
+from conv_workshop.inspection.attribution import choose_examples, grad_cam, last_block_layer, occlusion
 from conv_workshop.models import ConvConfig, ConvNet
 
 

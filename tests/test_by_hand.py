@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conv_workshop import by_hand
+from conv_workshop.lesson import by_hand
 from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline, layer_summary
 
 
@@ -165,7 +165,7 @@ def test_the_teaching_functions_refuse_what_they_do_not_support(call, message):
 
 
 def test_an_exercise_check_never_raises_on_a_malformed_answer():
-    from conv_workshop import exercises
+    from conv_workshop.lesson import exercises
 
     scramble = torch.randperm(784)
     assert not exercises.check("unscramble", torch.full((784,), 10_000), permutation=scramble).right

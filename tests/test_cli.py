@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conv_workshop.cli import main
-from conv_workshop.export import save_checkpoint
+from conv_workshop.deployment.export import save_checkpoint
 from conv_workshop.models import ConvConfig, ConvNet
 
 from .conftest import ROOT, write_dataset

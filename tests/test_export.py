@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conv_workshop.export import (
+from conv_workshop.deployment.export import (
     CheckpointError,
     export_onnx,
     load_complete_model,

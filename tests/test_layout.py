@@ -18,20 +18,26 @@ def test_only_the_settings_module_reads_the_environment():
     assert readers == ["settings.py"]
 
 
-def _layers() -> list[set[str]]:
+def _placed() -> dict[str, set[str]]:
+    """Each layers contract's container and the names its layers place."""
     import tomllib
 
     config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["importlinter"]
-    contract = next(c for c in config["contracts"] if c["type"] == "layers")
-    return [{name.strip() for name in layer.replace(":", "|").split("|")} for layer in contract["layers"]]
+    return {container: {name.split("#")[0].strip() for layer in contract["layers"]
+                        for name in layer.replace(":", "|").split("|")}
+            for contract in config["contracts"] if contract["type"] == "layers" for container in contract["containers"]}
 
 
 def test_every_module_has_its_place_in_the_layers():
-    """A new module must be placed in pyproject.toml's layers, so that the contracts check its imports."""
-    placed = set().union(*_layers())
-    modules = {path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
-    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
-    assert placed == modules | packages, (sorted((modules | packages) - placed), sorted(placed - modules - packages))
+    """A new module or folder must be placed in pyproject.toml's layers, so that the contracts check its imports: the
+    folders in the package's layers, each module in its folder's (the service has its own contract)."""
+    placed = _placed()
+    folders = [PACKAGE] + [path.parent for path in PACKAGE.glob("*/__init__.py") if path.parent.name != "serving"]
+    for folder in folders:
+        container = ".".join(folder.relative_to(PACKAGE.parent).parts)
+        modules = {path.stem for path in folder.glob("*.py") if path.stem != "__init__"}
+        packages = {path.parent.name for path in folder.glob("*/__init__.py")}
+        assert placed.get(container) == modules | packages, (container, placed.get(container), modules | packages)
 
 
 def test_the_contracts_catch_an_upward_import(tmp_path):
@@ -59,6 +65,15 @@ def test_one_home_for_the_pixel_conversion_the_shift_and_the_receptive_field():
         assert found == expected, (pattern, found)
 
 
+def _is_module(dotted: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def test_every_package_helper_the_notebook_calls_names_its_section():
     import importlib
     import inspect
@@ -66,22 +81,26 @@ def test_every_package_helper_the_notebook_calls_names_its_section():
     import jupytext
 
     notebook = jupytext.read(PACKAGE.parent / "convolutional_layers_workshop.py")
-    modules = {"analysis", "attribution", "by_hand", "catalogue", "exercises", "findings", "plots", "probes",
-               "stats", "tables"}
-    aliases, used = {}, set()
+    modules, aliases, used = {}, {}, set()  # modules: the notebook's name for a package module → its dotted name
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
         for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("conv_workshop."):
-                aliases |= {a.asname or a.name: (node.module, a.name) for a in node.names}
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("conv_workshop"):
+                for alias in node.names:
+                    dotted = f"{node.module}.{alias.name}"
+                    if _is_module(dotted):
+                        modules[alias.asname or alias.name] = dotted
+                    elif node.module != "conv_workshop":
+                        aliases[alias.asname or alias.name] = (node.module, alias.name)
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 if node.value.id in modules:
-                    used.add((f"conv_workshop.{node.value.id}", node.attr))
+                    used.add((modules[node.value.id], node.attr))
                 elif node.value.id == "lab":
                     used.add(("conv_workshop.session", f"Workshop.{node.attr}"))
             elif isinstance(node, ast.Name) and node.id in aliases:
                 used.add(aliases[node.id])
+    assert {"tables", "by_hand", "stats", "exercises"} <= modules.keys(), modules
     silent = []
     for module, name in sorted(used):
         target = importlib.import_module(module)

@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from conv_workshop import tables
 from conv_workshop.models import (
     ConvConfig,
     ConvNet,
@@ -22,6 +21,7 @@ from conv_workshop.models import (
     count_parameters,
     layer_summary,
 )
+from conv_workshop.reporting import tables
 
 
 def test_default_parameter_counts_are_exact():

@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conv_workshop import attribution, by_hand, tables
 from conv_workshop.data import to_float_pixels
+from conv_workshop.inspection import attribution
+from conv_workshop.lesson import by_hand
 from conv_workshop.models import ConvNet, DenseBaseline, Normalize, count_parameters, layer_summary
+from conv_workshop.reporting import tables
 
 from .conftest import ROOT
 

@@ -17,9 +17,12 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from conv_workshop import analysis, by_hand, plots, stats  # noqa: E402
-from conv_workshop.catalogue import architecture_variants, kernel_size_variants  # noqa: E402
+from conv_workshop import stats
 from conv_workshop.data import CLASS_NAMES  # noqa: E402
+from conv_workshop.experiments.catalogue import architecture_variants, kernel_size_variants  # noqa: E402
+from conv_workshop.inspection import analysis
+from conv_workshop.lesson import by_hand
+from conv_workshop.reporting import plots  # noqa: E402
 from conv_workshop.stats import REFERENCE, Verdict  # noqa: E402
 
 UNRESOLVED = Verdict("not resolved", seeds=3)
@@ -285,10 +288,10 @@ def test_every_pareto_configuration_is_numbered_in_both_panels_and_in_the_key(re
 
 
 def test_pareto_numbers_agree_between_the_figure_key_and_the_table(rendered):
-    from conv_workshop import tables
+    from conv_workshop.reporting import tables
 
     points = realistic_points()
-    table = tables.pareto(points)
+    table = tables.pareto(stats.pareto_table(points))
     key = [t.get_text() for f in rendered["pareto_real"].subfigs for t in f.texts if t.get_text()[:2].strip().isdigit()]
     assert len(table) == len(points) == len(key)
     for number, entry in zip(table.index, key):

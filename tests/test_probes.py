@@ -6,10 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from conv_workshop import probes
 from conv_workshop.data import shift_images
-from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline
-from conv_workshop.probes import (
+from conv_workshop.inspection import probes
+from conv_workshop.inspection.probes import (
     block_geometry,
     block_outputs,
     class_selectivity,
@@ -19,6 +18,7 @@ from conv_workshop.probes import (
     top_activating_patches,
     translation_curve,
 )
+from conv_workshop.models import ConvConfig, ConvNet, DenseBaseline
 from conv_workshop.training import Runtime
 
 FP32 = Runtime("cpu", "cpu", "fp32", channels_last=False)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import ast
 import hashlib
 
-from conv_workshop.runs import RECIPE_VERSION
+from conv_workshop.experiments.runs import RECIPE_VERSION
 
 from .conftest import ROOT
 
 # The code that computes a run from its key: the data, the models, the trainer, and the runner's recipe and training
 # of one run (not how it finds, orders or refuses runs).
-RECIPE_CODE = ("constants.py", "data.py", "models.py", "training.py", "runner.py")
+RECIPE_CODE = ("constants.py", "data.py", "models.py", "training.py", "experiments/runner.py")
 RUNNER_RECIPE = ("default_train_config", "recipe", "train_and_record")
 # What that code was when RECIPE_VERSION was last decided.
 DECIDED = {1: "50f696c2d79c21e1"}
@@ -45,8 +45,8 @@ def test_the_recipe_code_is_the_one_its_version_was_decided_for():
     assert fingerprint(_sources()) == DECIDED.get(RECIPE_VERSION), (
         f"The code that computes a run changed ({', '.join(RECIPE_CODE)}): fingerprint {fingerprint(_sources())}. "
         "If a run's numbers can change (the data, a model, the optimiser, the schedule, the seeds...), bump "
-        "conv_workshop/runs.py's RECIPE_VERSION: the records of older versions are then trained again. Either way, "
-        "record the new fingerprint in DECIDED here.")
+        "conv_workshop/experiments/runs.py's RECIPE_VERSION: the records of older versions are then trained again. "
+        "Either way, record the new fingerprint in DECIDED here.")
 
 
 def test_docstrings_comments_and_names_of_experiments_are_not_part_of_it():
@@ -57,4 +57,5 @@ def test_docstrings_comments_and_names_of_experiments_are_not_part_of_it():
     assert edited != models and fingerprint(sources[:2] + [edited] + sources[3:]) == fingerprint(sources)
     changed = models.replace("dropout: float = 0.2", "dropout: float = 0.3")
     assert changed != models and fingerprint(sources[:2] + [changed] + sources[3:]) != fingerprint(sources)
-    assert "catalogue.py" not in RECIPE_CODE  # names, variants and families are declarations, not computation
+    # names, variants and families are declarations, not computation
+    assert "experiments/catalogue.py" not in RECIPE_CODE

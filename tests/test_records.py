@@ -11,14 +11,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from conv_workshop import catalogue, session
-from conv_workshop.catalogue import families
-from conv_workshop.layout import RunLayout
-from conv_workshop.models import ConvConfig, DenseConfig, config_to_dict
-from conv_workshop.profiles import PROFILES
-from conv_workshop.recorded import recorded_recipe
-from conv_workshop.runner import Job, MissingRecords, MixedArithmetic, Recipe, RunContext, recipe, run_variants
-from conv_workshop.runs import (
+from conv_workshop import session
+from conv_workshop.experiments import catalogue
+from conv_workshop.experiments.catalogue import families
+from conv_workshop.experiments.recorded import recorded_recipe
+from conv_workshop.experiments.runner import (
+    Job,
+    MissingRecords,
+    MixedArithmetic,
+    Recipe,
+    RunContext,
+    recipe,
+    run_variants,
+)
+from conv_workshop.experiments.runs import (
     RECIPE_VERSION,
     RUN_FIELDS,
     RecordedRuns,
@@ -28,6 +34,9 @@ from conv_workshop.runs import (
     provenance,
     run_key,
 )
+from conv_workshop.layout import RunLayout
+from conv_workshop.models import ConvConfig, DenseConfig, config_to_dict
+from conv_workshop.profiles import PROFILES
 from conv_workshop.settings import RunSettings
 from conv_workshop.training import Runtime, TrainConfig
 

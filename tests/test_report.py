@@ -9,7 +9,7 @@ import pytest
 
 from conv_workshop.i18n import in_language, phrase
 from conv_workshop.profiles import PROFILES
-from conv_workshop.report import generated_blocks, profiles_table, render, update_readmes
+from conv_workshop.reporting.report import generated_blocks, profiles_table, render, update_readmes
 from conv_workshop.stats import Verdict
 
 from .conftest import ROOT
@@ -74,9 +74,9 @@ def test_profiles_table_states_each_budget():
 
 
 def test_the_reference_run_names_every_commit_device_and_precision_of_its_records():
+    from conv_workshop.experiments.runs import load_runs
     from conv_workshop.layout import RunLayout
-    from conv_workshop.report import ROOT, _reference_run
-    from conv_workshop.runs import load_runs
+    from conv_workshop.reporting.report import ROOT, _reference_run
 
     runs = load_runs(ROOT / "results" / "runs.csv")
     one = _reference_run(runs, RunLayout(ROOT))

@@ -15,10 +15,18 @@ import pandas as pd
 import pytest
 
 from conv_workshop import session
+from conv_workshop.experiments.runner import RunContext
+from conv_workshop.experiments.runs import (
+    RUN_FIELDS,
+    RecordedRuns,
+    Recorder,
+    RecordsError,
+    RecordsLocked,
+    append_rows,
+    load_runs,
+)
 from conv_workshop.layout import RunLayout
 from conv_workshop.profiles import PROFILES
-from conv_workshop.runner import RunContext
-from conv_workshop.runs import RUN_FIELDS, RecordedRuns, Recorder, RecordsError, RecordsLocked, append_rows, load_runs
 from conv_workshop.settings import RunSettings
 from conv_workshop.training import Runtime
 
@@ -123,7 +131,7 @@ def test_a_non_number_where_a_number_belongs_names_the_line(tmp_path):
 
 def test_a_second_run_of_the_same_folder_refuses_to_start(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom conv_workshop.runs import Recorder\n"
+        "import sys, time\nfrom conv_workshop.experiments.runs import Recorder\n"
         f"Recorder({str(tmp_path)!r}, 'quick').lock()\nprint('locked', flush=True)\ntime.sleep(60)")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -9,10 +9,15 @@ import pytest
 import torch
 
 from conv_workshop.atomic import write_atomic
-from conv_workshop.models import ConvConfig, DenseConfig
-from conv_workshop.profiles import DENSE_EPOCH_FACTOR
-from conv_workshop.runner import Job, Recipe, RunContext, default_train_config, run_variants, train_and_record
-from conv_workshop.runs import (
+from conv_workshop.experiments.runner import (
+    Job,
+    Recipe,
+    RunContext,
+    default_train_config,
+    run_variants,
+    train_and_record,
+)
+from conv_workshop.experiments.runs import (
     RUN_FIELDS,
     RecordedRuns,
     Recorder,
@@ -22,6 +27,8 @@ from conv_workshop.runs import (
     count_reproduced,
     load_runs,
 )
+from conv_workshop.models import ConvConfig, DenseConfig
+from conv_workshop.profiles import DENSE_EPOCH_FACTOR
 from conv_workshop.stats import summarise_runs
 from conv_workshop.training import Runtime, TrainConfig
 
@@ -56,7 +63,7 @@ def test_variants_reuse_identical_runs(tiny_splits, tmp_path):
 
 
 def test_one_recipe_for_every_model_with_the_dense_schedule_declared():
-    from conv_workshop.runner import Recipe, RecipeNotChosen, recipe
+    from conv_workshop.experiments.runner import Recipe, RecipeNotChosen, recipe
 
     assert DENSE_EPOCH_FACTOR > 1
     assert default_train_config(ConvConfig(), 10, "flip") == TrainConfig(epochs=10, augment="flip")
@@ -96,7 +103,7 @@ def test_summary_is_mean_and_std_over_seeds():
 
 def test_the_run_summary_never_averages_one_variant_across_budgets(tmp_path):
     """Records accumulate in a folder: a variant recorded at 2 epochs, then at 5, is two rows of section 12's table."""
-    from conv_workshop.tables import run_summary
+    from conv_workshop.experiments.recorded import run_summary
 
     path = tmp_path / "runs.csv"
     rows = [dict.fromkeys(RUN_FIELDS, 1) | {"experiment": "k", "variant": "3×3", "seed": seed, "epochs": epochs,
@@ -158,7 +165,7 @@ def test_replay_reuses_records_and_retrains_only_on_demand(tiny_splits, tmp_path
 def test_git_commit_marks_code_changes_but_not_the_runs_own_outputs(tmp_path):
     import subprocess
 
-    from conv_workshop.runs import git_commit
+    from conv_workshop.experiments.runs import git_commit
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

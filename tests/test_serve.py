@@ -221,7 +221,7 @@ def _wait_until_up(url: str, process=None) -> None:
 def server(tmp_path_factory):
     import torch
 
-    from conv_workshop.export import export_onnx
+    from conv_workshop.deployment.export import export_onnx
     from conv_workshop.models import ConvConfig, ConvNet
 
     torch.manual_seed(0)

@@ -12,11 +12,11 @@ import torch
 
 from conv_workshop import session
 from conv_workshop.data import Splits
+from conv_workshop.experiments.runner import RunContext, default_train_config
+from conv_workshop.experiments.runs import RECIPE_VERSION, RUN_FIELDS, Recorder, load_runs
 from conv_workshop.layout import COMMITTED, RunLayout
 from conv_workshop.models import ConvConfig, config_to_dict
 from conv_workshop.profiles import PROFILES
-from conv_workshop.runner import RunContext, default_train_config
-from conv_workshop.runs import RECIPE_VERSION, RUN_FIELDS, Recorder, load_runs
 from conv_workshop.settings import RunSettings
 from conv_workshop.training import Runtime
 
@@ -81,8 +81,8 @@ def _start(monkeypatch, tmp_path, **variables) -> session.Workshop:
 
 def test_workshop_precision_forces_the_arithmetic_and_shows_in_the_table_and_each_record(
         monkeypatch, tmp_path, real_data, tiny_splits):
+    from conv_workshop.experiments.runner import Job, train_and_record
     from conv_workshop.models import DenseConfig
-    from conv_workshop.runner import Job, train_and_record
     from conv_workshop.training import TrainConfig
 
     for precision in ("fp32", "bf16"):

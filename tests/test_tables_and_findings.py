@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from conv_workshop import findings, tables
+from conv_workshop import stats
+from conv_workshop.experiments.runs import Outcome
+from conv_workshop.lesson import by_hand
 from conv_workshop.models import ConvNet, DenseBaseline, layer_summary
-from conv_workshop.runs import Outcome
+from conv_workshop.reporting import findings, tables
 from conv_workshop.stats import REFERENCE, Verdict, effects_table
 from conv_workshop.training import FitResult
 
@@ -60,15 +62,19 @@ def test_layer_tables_name_layers_for_people():
     assert "block 2, max pool" in names and "head, linear 1" in names
     table = tables.layers(layer_summary(DenseBaseline()))
     assert table.iloc[-1].layer == "total" and table.iloc[-1].parameters == "109,386"
-    costs = tables.conv_costs(ConvNet())
+    cnn = ConvNet()
+    costs = by_hand.conv_cost_check(cnn)
     assert (costs["parameters (formula)"] == costs["parameters (layer_summary)"]).all() and len(costs) == 4
+    shown = tables.conv_costs(costs, layer_summary(cnn))
+    assert shown.layer.tolist()[:2] == ["block 1, conv 1", "block 1, conv 2"]
+    assert shown["parameters (formula)"].iloc[-1] == "36,864"  # 64 × 64 × 9 (batch norm follows: no bias)
 
 
 def test_translation_table_gives_a_mean_and_interval_per_shift():
     curve = pd.DataFrame([{"model": "CNN", "seed": s, "direction": d, "shift": shift,
                            "accuracy": 0.9 - shift / 20 + s / 100} for s in range(3) for shift in range(7)
                           for d in ("horizontal", "vertical", "diagonal")])
-    table = tables.translation(curve)
+    table = tables.translation(stats.shift_accuracy(curve))
     assert table.loc[("horizontal", 0), "CNN"] == "91.0 [88.5, 93.5]"
     similarity = pd.DataFrame([{"direction": d, "shift": 4, "similarity": v}
                                for d, v in (("horizontal", 0.68), ("vertical", 0.72))])
@@ -143,7 +149,7 @@ def test_the_pareto_table_lists_every_configuration_numbered_and_says_which_fron
     points = pd.DataFrame({"experiment": ["a"] * 4, "variant": ["small", "big", "waste", "cheap compute"],
                            "seeds": 3, "parameters": [10, 100, 200, 150], "macs": [50, 100, 300, 10],
                            "test_accuracy_mean": [0.8, 0.9, 0.85, 0.7], "test_accuracy_std": 0.01})
-    shown = tables.pareto(points)
+    shown = tables.pareto(stats.pareto_table(points))
     assert shown.variant.tolist() == ["big", "waste", "small", "cheap compute"]  # every one, most accurate first
     assert shown.index.tolist() == [1, 2, 3, 4] and shown.index.name == "#"  # the figure's key numbers
     assert shown["on the parameters front"].tolist() == ["yes", "no", "yes", "no"]
@@ -160,7 +166,7 @@ def test_the_saved_model_sentence_puts_the_files_beside_the_training_record():
 
 
 def test_every_experiment_has_one_key_unique_across_families():
-    from conv_workshop.catalogue import families
+    from conv_workshop.experiments.catalogue import families
 
     keys = [experiment for family in families().values() for experiment in family.experiments]
     assert len(keys) == len(set(keys)), "an experiment key names two experiments"

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .i18n import N_, _, ngettext
+from ..i18n import N_, _, ngettext
 
 UNIT_ROUNDOFF = 2.0 ** -24  # float32's unit roundoff u: one rounding moves a value by at most u·|value|
 
@@ -184,7 +184,7 @@ def _edge_share(answer, images: torch.Tensor) -> tuple[bool, str]:
 
 
 def _dense_parameters(answer) -> tuple[bool, str]:
-    from .models import DenseBaseline, count_parameters
+    from ..models import DenseBaseline, count_parameters
 
     return _number(answer, count_parameters(DenseBaseline()))
 
@@ -229,14 +229,14 @@ def _horizontal_edges(answer) -> tuple[bool, str]:
 
 
 def _head_inputs(answer) -> tuple[bool, str]:
-    from .models import ConvConfig, ConvNet, layer_summary
+    from ..models import ConvConfig, ConvNet, layer_summary
 
     rows = layer_summary(ConvNet(ConvConfig(channels=(32, 64, 128))))
     return _number(answer, next(r for r in rows if r["type"] == "Flatten")["output_shape"][0])
 
 
 def _head_parameters(answer) -> tuple[bool, str]:
-    from .models import ConvNet, layer_summary
+    from ..models import ConvNet, layer_summary
 
     return _number(answer, next(r for r in layer_summary(ConvNet()) if r["type"] == "Linear")["parameters"])
 
@@ -252,7 +252,7 @@ def _receptive_field(answer) -> tuple[bool, str]:
 
 
 def _gap_parameters(answer) -> tuple[bool, str]:
-    from .models import ConvConfig, ConvNet, count_parameters
+    from ..models import ConvConfig, ConvNet, count_parameters
 
     return _number(answer, count_parameters(ConvNet(ConvConfig(head="gap"))))
 
@@ -274,8 +274,8 @@ def _unscramble(answer, permutation: torch.Tensor) -> tuple[bool, str]:
 
 
 def _cam_side(answer) -> tuple[bool, str]:
-    from .attribution import last_block_layer
-    from .models import ConvNet
+    from ..inspection.attribution import last_block_layer
+    from ..models import ConvNet
 
     model, captured = ConvNet().eval(), {}
 
@@ -290,8 +290,8 @@ def _cam_side(answer) -> tuple[bool, str]:
 
 
 def _one_factor(answer) -> tuple[bool, str]:
-    from .catalogue import controlled_experiments
-    from .models import ConvConfig, ConvNet
+    from ..experiments.catalogue import controlled_experiments
+    from ..models import ConvConfig, ConvNet
 
     if not isinstance(answer, ConvConfig):
         return False, _("that is a {kind}; write ConvConfig(setting=value).").format(kind=type(answer).__name__)
@@ -414,8 +414,8 @@ def _no_near_ties(logits: torch.Tensor, share: float) -> tuple[torch.Tensor, int
 
 
 def _accuracy(answer) -> tuple[bool, str]:
-    from .data import to_float_pixels
-    from .models import ConvConfig, ConvNet, DenseBaseline
+    from ..data import to_float_pixels
+    from ..models import ConvConfig, ConvNet, DenseBaseline
 
     measure = answer
     generator = torch.Generator().manual_seed(1)
@@ -557,8 +557,8 @@ def _small_cnn(answer) -> tuple[bool, str]:
 def _occlusion(answer) -> tuple[bool, str]:
     from captum.attr import Occlusion
 
-    from .data import to_float_pixels
-    from .models import ConvNet
+    from ..data import to_float_pixels
+    from ..models import ConvNet
 
     occlude = answer
     torch.manual_seed(0)
@@ -613,8 +613,8 @@ class _RunsCodeWhenUnpickled:
 
 
 def _safe_loading(answer, path) -> tuple[bool, str]:
-    from .export import save_checkpoint
-    from .models import ConvNet
+    from ..deployment.export import save_checkpoint
+    from ..models import ConvNet
 
     load = answer
     with tempfile.TemporaryDirectory() as folder:

@@ -22,9 +22,9 @@ import torch
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from .atomic import write_atomic
-from .i18n import _, label, ngettext, phrase
-from .stats import REFERENCE
+from ..atomic import write_atomic
+from ..i18n import _, label, ngettext, phrase
+from ..stats import REFERENCE
 from .tables import percent
 
 DIVERGING = "RdBu_r"  # red = positive, blue = negative
@@ -385,7 +385,7 @@ def _pooled_agreement(demo) -> tuple[int, float, np.ndarray]:
     """The whole number of pooling cells (shift // 2 or its ceiling) that best matches the moved input's pooled map,
     the share of interior positions (2 cells from the border) where the two agree, and pooled(moved) − moved(pooled)
     for that move (the measure of tables.shift_responses)."""
-    from .data import shift_images
+    from ..data import shift_images
 
     best = None
     for cells in sorted({demo.shift // 2, (demo.shift + 1) // 2}):
@@ -774,7 +774,7 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
-    from .stats import configuration_numbers, interval_from_summary, pareto_front
+    from ..stats import configuration_numbers, interval_from_summary, pareto_front
 
     points = points.reset_index(drop=True)
     epochs = int(points.epochs.iloc[0])
@@ -863,7 +863,7 @@ def accuracy_versus_cost(points: pd.DataFrame) -> plt.Figure:
 def translation(curve: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
     """Accuracy on shifted images per direction: mean over seeds, band = 95 % interval of that mean; `reference`
     (the committed full run's curves) is drawn dashed in the same colours. Used in section 7.1."""
-    from .stats import mean_interval
+    from ..stats import mean_interval
 
     directions = list(dict.fromkeys(curve.direction))
     figure, axes = plt.subplots(1, len(directions), figsize=(4.4 * len(directions), 3.8), sharey=True,

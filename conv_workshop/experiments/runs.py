@@ -30,11 +30,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import __version__
-from .atomic import write_atomic
-from .layout import CHECKOUT, RUN_OUTPUTS, RecordFiles, RunLayout
-from .models import ModelConfig, build_model, config_from_dict, config_to_dict
-from .training import FitResult, Runtime, TrainConfig
+from .. import __version__
+from ..atomic import write_atomic
+from ..layout import CHECKOUT, RUN_OUTPUTS, RecordFiles, RunLayout
+from ..models import ModelConfig, build_model, config_from_dict, config_to_dict
+from ..training import FitResult, Runtime, TrainConfig
 
 RUN_FIELDS = (
     "run_id", "timestamp", "profile", "experiment", "variant", "model", "config", "train_config", "seed",

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .data import TRAIN_SIZE
-from .i18n import N_
-from .models import ConvConfig, DenseConfig, ModelConfig
-from .profiles import PROFILES, Profile
+from ..data import TRAIN_SIZE
+from ..i18n import N_
+from ..models import ConvConfig, DenseConfig, ModelConfig
+from ..profiles import PROFILES, Profile
 
 # The two kinds of model, each with its own augmentation in the recipe (runner.Recipe).
 MODEL_KINDS = ("dense", "CNN")

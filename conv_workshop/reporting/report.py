@@ -17,18 +17,19 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from .. import stats
+from ..atomic import write_atomic
+from ..data import TRAIN_SIZE
+from ..experiments.catalogue import AUGMENTATION_EXPERIMENTS, families
+from ..experiments.recorded import family_effects, recorded_tests
+from ..experiments.runner import choose_augmentation
+from ..experiments.runs import RecordedRuns, count_reproduced, current_runs, provenance
+from ..i18n import N_, _, current_language, in_language
+from ..layout import CHECKOUT, RunLayout
+from ..models import ConvNet, DenseBaseline, count_parameters, layer_summary
+from ..profiles import DENSE_EPOCH_FACTOR, PROFILES
+from ..stats import lead_change
 from . import tables
-from .atomic import write_atomic
-from .catalogue import AUGMENTATION_EXPERIMENTS, families
-from .data import TRAIN_SIZE
-from .i18n import N_, _, current_language, in_language
-from .layout import CHECKOUT, RunLayout
-from .models import ConvNet, DenseBaseline, count_parameters, layer_summary
-from .profiles import DENSE_EPOCH_FACTOR, PROFILES
-from .recorded import family_effects, recorded_tests
-from .runner import choose_augmentation
-from .runs import RecordedRuns, count_reproduced, current_runs, provenance
-from .stats import lead_change
 from .tables import percent, to_markdown
 
 ROOT = CHECKOUT
@@ -49,7 +50,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 def test_labels(data_dir: Path | None = None) -> torch.Tensor:
     """The Fashion-MNIST test labels the recorded predictions are scored against (the data must be installed;
     `data_dir` is the FASHION_MNIST_DIR setting)."""
-    from .data import load_fashion_mnist
+    from ..data import load_fashion_mnist
 
     return load_fashion_mnist(data_dir, download=False).test_labels
 
@@ -196,11 +197,11 @@ def _blocks(root: Path, labels: torch.Tensor | None) -> dict[str, str]:
                   _lead_change(recorded, labels)]
         translation = layout.table("translation.csv")
         if translation.exists():
-            table = tables.translation(pd.read_csv(translation)).reset_index()
+            table = tables.translation(stats.shift_accuracy(pd.read_csv(translation))).reset_index()
             probes.append(_markdown(table[table.direction != "diagonal"]))
         selectivity = layout.table("selectivity.csv")
         if selectivity.exists():
-            probes.append(_markdown(tables.selectivity(pd.read_csv(selectivity))))
+            probes.append(_markdown(tables.selectivity(stats.selectivity_tests(pd.read_csv(selectivity)))))
         blocks["probes"] = "\n\n".join(probes)
         blocks["artifacts"] = _artifacts(layout)
     blocks["cnn-parameters"] = _cnn_parameters()

@@ -12,15 +12,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import analysis
-from .atomic import write_atomic
-from .constants import CLASS_NAMES
-from .data import to_float_pixels
+from ..atomic import write_atomic
+from ..constants import CLASS_NAMES
+from ..data import to_float_pixels
+from ..experiments.runs import capture_environment
+from ..inspection import analysis
+from ..layout import ModelFiles
+from ..models import count_macs, count_parameters
+from ..training import choose_runtime, evaluate, predict_logits
 from .export import load_complete_model, load_model, save_checkpoint, save_complete_model
-from .layout import ModelFiles
-from .models import count_macs, count_parameters
-from .runs import capture_environment
-from .training import choose_runtime, evaluate, predict_logits
 
 NAMES = ModelFiles(Path())  # the model files' names
 
@@ -73,7 +73,7 @@ def write_model_card(path: str | Path, outcome, saved: SavedModel, parity: dict,
 
     Used in section 10.
     """
-    from .serving.preprocess import __doc__ as preprocessing
+    from ..serving.preprocess import __doc__ as preprocessing
 
     cpu32 = choose_runtime("cpu", "fp32")
     matrix = analysis.confusion_matrix(predict_logits(saved.model, test_images, cpu32).argmax(1), test_labels)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .data import shift_images, to_float_pixels
-from .i18n import N_, _
-from .models import ReceptiveField
+from ..data import shift_images, to_float_pixels
+from ..i18n import N_, _
+from ..models import ReceptiveField, layer_summary
 
 # Hand-designed 3×3 kernels. PyTorch's conv2d slides each one unflipped over the image (cross-correlation), so a
 # kernel's layout is the pattern it responds to: positive weights where it wants light, negative where dark.
@@ -191,6 +192,46 @@ def receptive_fields(layers: list[tuple[int, int]]) -> list[int]:
         field = field.after(k, s)
         fields.append(field.size)
     return fields
+
+
+def output_size_check(cases: list[tuple[int, int, int, int]]) -> pd.DataFrame:
+    """(n, k, p, s) cases: the size output_size predicts beside the size nn.Conv2d produces. Used in section 4.4."""
+    rows = []
+    for n, k, p, s in cases:
+        measured = torch.nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1]
+        rows.append({"n": n, "k": k, "p": p, "s": s, "formula": output_size(n, k, p, s), "nn.Conv2d": measured})
+    return pd.DataFrame(rows)
+
+
+def conv_cost_check(model: torch.nn.Module) -> pd.DataFrame:
+    """Every convolution of a model, keyed by its layer_summary name: parameters and MACs by formula (conv_parameters,
+    conv_macs) beside layer_summary's counts. Used in section 4.6."""
+    summary = {row["layer"]: row for row in layer_summary(model)}
+    table = []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            k, row = module.kernel_size[0], summary[name]
+            _channels, height, width = row["output_shape"]
+            bias = module.bias is not None
+            table.append({  # i18n: key (headers translated where shown)
+                "layer": name, "C_in": module.in_channels, "C_out": module.out_channels, "k": k, "bias": bias,
+                "output": f"{height}×{width}",
+                N_("parameters (formula)"): conv_parameters(module.in_channels, module.out_channels, k, bias),
+                N_("parameters (layer_summary)"): row["parameters"],
+                N_("MACs (formula)"): conv_macs(module.in_channels, module.out_channels, k, height, width),
+                N_("MACs (layer_summary)"): row["macs"],
+            })
+    return pd.DataFrame(table)
+
+
+def receptive_field_check(rows: list[dict]) -> pd.DataFrame:
+    """The layers of layer_summary rows that widen the receptive field, keyed by their layer_summary name: kernel,
+    stride, the field derived with receptive_fields, and layer_summary's column. Used in section 4.7."""
+    spatial = [r for r in rows if r["kernel"] is not None and r["type"] != "AdaptiveAvgPool2d"]
+    return pd.DataFrame({"layer": [r["layer"] for r in spatial], "kernel": [r["kernel"] for r in spatial],
+                         "stride": [r["stride"] for r in spatial],
+                         N_("by hand"): receptive_fields([(r["kernel"], r["stride"]) for r in spatial]),
+                         "layer_summary": [int(r["receptive_field"]) for r in spatial]})
 
 
 def shape_trace(config, n: int = 28) -> list[dict]:

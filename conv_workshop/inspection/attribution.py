@@ -12,7 +12,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam, Occlusion
 from torch import nn
 
-from .data import to_float_pixels
+from ..data import to_float_pixels
 
 
 def last_block_layer(model: nn.Module) -> nn.Module:

@@ -11,9 +11,9 @@ import math
 import pandas as pd
 import torch
 
-from .i18n import _, label, ngettext, phrase
-from .runs import count_reproduced
-from .stats import REFERENCE
+from ..experiments.runs import count_reproduced
+from ..i18n import _, label, ngettext, phrase
+from ..stats import REFERENCE
 from .tables import difference_text, p_statement, percent
 
 _pct = percent
@@ -295,7 +295,7 @@ def describe_confidence(confidence: torch.Tensor, correct: torch.Tensor, thresho
 
 def describe_edge_likeness(edges: pd.DataFrame) -> str:
     """Section 5.5: how edge-like the trained first-layer filters are, beside random ones (stats.edge_likeness_test)."""
-    from .stats import edge_likeness_test
+    from ..stats import edge_likeness_test
 
     test = edge_likeness_test(edges)
     verdict = (_("so this model's trained filters are more edge-like than random ones") if test.more_edge_like
@@ -346,7 +346,7 @@ def describe_cam_sanity(similarities: list[float]) -> str:
 
 def describe_hierarchy(selectivity: pd.DataFrame) -> str:
     """Section 7.4: the median class entropy per block and stats.hierarchy_test's verdict."""
-    from .stats import hierarchy_test
+    from ..stats import hierarchy_test
 
     test = hierarchy_test(selectivity)
     verdict = (_("so, counting this model's channels as the sample, deeper units are more class-specific")

@@ -8,7 +8,7 @@ import warnings
 import torch
 from PIL import Image
 
-from .i18n import _
+from ..i18n import _
 
 
 def product_photo(image: torch.Tensor, size: int = 200) -> bytes:
@@ -31,7 +31,7 @@ def demo_requests(onnx_path, photo_png: bytes) -> list[dict]:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from .serving.app import create_app
+    from ..serving.app import create_app
 
     with TestClient(create_app(onnx_path)) as client:
         good = client.post("/predict", content=photo_png, headers={"content-type": "image/png"})

@@ -1,6 +1,6 @@
-"""The declared families (catalogue.py) found again in recorded runs, by run key: the recipe a recorded run chose
-and the runs of each family of tests. The notebook sets the committed full run's beside a smaller profile's, and the
-README's tables are built from them (report.py)."""
+"""The declared families (catalogue.py) found again in recorded runs, by run key: the recipe a recorded run chose,
+the runs of each family of tests, and a folder's runs summarised. The notebook sets the committed full run's beside
+a smaller profile's, and the README's tables are built from them (report.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..layout import COMMITTED
+from ..profiles import PROFILES, Profile
+from ..stats import effects_table, summarise_runs
 from .catalogue import AUGMENTATION_EXPERIMENTS, Family, families, family_of_tests, family_size
-from .layout import COMMITTED
-from .profiles import PROFILES, Profile
 from .runner import Recipe, RecipeNotChosen, choose_augmentation, recipe
-from .runs import Outcome, RecordedRuns, run_key
-from .stats import effects_table
+from .runs import Outcome, RecordedRuns, current_runs, load_runs, run_key
 
 _COMMITTED_CACHE: dict[str, RecordedRuns] = {}
 
@@ -94,3 +94,14 @@ def family_effects(recorded: RecordedRuns, names: Iterable[str], test_labels,
             if not table.empty:
                 found[name] = table
     return found
+
+
+def run_summary(runs_path: Path) -> pd.DataFrame:
+    """Every current-recipe run recorded in a runs.csv, one row per experiment (as recorded), variant and budget,
+    with the seeds' mean and spread (a single seed has no spread). Section 12's table."""
+    # a folder's records outlive a change of budget: runs of one variant at two budgets are two rows, never averaged
+    table = summarise_runs(current_runs(load_runs(runs_path)), by=("experiment", "variant", "epochs", "train_size"))
+    if not table.empty:
+        table["test_accuracy_std"] = [s if n > 1 else float("nan")
+                                      for s, n in zip(table.test_accuracy_std, table.seeds)]
+    return table

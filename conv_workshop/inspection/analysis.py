@@ -107,7 +107,7 @@ def neighbour_purity(coordinates: torch.Tensor, labels: torch.Tensor, class_name
 def shift_similarity(images: torch.Tensor, shifts: tuple[int, ...] = (1, 2, 3, 4, 5, 6)) -> pd.DataFrame:
     """How much of an image survives a shift: mean cosine similarity between images and their shifted copies,
     per direction (a property of the data that every position-dependent model inherits). Used in section 7.1."""
-    from .data import shift_images
+    from ..data import shift_images
     from .probes import DIRECTIONS
 
     x = images.float()

@@ -14,8 +14,8 @@ def playground_widget(image: torch.Tensor):
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    from ..reporting.plots import playground
     from .by_hand import KERNELS, correlate2d_unfold
-    from .plots import playground
 
     output = widgets.Output()
 

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data import Splits
+from ..models import DenseConfig, ModelConfig, build_model, config_to_dict, count_macs, count_parameters
+from ..profiles import DENSE_EPOCH_FACTOR
+from ..stats import validation_summary
+from ..training import Runtime, TrainConfig, fit, predict_logits
 from .catalogue import Variant, model_kind
-from .data import Splits
-from .models import DenseConfig, ModelConfig, build_model, config_to_dict, count_macs, count_parameters
-from .profiles import DENSE_EPOCH_FACTOR
 from .runs import RECIPE_VERSION, RUN_FIELDS, Outcome, RecordedRuns, Recorder, capture_environment, run_key
-from .stats import validation_summary
-from .training import Runtime, TrainConfig, fit, predict_logits
 
 
 def default_train_config(config: ModelConfig, epochs: int, augment: str,

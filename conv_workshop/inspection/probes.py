@@ -9,9 +9,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import shift_images
-from .models import ReceptiveField, spatial_geometry
-from .training import EVAL_BATCH_SIZE, Runtime, predict_logits, to_input
+from ..data import shift_images
+from ..models import ReceptiveField, spatial_geometry
+from ..training import EVAL_BATCH_SIZE, Runtime, predict_logits, to_input
 
 DIRECTIONS = {"horizontal": (1, 0), "vertical": (0, 1), "diagonal": (1, 1)}
 

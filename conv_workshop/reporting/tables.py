@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from .i18n import N_, _, current_language, label, ngettext, phrase
-from .stats import REFERENCE
+from ..i18n import N_, _, current_language, label, ngettext, phrase
+from ..stats import REFERENCE, ShiftCost
 
 # Column names that are also the keys code reads them by: the catalog translates them where a table is shown.
 HEADERS = (N_("experiment"), N_("variant"), N_("seeds"), N_("epochs"), N_("parameters"), N_("MACs (M)"),
@@ -230,23 +230,6 @@ def layers(rows: list[dict]) -> pd.DataFrame:
     return pd.concat([table, total], ignore_index=True).fillna("")
 
 
-def output_sizes(cases: list[tuple[int, int, int, int]]) -> pd.DataFrame:
-    """(n, k, p, s) cases: the size predicted by ⌊(n + 2p − k) / s⌋ + 1 beside the size nn.Conv2d produces.
-
-    Used in section 4.4.
-    """
-    import torch
-    from torch import nn
-
-    from .by_hand import output_size
-
-    rows = []
-    for n, k, p, s in cases:
-        measured = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1]
-        rows.append({"n": n, "k": k, "p": p, "s": s, "formula": output_size(n, k, p, s), "nn.Conv2d": measured})
-    return pd.DataFrame(rows)
-
-
 def with_thousands(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with every integer column written with thousands separators (7225344 → "7,225,344").
 
@@ -257,69 +240,34 @@ def with_thousands(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(count) for c in whole})
 
 
-def conv_costs(model) -> pd.DataFrame:
-    """Every convolution of a model: parameters and MACs by formula (by_hand) beside layer_summary's counts.
-
-    Used in section 4.6.
-    """
-    from torch import nn
-
-    from .by_hand import conv_macs, conv_parameters
-    from .models import layer_summary
-
-    rows = layer_summary(model)
-    names = dict(zip([r["layer"] for r in rows], layer_names(rows)))
-    summary = {r["layer"]: r for r in rows}
-    table = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            k, row = module.kernel_size[0], summary[name]
-            _, height, width = row["output_shape"]
-            table.append({  # i18n: key (headers translated where shown)
-                "layer": names[name], "C_in": module.in_channels, "C_out": module.out_channels, "k": k,
-                "bias": module.bias is not None, "output": f"{height}×{width}",
-                N_("parameters (formula)"): conv_parameters(module.in_channels, module.out_channels, k,
-                                                        module.bias is not None),
-                N_("parameters (layer_summary)"): row["parameters"],
-                N_("MACs (formula)"): conv_macs(module.in_channels, module.out_channels, k, height, width),
-                N_("MACs (layer_summary)"): row["macs"],
-            })
-    return pd.DataFrame(table)
+def conv_costs(costs: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
+    """by_hand.conv_cost_check's table as a reader reads it: each layer by its name ('block 1, conv 2') and counts
+    with thousands separators. Used in section 4.6."""
+    return with_thousands(costs.assign(layer=costs.layer.map(_names_by_key(rows))))
 
 
-def receptive_fields(rows: list[dict]) -> pd.DataFrame:
-    """The layers that widen the receptive field: their kernel and stride, the field derived by hand with
-    by_hand.receptive_fields, and layer_summary's column. Used in section 4.7."""
-    from .by_hand import receptive_fields as by_hand_fields
-
-    names = layer_names(rows)
-    spatial = [(name, r) for name, r in zip(names, rows)
-               if r["kernel"] is not None and r["type"] != "AdaptiveAvgPool2d"]
-    derived = by_hand_fields([(r["kernel"], r["stride"]) for _, r in spatial])
-    return pd.DataFrame({"layer": [name for name, _ in spatial], "kernel": [r["kernel"] for _, r in spatial],
-                         "stride": [r["stride"] for _, r in spatial], N_("by hand"): derived,
-                         "layer_summary": [int(r["receptive_field"]) for _, r in spatial]})
+def _names_by_key(rows: list[dict]) -> dict[str, str]:
+    """layer_summary's keys ('features.0') to the names a reader reads ('block 1, conv 1')."""
+    return dict(zip([row["layer"] for row in rows], layer_names(rows)))
 
 
-def _interval(values) -> str:
-    from .stats import mean_interval
-
-    interval = mean_interval(values)
-    mean, low, high = interval.mean, interval.low, interval.high
-    return f"{mean:.1f}" if math.isnan(low) else f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+def receptive_fields(fields: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
+    """by_hand.receptive_field_check's table with each layer by its name. Used in section 4.7."""
+    return fields.assign(layer=fields.layer.map(_names_by_key(rows)))
 
 
-def translation(curve: pd.DataFrame, committed: pd.DataFrame | None = None,
-                shifts: tuple[int, ...] = (0, 2, 4, 6)) -> pd.DataFrame:
-    """Accuracy (%) on shifted images: mean over seeds [95 % interval], one row per direction and shift.
+def translation(accuracy: pd.DataFrame | None, committed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """stats.shift_accuracy in reader form: accuracy (%) on shifted images, mean over seeds [95 % interval], one row
+    per direction and shift, one column per model; with `committed` (the full run's), its columns beside.
 
     Used in section 7.1.
     """
     def pivot(frame):
-        part = frame[frame["shift"].isin(shifts)].assign(accuracy=lambda f: f.accuracy * 100)
-        return part.groupby(["direction", "shift", "model"], sort=False).accuracy.apply(_interval).unstack("model")
+        cells = [f"{mean:.1f}" if math.isnan(low) else f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+                 for mean, low, high in zip(frame["mean"], frame.low, frame.high)]
+        return pd.Series(cells, index=frame.index, name="accuracy").unstack("model")
 
-    table = pivot(curve)
+    table = pivot(accuracy)
     if committed is not None:
         full = pivot(committed)
         table = table.join(full.rename(columns={model: _("full run: {model}").format(model=label(model))
@@ -327,36 +275,17 @@ def translation(curve: pd.DataFrame, committed: pd.DataFrame | None = None,
     return table
 
 
-def efficiency_points(efficiency: pd.DataFrame | None) -> pd.DataFrame | None:
-    """An effects table of the data-size experiment as plot points: model, size, mean and its 95 % interval.
-
-    Used in section 7.3.
-    """
-    from .stats import interval_from_summary
-
-    if efficiency is None:
-        return None
-    bounds = [interval_from_summary(m, s, n) for m, s, n in
-              zip(efficiency.test_accuracy_mean, efficiency.test_accuracy_std, efficiency.seeds)]
-    return pd.DataFrame({"model": efficiency.variant.str.split(" ").str[0], "train_size": efficiency.train_size,
-                         "test_accuracy_mean": efficiency.test_accuracy_mean,
-                         "low": [b[0] for b in bounds], "high": [b[1] for b in bounds]})
-
-
-def selectivity(table: pd.DataFrame, committed: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Section 7.4's tests in reader form (stats.selectivity_tests): per block, channels, median class entropy of
-    their top images, the shuffled-label baseline, and the two rank tests' p-values."""
-    from .stats import selectivity_tests
-
-    tests = selectivity_tests(table)
+def selectivity(tests: pd.DataFrame, committed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """stats.selectivity_tests in reader form (section 7.4): per block, channels, median class entropy of their top
+    images, the shuffled-label baseline and the two rank tests' p-values; with `committed` (the full run's tests), its
+    medians beside."""
     frame = pd.DataFrame({"block": tests.block, "channels": tests.channels,
                           N_("median entropy (bits)"): tests.median_entropy.round(2),
                           N_("labels shuffled (bits)"): tests.shuffled_entropy.round(2),
                           N_("p (below shuffled)"): [p_text(p) for p in tests.p_below_shuffled],
                           N_("p (vs first block)"): ["—" if math.isnan(p) else p_text(p) for p in tests.p_vs_first]})
     if committed is not None:
-        medians = committed.groupby("block").entropy.median().round(2)
-        frame[N_("full run: median (bits)")] = frame.block.map(medians)
+        frame[N_("full run: median (bits)")] = frame.block.map(committed.set_index("block").median_entropy.round(2))
     return frame
 
 
@@ -371,30 +300,19 @@ def parity(result: dict) -> pd.DataFrame:
 
 
 def pareto(points: pd.DataFrame) -> pd.DataFrame:
-    """Every configuration, most accurate first, numbered as in the figure's key (stats.configuration_numbers), with
-    whether it is on the accuracy–parameters and on the accuracy–MACs Pareto front. Used in section 6.10."""
-    from .stats import configuration_numbers, pareto_front
-
-    numbers = configuration_numbers(points).sort_values()
-    by_parameters, by_macs = pareto_front(points, "parameters"), pareto_front(points, "macs")
-    ordered = points.loc[numbers.index]
-    shown = summary(ordered, ("experiment", "variant", "seeds", "parameters", "MACs (M)", "accuracy"))
-    shown[N_("on the parameters front")] = [_("yes") if by_parameters[i] else _("no") for i in ordered.index]
-    shown[N_("on the MACs front")] = [_("yes") if by_macs[i] else _("no") for i in ordered.index]
-    shown.index = pd.Index(numbers.to_numpy(), name="#")
+    """stats.pareto_table in reader form: every configuration, most accurate first, numbered as in the figure's key,
+    with whether it is on the accuracy–parameters and on the accuracy–MACs Pareto front. Used in section 6.10."""
+    shown = summary(points, ("experiment", "variant", "seeds", "parameters", "MACs (M)", "accuracy"))
+    shown[N_("on the parameters front")] = [_("yes") if on else _("no") for on in points.on_parameters_front]
+    shown[N_("on the MACs front")] = [_("yes") if on else _("no") for on in points.on_macs_front]
+    shown.index = pd.Index(points.number.to_numpy(), name="#")
     return shown
 
 
-def run_summary(runs_path) -> pd.DataFrame:
-    """Section 11: every training run of a notebook execution, one row per experiment (as recorded) and variant."""
-    from .runs import current_runs, load_runs
-    from .stats import summarise_runs
-
-    # a folder's records outlive a change of budget: runs of one variant at two budgets are two rows, never averaged
-    table = summarise_runs(current_runs(load_runs(runs_path)), by=("experiment", "variant", "epochs", "train_size"))
+def run_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Workshop.run_summary in reader form (section 12): one row per experiment (as recorded), variant and budget."""
     if table.empty:
         return table
-    table["test_accuracy_std"] = [s if n > 1 else float("nan") for s, n in zip(table.test_accuracy_std, table.seeds)]
     columns = ("experiment", "variant", "seeds", "train images", "epochs", "parameters", "accuracy",  # i18n: key
                "train s/run")  # i18n: key
     return summary(table, columns)
@@ -413,21 +331,15 @@ def _measured(row: pd.Series) -> str:
 
 
 def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.DataFrame,
-           curve: pd.DataFrame) -> pd.DataFrame:
-    """The original workshop's claims beside this run's measurement, its comparator and the verdict (section 8.2)."""
-    from .stats import shift_test
-
+           shift: ShiftCost) -> pd.DataFrame:
+    """The original workshop's claims beside this run's measurement, its comparator and the verdict (section 8.2);
+    `shift` is stats.shift_cost of the translation probe for the default CNN."""
     dense, cnn = _row(headline, "CNN vs dense", "dense baseline"), _row(headline, "CNN vs dense", "CNN")  # i18n: key
     three = _row(effects_table, "kernel size", "3×3")  # i18n: key
     five, seven = _row(effects_table, "kernel size", "5×5"), _row(effects_table, "kernel size", "7×7")  # i18n: key
     small = _row(small_gap, "small GAP vs dense", "small GAP (16, 32, 64)")  # i18n: key
     same_dense = _row(small_gap, "small GAP vs dense", "dense baseline")  # i18n: key
-    seed_drops = (curve[curve["shift"] == 0].groupby(["model", "seed"]).accuracy.mean()
-                  - curve[(curve["shift"] == 2) & (curve.direction == "horizontal")].groupby(["model", "seed"])
-                  .accuracy.mean()) * 100
-    drops = seed_drops.groupby("model").mean()
-    default = "CNN (max pool)"  # i18n: key
-    cnn_drops = seed_drops.xs(default, level="model") if default in drops else pd.Series(dtype=float)
+    drops = shift.mean_drops
     subset = _("(subset: {images} training images)").format(images=count(three.train_size))
 
     def accuracy_of(row: pd.Series) -> str:
@@ -461,10 +373,10 @@ def claims(headline: pd.DataFrame, effects_table: pd.DataFrame, small_gap: pd.Da
              verdict=phrase(small.verdict), difference=difference_text(small.difference, small.low, small.high))],
         [_("Convolution makes the model invariant to shifts"), _("claimed"),
          _("convolution is equivariant (section 4.8); a 2-px horizontal shift costs the default CNN "
-           "{drop:.1f} points {subset}").format(drop=drops.get(default, float("nan")), subset=subset),
+           "{drop:.1f} points {subset}").format(drop=drops.get(shift.model, float("nan")), subset=subset),
          _("dense: {dense:.1f} points; GAP head: {gap:.1f}").format(
              dense=drops.get("dense", float("nan")), gap=drops.get("CNN (GAP head)", float("nan"))),  # i18n: key
-         phrase(shift_test(cnn_drops.tolist()).verdict)],
+         phrase(shift.test.verdict)],
     ]
     return pd.DataFrame(rows, columns=[N_("claim"), N_("original README"), N_("this run"), N_("comparator"),
                                        N_("verdict")])

@@ -12,13 +12,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import write_atomic
-from .constants import CLASS_NAMES, IMAGE_SIZE
-from .data import to_float_pixels
-from .layout import COMMITTED
-from .models import Normalize, build_model, config_from_dict, config_to_dict
-from .runs import capture_environment
-from .serving.inference import onnx_session
+from ..atomic import write_atomic
+from ..constants import CLASS_NAMES, IMAGE_SIZE
+from ..data import to_float_pixels
+from ..experiments.runs import capture_environment
+from ..layout import COMMITTED
+from ..models import Normalize, build_model, config_from_dict, config_to_dict
+from ..serving.inference import onnx_session
 
 CHECKPOINT_FORMAT = "conv_workshop.checkpoint/1"
 INPUT_NOTE = "float32 N×1×28×28, pixels scaled to [0, 1] (white garment on black); normalisation is inside the model"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib
 import pandas as pd
 
-from .i18n import current_language
+from ..i18n import current_language
 
 
 def show_markdown(markdown: str) -> None:
