@@ -49,8 +49,8 @@ test-fast: $(VENV)/.installed  ## the everyday loop: lint + contracts + every te
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -m "not slow" -q
 
-test-outside: $(VENV)/.installed data  ## the wheel + the lock in a fresh virtualenv, the .ipynb alone in an empty folder
-	$(PY) -m pytest -m outside tests/test_outside.py -s
+test-outside: $(VENV)/.installed data  ## fresh virtualenvs: the wheel + the lock with the .ipynb alone in an empty folder; torch + Pillow loading the weights through torch.hub
+	$(PY) -m pytest -m outside tests/test_outside.py tests/test_hub.py -s
 
 serve: $(VENV)/.installed  ## the prediction service on http://127.0.0.1:8000 (docs at /docs)
 	$(PY) -m conv_workshop serve --host 127.0.0.1 --port 8000

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conv_workshop.atomic import write_atomic  # noqa: E402
-from conv_workshop.deployment.export import load_model  # noqa: E402
+from conv_workshop.deployment.checkpoint import load_model  # noqa: E402
 from conv_workshop.layout import COMMITTED  # noqa: E402
 from conv_workshop.serving.inference import onnx_session  # noqa: E402
 from conv_workshop.training import cpu_name  # noqa: E402

@@ -22,7 +22,7 @@ from .settings import ServiceSettings
 def user_errors() -> tuple[type[Exception], ...]:
     """The exceptions that mean the user must change something (imported here, so that serve never loads torch)."""
     from .data import DatasetFileError
-    from .deployment.export import CheckpointError
+    from .deployment.checkpoint import CheckpointError
     from .settings import SettingsError
 
     return DatasetFileError, CheckpointError, ModelFileError, InputError, SettingsError
@@ -75,8 +75,15 @@ def _output_file(text: str) -> Path:
     return path
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m conv_workshop",
+def program_name(argv0: str | None = None) -> str:
+    """How the user started the CLI, for its help and its errors: `conv-workshop` (the installed script) or
+    `python -m conv_workshop`."""
+    name = Path(argv0 if argv0 is not None else sys.argv[0]).name
+    return "python -m conv_workshop" if name in ("__main__.py", "-c", "") else name
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog or program_name(),
                                      description="Train, evaluate, export and serve the Fashion-MNIST models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -137,7 +144,7 @@ def committed_augmentation(config) -> str:
 
 def command_train(args) -> dict:
     from .data import load_fashion_mnist, shrink, split_validation
-    from .deployment.export import save_checkpoint
+    from .deployment.checkpoint import save_checkpoint
     from .experiments.runner import Job, RunContext, default_train_config, train_and_record
     from .experiments.runs import Recorder
     from .models import ConvConfig, DenseConfig
@@ -164,7 +171,7 @@ def command_train(args) -> dict:
 
 def command_evaluate(args) -> dict:
     from .data import load_fashion_mnist
-    from .deployment.export import load_model
+    from .deployment.checkpoint import load_model
     from .training import choose_runtime, evaluate
 
     model, checkpoint = load_model(args.weights)
@@ -194,7 +201,7 @@ def command_predict(args) -> list[dict]:
     else:  # a checkpoint: torch only here
         import torch
 
-        from .deployment.export import load_model
+        from .deployment.checkpoint import load_model
 
         model, _ = load_model(args.weights)
         with torch.no_grad():
@@ -206,7 +213,8 @@ def command_predict(args) -> list[dict]:
 
 def command_export(args) -> dict:
     from .data import load_fashion_mnist
-    from .deployment.export import export_onnx, load_model, onnx_parity, save_complete_model
+    from .deployment.checkpoint import load_model
+    from .deployment.export import export_onnx, onnx_parity, save_complete_model
 
     model, _ = load_model(args.weights)
     files = ModelFiles(args.output_dir)

@@ -220,11 +220,6 @@ def pixel_statistics(images: torch.Tensor) -> tuple[float, float]:
     return float(scaled.mean()), float(scaled.std())
 
 
-# Computed from the 60,000 training images with pixel_statistics(); a test recomputes them from the real files.
-TRAIN_MEAN = 0.2860
-TRAIN_STD = 0.3530
-
-
 def to_float_pixels(images: torch.Tensor) -> torch.Tensor:
     """uint8 images (N×H×W, or one H×W) → float with a channel axis (N×1×H×W, or 1×H×W) in [0, 1].
 

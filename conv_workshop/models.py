@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from .data import CLASS_NAMES, IMAGE_SIZE, TRAIN_MEAN, TRAIN_STD
+from .constants import CLASS_NAMES, IMAGE_SIZE, TRAIN_MEAN, TRAIN_STD
 
 
 class PixelPermutation(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import sys
 import pytest
 import torch
 
-from conv_workshop.deployment.export import load_model, onnx_parity
+from conv_workshop.deployment.checkpoint import load_model
+from conv_workshop.deployment.export import onnx_parity
 from conv_workshop.training import choose_runtime, evaluate
 
 from .conftest import ROOT
@@ -19,20 +21,38 @@ ARTIFACTS = ROOT / "fashion_mnist_cnn_model_pytorch"
 CARD = json.loads((ARTIFACTS / "model_card.json").read_text())
 
 
-def readme_snippet(name: str) -> str:
-    text = (ROOT / "README.md").read_text()
+def readme_snippet(name: str, readme: str = "README.md") -> str:
+    text = (ROOT / readme).read_text()
     match = re.search(rf"<!-- snippet: {name} -->\n```python\n(.*?)```", text, re.S)
-    assert match, f"README has no snippet {name}"
+    assert match, f"{readme} has no snippet {name}"
     return match.group(1)
 
 
+# What each route must not need: the hub, the complete model and ONNX run without this package (and the first two
+# without numpy); the checkpoint route is the one that uses it.
+NOT_NEEDED = {"hub": ["conv_workshop.reporting", "conv_workshop.experiments", "numpy", "pandas"],
+              "checkpoint": [], "complete": ["conv_workshop", "numpy"], "onnx": ["conv_workshop", "torch"]}
+PRINTED = {"hub": "Ankle boot", "onnx": "["}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["checkpoint", "complete", "onnx"])
-def test_readme_load_snippets_run_verbatim(name):
-    code = readme_snippet(name) + "\nassert tuple(logits.shape) == (2, 10)\n"
-    result = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("readme", ["README.md", "README.es.md"])
+@pytest.mark.parametrize("name", list(NOT_NEEDED))
+def test_readme_use_the_weights_snippets_run_verbatim_beside_a_clone(name, readme, tmp_path):
+    """From a folder holding the clone as conv-workshop/ (a link to this checkout), with the modules the route does
+    not need made unimportable; the package is on the path only for the hub (torch.hub adds the clone) and the
+    checkpoint route."""
+    (tmp_path / "conv-workshop").symlink_to(ROOT)
+    blocked = f"import sys; sys.modules.update(dict.fromkeys({NOT_NEEDED[name]!r}))\n"
+    code = blocked + readme_snippet(name, readme) + "\nassert tuple(logits.shape) in ((1, 10), (2, 10))\n"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    isolated = ["-I"]  # no PYTHONPATH, no current folder on the path: this package is not importable
+    if name == "checkpoint":  # the route that installs the package
+        env["PYTHONPATH"], isolated = str(ROOT), []
+    result = subprocess.run([sys.executable, *isolated, "-W", "error::FutureWarning", "-c", code], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert PRINTED.get(name, "") in result.stdout
 
 
 def test_checkpoint_is_plain_data():

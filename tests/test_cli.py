@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conv_workshop.cli import main
-from conv_workshop.deployment.export import save_checkpoint
+from conv_workshop.deployment.checkpoint import save_checkpoint
 from conv_workshop.models import ConvConfig, ConvNet
 
 from .conftest import ROOT, write_dataset
@@ -171,3 +171,11 @@ def test_export_to_a_path_through_a_file_is_a_usage_error(tmp_path, checkpoint):
     blocker.write_text("a file")
     result = run_cli("export", "--weights", str(checkpoint), "--output-dir", str(blocker))
     assert result.returncode == 2 and "is a file: pass a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_and_errors_name_the_entry_point_the_user_ran():
+    from conv_workshop.cli import build_parser, program_name
+
+    assert program_name("/venv/bin/conv-workshop") == "conv-workshop"
+    assert program_name("/checkout/conv_workshop/__main__.py") == "python -m conv_workshop"
+    assert build_parser("conv-workshop").format_usage().startswith("usage: conv-workshop ")

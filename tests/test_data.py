@@ -10,10 +10,9 @@ import pytest
 import torch
 
 from conv_workshop import data as data_module
+from conv_workshop.constants import TRAIN_MEAN, TRAIN_STD
 from conv_workshop.data import (
     CLASS_NAMES,
-    TRAIN_MEAN,
-    TRAIN_STD,
     DatasetFileError,
     balanced_subset,
     load_fashion_mnist,

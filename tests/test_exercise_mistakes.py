@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conv_workshop.data import to_float_pixels
-from conv_workshop.deployment.export import save_checkpoint
+from conv_workshop.deployment.checkpoint import save_checkpoint
 from conv_workshop.lesson import exercises
 from conv_workshop.models import ConvConfig, ConvNet, PixelPermutation
 

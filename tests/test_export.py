@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conv_workshop.deployment.export import (
-    CheckpointError,
-    export_onnx,
-    load_complete_model,
-    load_model,
-    onnx_parity,
-    read_checkpoint,
-    save_checkpoint,
-    save_complete_model,
-)
+from conv_workshop.deployment.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from conv_workshop.deployment.export import export_onnx, load_complete_model, onnx_parity, save_complete_model
 from conv_workshop.models import ConvConfig, ConvNet
 
 

@@ -177,6 +177,9 @@ def test_smoke_profile_executes(tmp_path, real_data, language):
     assert (tmp_path / "out" / "results" / "predictions.jsonl").is_file()
     assert (tmp_path / "out" / "fashion_mnist_cnn_model_pytorch" / "fashion_mnist_cnn.onnx").is_file()
     assert NOTEBOOK.read_bytes() == committed_before, "a smoke run must never touch the committed outputs"
+    # the terminal shows the sections and the training runs as they go (make run)
+    assert "training runs to do in this profile" in result.stdout and "· training runs " in result.stdout
+    assert any(line.split("] ", 1)[-1].startswith("5. ") for line in result.stdout.splitlines())
     if language != "en":
         shown = json.dumps([o.get("data", {}).get("text/markdown", "") or o.get("data", {}).get("text/html", "")
                             or o.get("text", "") for o in outputs], ensure_ascii=False)

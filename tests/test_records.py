@@ -14,14 +14,13 @@ import pytest
 from conv_workshop import session
 from conv_workshop.experiments import catalogue
 from conv_workshop.experiments.catalogue import families
-from conv_workshop.experiments.recorded import recorded_recipe
+from conv_workshop.experiments.recorded import planned_runs, recorded_recipe
 from conv_workshop.experiments.runner import (
     Job,
     MissingRecords,
     MixedArithmetic,
     Recipe,
     RunContext,
-    recipe,
     run_variants,
 )
 from conv_workshop.experiments.runs import (
@@ -52,16 +51,7 @@ def _full_profile_jobs() -> list[tuple[str, str, str]]:
     """(family, variant, run key) of every run the full profile's catalogue asks for, with the recipe the committed
     run chose, as the notebook's train_family computes them."""
     full = PROFILES["full"]
-    chosen = recorded_recipe(RecordedRuns(COMMITTED), full)
-    asked = []
-    for family in families(full).values():
-        for experiment, variants in family.experiments.items():
-            size, epochs = family.budget(experiment, full)
-            for variant, entry in variants.items():
-                config, train_config = recipe(entry, epochs, chosen)
-                for seed in full.seeds_for(config, size, primary=family.tests == "primary"):
-                    asked.append((family.name, variant, run_key(config, train_config, seed, "Fashion-MNIST", size)))
-    return asked
+    return planned_runs(full, recorded_recipe(RecordedRuns(COMMITTED), full))
 
 
 def test_every_run_the_full_profile_asks_for_is_in_the_committed_records():

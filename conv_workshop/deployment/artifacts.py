@@ -20,7 +20,8 @@ from ..inspection import analysis
 from ..layout import ModelFiles
 from ..models import count_macs, count_parameters
 from ..training import choose_runtime, evaluate, predict_logits
-from .export import load_complete_model, load_model, save_checkpoint, save_complete_model
+from .checkpoint import load_model, save_checkpoint
+from .export import load_complete_model, save_complete_model
 
 NAMES = ModelFiles(Path())  # the model files' names
 

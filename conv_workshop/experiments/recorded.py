@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data import TRAIN_SIZE
 from ..layout import COMMITTED
 from ..profiles import PROFILES, Profile
 from ..stats import effects_table, summarise_runs
@@ -58,6 +59,23 @@ def recorded_recipe(recorded: RecordedRuns, profile: Profile = PROFILES["full"])
         if len(found) == len(variants):
             chosen = chosen.choose(kind, choose_augmentation(found)[0])
     return chosen
+
+
+def planned_runs(profile: Profile, chosen: Recipe, full_size: int = TRAIN_SIZE) -> list[tuple[str, str, str]]:
+    """(family, variant, run key) of every run the declared families ask of a profile whose headline models train on
+    `full_size` images, as the notebook's train_family computes them (a run shared by experiments is listed once per
+    experiment). A model kind whose augmentation `chosen` has not chosen is planned without augmentation: the keys
+    then differ from the runs to come, their number does not."""
+    placeholder = Recipe(dense=chosen.dense or "none", cnn=chosen.cnn or "none")
+    planned = []
+    for family in families(profile).values():
+        for experiment, variants in family.experiments.items():
+            size, epochs = family.budget(experiment, profile, full_size)
+            for variant, entry in variants.items():
+                config, train_config = recipe(entry, epochs, placeholder)
+                for seed in profile.seeds_for(config, size, primary=family.tests == "primary"):
+                    planned.append((family.name, variant, run_key(config, train_config, seed, "Fashion-MNIST", size)))
+    return planned
 
 
 def recorded_tests(recorded: RecordedRuns, name: str, profile: Profile = PROFILES["full"],

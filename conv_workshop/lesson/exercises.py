@@ -613,7 +613,7 @@ class _RunsCodeWhenUnpickled:
 
 
 def _safe_loading(answer, path) -> tuple[bool, str]:
-    from ..deployment.export import save_checkpoint
+    from ..deployment.checkpoint import save_checkpoint
     from ..models import ConvNet
 
     load = answer
