@@ -1,7 +1,8 @@
-"""The package's fixed facts that need no torch: the class names, the image size and the training pixels' statistics.
+"""The package's fixed facts that need no torch: the class names, the image size (and how any image is fitted into
+it) and the training pixels' statistics.
 
-They live here, not in `data` or `export`, so that the prediction service can use them without torch, and the
-models (models.py) with torch alone.
+They live here, not in `data` or `deployment`, so that the prediction service can use them without torch, and the
+models (models.py) and torch.hub's preprocessing (deployment/hub.py) with torch alone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 
 IMAGE_SIZE = 28
+
+
+def fitted_size(width: int, height: int) -> tuple[int, int]:
+    """An image's size once fitted into IMAGE_SIZE × IMAGE_SIZE: the longer side IMAGE_SIZE, the aspect ratio kept,
+    the shorter side at least one pixel (a 1000 × 1 strip stays visible)."""
+    scale = IMAGE_SIZE / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 # Computed from the 60,000 training images with data.pixel_statistics(); a test recomputes them from the real files.
 TRAIN_MEAN = 0.2860

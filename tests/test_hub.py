@@ -64,6 +64,38 @@ def test_preprocess_fits_any_image_into_28_by_28_and_refuses_what_is_not_an_imag
         preprocess(torch.zeros(28, 28))
 
 
+def test_preprocess_reads_odd_images_by_their_real_range_and_background():
+    """16-bit and float images keep their grey levels, a transparent cut-out lies on the background its garment
+    needs, and a 1000 × 1 strip stays visible."""
+    from PIL import Image
+
+    from conv_workshop.deployment.hub import fashion_cnn, preprocess
+
+    boot = Image.open(ROOT / "examples" / "ankle_boot.png")
+    expected = preprocess(boot)
+    sixteen = boot.convert("I").point(lambda value: value * 257)
+    assert torch.allclose(preprocess(sixteen), expected, atol=1 / 255)
+    scaled = boot.convert("F").point(lambda value: value / 255)  # floats in [0, 1]
+    assert torch.allclose(preprocess(scaled), expected, atol=1 / 255)
+    photo = Image.open(ROOT / "examples" / "sneaker_photo.png").convert("L")
+    cutout = Image.merge("LA", (photo, photo.point(lambda value: 255 if value < 250 else 0)))  # white made clear
+    cutout = Image.merge("LA", (cutout.getchannel("L").point(lambda value: value if value < 250 else 0),
+                                cutout.getchannel("A")))  # transparent pixels stored black
+    model = fashion_cnn()
+    with torch.no_grad():
+        assert model.class_names[model(preprocess(cutout, invert=True)).argmax(1).item()] == "Sneaker"
+    assert preprocess(Image.new("L", (1000, 1), 255)).sum() > 0
+
+
+def test_without_a_clone_the_hub_says_to_pass_a_checkpoint(monkeypatch, tmp_path):
+    from conv_workshop.deployment import hub
+    from conv_workshop.deployment.checkpoint import CheckpointError
+
+    monkeypatch.setattr(hub, "CHECKOUT", tmp_path)
+    with pytest.raises(CheckpointError, match="pass checkpoint="):
+        hub.fashion_cnn()
+
+
 def test_untrained_weights_differ_from_the_committed_ones():
     from conv_workshop.deployment.hub import fashion_cnn
 

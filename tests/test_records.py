@@ -51,7 +51,9 @@ def _full_profile_jobs() -> list[tuple[str, str, str]]:
     """(family, variant, run key) of every run the full profile's catalogue asks for, with the recipe the committed
     run chose, as the notebook's train_family computes them."""
     full = PROFILES["full"]
-    return planned_runs(full, recorded_recipe(RecordedRuns(COMMITTED), full))
+    chosen = recorded_recipe(RecordedRuns(COMMITTED), full)
+    assert chosen.dense and chosen.cnn, "the records no longer choose the recipe"
+    return planned_runs(full, chosen)
 
 
 def test_every_run_the_full_profile_asks_for_is_in_the_committed_records():

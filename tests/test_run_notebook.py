@@ -29,3 +29,23 @@ def test_progress_counts_the_runs_recorded_since_the_start_and_estimates_the_tim
     line = progress._line()
     assert f"training runs 2/{progress.to_train}" in line
     assert f"about {30 * (progress.to_train - 2) / 60:.0f} min of training left" in line
+
+
+def test_a_fresh_start_counts_every_run_as_to_train_and_reads_the_checkout_from_anywhere(tmp_path, monkeypatch):
+    """--fresh puts the records aside: nothing recorded counts; and the records are found from another folder."""
+    monkeypatch.setenv("WORKSHOP_OUTPUT_DIR", "runs/smoke")  # relative: the kernel's folder is the checkout
+    monkeypatch.chdir(tmp_path)
+    notebook = jupytext.read(ROOT / "convolutional_layers_workshop.py")
+    progress = run_notebook.TerminalProgress(notebook, "smoke", None, fresh=True)
+    assert progress.runs_csv == ROOT / "runs" / "smoke" / "results" / "runs.csv"
+    assert progress.rows_at_start == 0 and progress.to_train == len(
+        {key for *_, key in run_notebook_planned("smoke")})
+
+
+def run_notebook_planned(profile: str):
+    from conv_workshop.experiments.recorded import planned_runs
+    from conv_workshop.experiments.runner import Recipe
+    from conv_workshop.profiles import PROFILES
+
+    full = PROFILES[profile]
+    return planned_runs(full, Recipe(), full.subset[0])

@@ -77,7 +77,8 @@ class TerminalProgress:
     running, the training runs done out of those the profile still has to train (its declared families' runs not yet
     in the folder's records), and the time left. It reads the records as they grow, every `interval` seconds."""
 
-    def __init__(self, notebook, profile: str, expected_seconds: float | None, interval: float = 20.0):
+    def __init__(self, notebook, profile: str, expected_seconds: float | None, fresh: bool = False,
+                 interval: float = 20.0):
         from conv_workshop.data import TRAIN_SIZE
         from conv_workshop.experiments.recorded import planned_runs, recorded_recipe
         from conv_workshop.experiments.runner import Recipe
@@ -91,16 +92,19 @@ class TerminalProgress:
             found = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("## ")]
             heading = found[-1] if cell.cell_type == "markdown" and found else heading
             self.sections.append(heading)
-        self.runs_csv = RunLayout.for_profile(profile, run_settings().output_dir).runs_csv
+        # the kernel runs in the checkout (its working directory), whatever folder this script is started from
+        self.runs_csv = ROOT / RunLayout.for_profile(profile, run_settings().output_dir).runs_csv
         self._load = lambda: current_runs(load_runs(self.runs_csv)) if self.runs_csv.exists() else None
-        records = RecordedRuns(self.runs_csv.parent) if self.runs_csv.exists() else None
+        # a fresh start puts the records aside: everything trains again, into a new runs.csv
+        records = RecordedRuns(self.runs_csv.parent) if self.runs_csv.exists() and not fresh else None
         full = PROFILES[profile]
         chosen = recorded_recipe(records, full) if records is not None else Recipe()
         keys = {key for *_, key in planned_runs(full, chosen, full.subset[0] if full.subset else TRAIN_SIZE)}
         self.to_train = len([key for key in keys if records is None or records.find(key) is None])
-        self.rows_at_start = self._rows()
+        self.rows_at_start = 0 if fresh else self._rows()
         self.expected, self.interval = expected_seconds, interval
         self.started, self.section, self.last = time.perf_counter(), "", ""
+        self.printed_at = self.started
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -125,9 +129,15 @@ class TerminalProgress:
         return f"[{elapsed / 60:5.1f} min] {self.section or 'set-up'} · {runs_done} · {left}"
 
     def _print(self, force: bool = False) -> None:
-        line = self._line()
-        if force or line.split(" · ")[1:2] != self.last.split(" · ")[1:2]:
+        try:  # the kernel may be writing or moving the records: progress must never stop the run
+            line = self._line()
+        except Exception as error:
+            line = f"[progress unavailable: {type(error).__name__}]"
+        # a line when the section or the runs change, and at least every 5 minutes in a long section
+        quiet = time.perf_counter() - self.printed_at > 300
+        if force or quiet or line.split(" · ")[1:2] != self.last.split(" · ")[1:2]:
             print(line, flush=True)
+            self.printed_at = time.perf_counter()
         self.last = line
 
     def _poll(self) -> None:
@@ -147,6 +157,7 @@ class TerminalProgress:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        self._thread.join()
         self._print(force=True)
 
 
@@ -183,7 +194,8 @@ def main() -> int:
     os.environ.setdefault("WORKSHOP_PROGRESS", "0")  # progress bars are for people; an executed file keeps summaries
     timings = args.record_timing or ROOT / "results" / "benchmarks" / "notebook_profiles.json"
     progress = TerminalProgress(notebook, args.profile,
-                                recorded_seconds(timings, timing_key(args.profile, args.replay, args.language)))
+                                recorded_seconds(timings, timing_key(args.profile, args.replay, args.language)),
+                                fresh=args.fresh)
     client = NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}}, on_cell_start=progress.cell_started)
     started = time.perf_counter()

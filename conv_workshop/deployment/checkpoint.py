@@ -79,7 +79,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
     missing = [key for key in ("model_config", "state_dict") if not isinstance(checkpoint.get(key), dict)]
     if missing:
         raise CheckpointError(f"{path}: the checkpoint has no {' or '.join(missing)}; save it with "
-                              "export.save_checkpoint (python -m conv_workshop train does).")
+                              "checkpoint.save_checkpoint (python -m conv_workshop train does).")
     try:
         model = build_model(config_from_dict(checkpoint["model_config"]))
     except (KeyError, TypeError) as error:  # no or unknown "kind", or a field the config classes do not have

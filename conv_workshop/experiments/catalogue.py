@@ -173,7 +173,8 @@ class Family:
         if self.scope == "data size":  # i18n: key
             size = self.train_sizes[experiment]
             return min(size, full_size), profile.data_size_epochs(size, full_size)
-        return profile.experiment_train_size or full_size, profile.experiment_epochs  # None: the whole split
+        # the experiments' images: at most the headline's (None: all of them), as the session takes them
+        return min(profile.experiment_train_size or full_size, full_size), profile.experiment_epochs
 
 
 def families(profile: Profile = PROFILES["full"]) -> dict[str, Family]:

@@ -29,7 +29,7 @@ import time
 import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin
 
-from ..constants import IMAGE_SIZE
+from ..constants import IMAGE_SIZE, fitted_size
 from ..settings import ServiceSettings
 from .cost import check_structure, decode_bytes
 from .input_errors import InputError, InputTooLargeError, ServiceBusyError, UnsupportedFormatError
@@ -178,10 +178,8 @@ def _timed_out(limits: ServiceSettings) -> InputTooLargeError:
 
 
 def _fit(size: tuple[int, int]) -> tuple[int, int]:
-    """The size with the longer side IMAGE_SIZE and the aspect ratio kept (the shorter side at least 1 pixel)."""
-    width, height = size
-    scale = IMAGE_SIZE / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    """The size with the longer side IMAGE_SIZE and the aspect ratio kept (constants.fitted_size)."""
+    return fitted_size(*size)
 
 
 def _working_mode(image: Image.Image) -> str:
