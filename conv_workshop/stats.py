@@ -363,6 +363,13 @@ def mean_interval(values: Sequence[float], level: float = 0.95) -> MeanInterval:
     return MeanInterval(mean, mean - half, mean + half)
 
 
+def accuracy_interval(correct: int, total: int, level: float = 0.95) -> tuple[float, float]:
+    """The interval of one model's accuracy over a test set (Wilson's score interval for a proportion): how far the
+    accuracy on other images like these could be, from test-set sampling alone."""
+    interval = scipy_stats.binomtest(int(correct), int(total)).proportion_ci(confidence_level=level, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
 def interval_from_summary(mean: float, std: float, n: int, level: float = 0.95) -> tuple[float, float]:
     """Student's t interval of a mean from its summary (mean, std over n seeds); NaN for fewer than 2 seeds."""
     if n < 2 or math.isnan(std):

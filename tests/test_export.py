@@ -60,3 +60,9 @@ def test_onnx_export_matches_pytorch(tmp_path, trained_like_model, tiny_splits):
     assert parity["prediction_agreement"] == 1.0
     assert parity["onnx_accuracy"] == parity["torch_accuracy"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # weights inside, no temporary files
+    import json
+
+    import onnxruntime
+
+    metadata = onnxruntime.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+    assert json.loads(metadata["class_names"])[9] == "Ankle boot" and "light garment" in metadata["preprocessing"]

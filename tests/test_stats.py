@@ -242,3 +242,11 @@ def test_holm_keeps_the_chance_of_any_false_call_in_a_family_at_5_percent():
 def test_family_noise_refuses_a_family_size_that_is_not_a_count():
     with pytest.raises(ValueError, match="family_size is nan"):
         family_noise({}, None, float("nan"))
+
+
+def test_the_accuracy_interval_of_one_model_is_the_binomial_one():
+    from conv_workshop.stats import accuracy_interval
+
+    low, high = accuracy_interval(9_360, 10_000)
+    assert low < 0.936 < high and abs((high - low) / 2 - 1.96 * (0.936 * 0.064 / 10_000) ** 0.5) < 2e-4
+    assert accuracy_interval(10, 10)[1] == 1.0 and accuracy_interval(10, 10)[0] > 0.6  # no interval past 100 %

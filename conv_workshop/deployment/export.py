@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tempfile
 import warnings
@@ -14,9 +15,10 @@ import torch
 from torch import nn
 
 from ..atomic import write_atomic
-from ..constants import IMAGE_SIZE
+from ..constants import CLASS_NAMES, IMAGE_SIZE
 from ..data import to_float_pixels
 from ..serving.inference import onnx_session
+from .checkpoint import INPUT_NOTE
 
 
 def _example_batch(size: int = 4) -> torch.Tensor:
@@ -54,8 +56,21 @@ def load_complete_model(path: str | os.PathLike) -> nn.Module:
         return torch.export.load(stream).module()
 
 
+def onnx_metadata() -> dict[str, str]:
+    """What an ONNX file carries for a user without this package (its metadata_props): the class names in the order
+    of the logits, the input and the preprocessing it expects."""
+    from .. import __version__
+
+    return {"class_names": json.dumps(list(CLASS_NAMES)), "input": INPUT_NOTE,
+            "output": "logits: one per class, in the order of class_names (softmax gives probabilities)",
+            "preprocessing": "grayscale, fitted into 28×28 keeping the aspect ratio and centred, a light garment on "
+                             "black (invert a product photo), pixels / 255; the normalisation is inside the model",
+            "source": f"conv_workshop {__version__}"}
+
+
 def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:
-    """ONNX export with a dynamic batch dimension (traced with a batch of 4), checked by onnx.checker.
+    """ONNX export with a dynamic batch dimension (traced with a batch of 4), the class names and the expected input
+    in its metadata (onnx_metadata), checked by onnx.checker.
 
     Used in section 10.
     """
@@ -71,7 +86,9 @@ def export_onnx(path: str | os.PathLike, model: nn.Module) -> Path:
                               output_names=["logits"], dynamic_shapes=({0: _batch_dim()},), external_data=False,
                               verbose=False)
         proto = onnx.load(str(temporary))
+        onnx.helper.set_model_props(proto, onnx_metadata())
         onnx.checker.check_model(proto, full_check=True)
+        onnx.save(proto, str(temporary))
         os.replace(temporary, path)
     return path
 

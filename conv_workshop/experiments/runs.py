@@ -313,6 +313,8 @@ class ReplayCheck:
     recorded: float  # test accuracy in runs.csv
     retrained: float  # test accuracy of the model trained again with the same seed and recipe
     tolerance: float = REPRODUCED_TOLERANCE
+    precision: str = ""  # the retraining's arithmetic and processor (the record has the recorded run's)
+    device_name: str = ""
 
     @property
     def reproduced(self) -> bool:
@@ -362,7 +364,9 @@ class Outcome:
                                  "take it from Workshop.train, which can retrain a replayed run")
             fresh = self.retrain()
             self.model = fresh.model
-            self.replay_check = ReplayCheck(self.record["test_accuracy"], fresh.record["test_accuracy"])
+            self.replay_check = ReplayCheck(self.record["test_accuracy"], fresh.record["test_accuracy"],
+                                            precision=fresh.record["precision"],
+                                            device_name=fresh.record["device_name"])
         return self.model
 
     @property
