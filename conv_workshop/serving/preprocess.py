@@ -177,11 +177,6 @@ def _timed_out(limits: ServiceSettings) -> InputTooLargeError:
                               "simpler image (a baseline JPEG or a PNG without metadata)")
 
 
-def _fit(size: tuple[int, int]) -> tuple[int, int]:
-    """The size with the longer side IMAGE_SIZE and the aspect ratio kept (constants.fitted_size)."""
-    return fitted_size(*size)
-
-
 def _working_mode(image: Image.Image) -> str:
     """The mode pixels are averaged in: their real 16-bit range; premultiplied alpha where there is transparency, so
     that the colour of invisible pixels does not bleed into the edges; else 8-bit grey."""
@@ -216,7 +211,7 @@ def _shrink(image: Image.Image, budget: DecodeBudget, limits: ServiceSettings) -
     """Grey values in [0, 1] and alpha (or None) at the fitted size, upright; InputError if the data is corrupt, too
     costly for the budget or slower than decode_timeout_s once its memory is reserved; ServiceBusyError if that
     memory is not free within decode_wait_s."""
-    width, height = _fit(image.size)
+    width, height = fitted_size(*image.size)
     mode = _working_mode(image)
     white = {"I": 65_535.0, "F": 1.0}.get(mode, 255.0)
     reader = getattr(image, "fp", None)
